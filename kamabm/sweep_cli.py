@@ -1,0 +1,153 @@
+"""The ``kamabm sweep`` command: parse options, run the sweep, report.
+
+Bad input (a broken experiment file, contradicting options, a results folder made by
+another experiment) gets a one-line message on stderr and exit status 2, and nothing is
+written. Exit status 1 means the sweep finished but some runs failed (their tracebacks
+are in the ``error`` column), or the sweep could not go on; 130 means it was interrupted
+and can be resumed by running the same command again.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from kamabm.experiment import ExperimentError, load_experiment
+from kamabm.store import RUNS_CSV, RUNS_PARQUET, SERIES_PARQUET, StoreError
+from kamabm.sweep import RunFunction, SweepError, SweepSummary, run_sweep
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+PROG = "kamabm sweep"
+
+
+def add_sweep_parser(subparsers: Any) -> argparse.ArgumentParser:
+    """Add the ``sweep`` command to an ``argparse`` sub-parser collection.
+
+    Args:
+        subparsers: what ``ArgumentParser.add_subparsers()`` returned.
+
+    Returns:
+        The new sub-parser; call :func:`run_sweep_command` with its parsed arguments.
+
+    """
+    parser = subparsers.add_parser(
+        "sweep", help="run an experiment file (all design points and replications)",
+        description="Run every design point and replication of an experiment file, "
+                    "storing results under results/<experiment name>/. Running the same "
+                    "command again after an interruption runs only the missing runs.")
+    add_sweep_arguments(parser)
+    return parser
+
+
+def add_sweep_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add the sweep's arguments to ``parser``."""
+    parser.add_argument("experiment", type=Path, help="experiment file (TOML)")
+    parser.add_argument("--workers", type=int, default=None, metavar="N",
+                        help="local worker processes (default: all cores; 1 runs in-process)")
+    parser.add_argument("--out", type=Path, default=None, metavar="DIR",
+                        help="results folder (default: results/<experiment name>)")
+    parser.add_argument("--quiet", action="store_true",
+                        help="no progress bar and no summary")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="replace results already in the folder, even of another "
+                             "experiment")
+    parser.add_argument("--scheduler", default=None, metavar="ADDR",
+                        help="run on an existing Dask cluster, e.g. tcp://10.0.0.5:8786")
+    parser.add_argument("--dask-workers", type=int, default=None, metavar="N",
+                        help="start a local Dask cluster with N worker processes")
+
+
+def run_sweep_command(args: argparse.Namespace, *, run_fn: RunFunction | None = None,
+                      outcomes: Sequence[str] | None = None) -> int:
+    """Carry out ``kamabm sweep`` with parsed arguments.
+
+    Args:
+        args: the parsed arguments of :func:`add_sweep_parser`'s parser.
+        run_fn: run function (default :func:`kamabm.run.run_one`); for tests.
+        outcomes: the outcome names ``run_fn`` reports, when it is not the default.
+
+    Returns:
+        The exit status: 0 done, 1 some runs failed or the sweep stopped, 2 bad input,
+        130 interrupted.
+
+    """
+    try:
+        _check_options(args)
+        if run_fn is None:
+            from kamabm.run import OUTCOMES, SERIES
+
+            known_outcomes, known_series = tuple(OUTCOMES), tuple(SERIES)
+        else:
+            known_outcomes, known_series = (tuple(outcomes) if outcomes else None), None
+        experiment = load_experiment(args.experiment, known_outcomes=known_outcomes,
+                                     known_series=known_series)
+    except (ExperimentError, _UsageError) as exc:
+        return _error(str(exc), EXIT_USAGE)
+    out = args.out if args.out is not None else Path("results") / experiment.name
+    try:
+        summary = run_sweep(experiment, out, run_fn=run_fn, outcomes=known_outcomes,
+                            workers=args.workers, scheduler=args.scheduler,
+                            dask_workers=args.dask_workers, overwrite=args.overwrite,
+                            progress=not args.quiet)
+    except StoreError as exc:
+        return _error(str(exc), EXIT_USAGE)
+    except SweepError as exc:
+        return _error(str(exc), EXIT_FAILED)
+    except KeyboardInterrupt:
+        return _error(f"interrupted; results so far are in {out}, run the same command "
+                      "again to resume", EXIT_INTERRUPTED)
+    if not args.quiet:
+        print(_summary(summary, bool(experiment.series)))
+    if summary.failures:
+        return _error(f"{summary.failures} of {summary.runs_total} runs failed; their "
+                      f"tracebacks are in the error column of {out / RUNS_PARQUET}",
+                      EXIT_FAILED)
+    return EXIT_OK
+
+
+class _UsageError(ValueError):
+    pass
+
+
+def _check_options(args: argparse.Namespace) -> None:
+    for option, value in (("--workers", args.workers), ("--dask-workers", args.dask_workers)):
+        if value is not None and value < 1:
+            raise _UsageError(f"{option}: expected a whole number >= 1, got {value}")
+    if args.scheduler is not None and args.dask_workers is not None:
+        raise _UsageError("--scheduler and --dask-workers: give one, not both")
+    dask = args.scheduler is not None or args.dask_workers is not None
+    if dask and args.workers is not None:
+        raise _UsageError("--workers is for local runs; with Dask the cluster sets the workers")
+    if dask and importlib.util.find_spec("distributed") is None:
+        raise _UsageError("the Dask backend needs the dask extra: pip install 'kamabm[dask]'")
+    if not args.experiment.is_file():
+        raise _UsageError(f"{args.experiment}: no such experiment file")
+
+
+def _error(message: str, status: int) -> int:
+    print(f"{PROG}: {message}", file=sys.stderr)
+    return status
+
+
+def _summary(s: SweepSummary, series: bool) -> str:
+    files = ", ".join([RUNS_PARQUET, RUNS_CSV] + ([SERIES_PARQUET] if series else [])
+                      + ["manifest.json"])
+    resumed = f", {s.runs_resumed} already stored" if s.runs_resumed else ""
+    return (f"{s.experiment}: {s.runs_total} runs, {s.failures} failed, {s.runs_now} run "
+            f"now{resumed}, wall time {s.wall_time:.1f} s ({s.backend})\n"
+            f"results: {s.directory}/ ({files})")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run ``kamabm sweep`` on its own, as ``python -m kamabm.sweep_cli``."""
+    parser = argparse.ArgumentParser(prog=PROG)
+    add_sweep_arguments(parser)
+    return run_sweep_command(parser.parse_args(argv))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
