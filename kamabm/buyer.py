@@ -1,0 +1,164 @@
+"""Large key buyers and their negotiators (E2, E4, E5).
+
+A key buyer splits a fixed monthly volume across the competing suppliers. Its
+negotiator is *detached* to degree ``d``: the weight of the procedural target in the
+job description (a yearly price cut) against the buyer firm's financial result. The
+negotiator's walk-away price mixes the two: an owner (``d = 0``) walks away only above
+the best rival bid plus the real cost of switching; a fully detached negotiator walks
+away from anything above the target, since a deadlock costs him nothing personally and
+"the next supplier will" take the volume. The iron position is not a parameter: it
+follows from this utility, from rival suppliers' actual prices and from the tactic that
+the number of live alternatives slows (Faratin's resource-dependent tactic).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING
+
+import mesa
+import numpy as np
+
+from kamabm.negotiation import Side, alternating_offers
+
+if TYPE_CHECKING:
+    from kamabm.account import Account
+    from kamabm.model import KAMMarket
+
+#: Tactic exponent of an owner (linear concession) and of a fully detached negotiator.
+OWNER_BETA, DETACHED_BETA = 1.0, 0.25
+#: Per-round discount factor of an owner (delay is his own money) and of a detached one.
+OWNER_DELTA, DETACHED_DELTA = 0.90, 0.99
+#: Weight of tit-for-tat in an owner's tactic (he reciprocates; a procedure does not).
+OWNER_RECIPROCITY = 0.5
+#: Weight of one tender's result and of one month's service in the buyer's satisfaction.
+TENDER_WEIGHT, SERVICE_WEIGHT = 0.5, 0.2
+#: Share of the gap to the preferred split that a buyer closes at each tender.
+REALLOCATION_SPEED = 0.25
+#: Upper bound of the ratchet (extra asks, as a multiple of the base target).
+MAX_ASPIRATION = 3.0
+
+
+class KeyBuyer(mesa.Agent):
+    """A large buyer: volume, a negotiator, a stream of extra demands, a ratchet."""
+
+    model: KAMMarket
+
+    def __init__(self, model: KAMMarket, volume: float, index: int) -> None:
+        super().__init__(model)
+        self.volume = volume
+        self.index = index
+        self.detachment = model.params.buyer_detachment
+        self.accounts: list[Account] = []
+        self.tenders = 0
+        self.deadlocks = 0
+
+    # --- stage 1: demands and tenders -----------------------------------------------
+    def raise_demands(self) -> None:
+        """Raise this month's extra demands on every supplier (E2).
+
+        Their cost is a random share of the account's revenue, larger when the ratchet
+        has risen (a buyer that got its way asks for more).
+        """
+        p = self.model.params
+        draws = self.model.rng.exponential(1.0, len(self.accounts))
+        for account, draw in zip(self.accounts, draws, strict=True):
+            account.pending_demand = (
+                p.demand_rate * (1.0 + account.aspiration) * account.revenue * draw)
+
+    def tender(self) -> None:
+        """Renegotiate every supplier's contract when this buyer's contracts end.
+
+        Contracts of different buyers end in different months. Each supplier's KAM
+        negotiates by alternating offers; deadlocked suppliers lose volume to rivals;
+        then the buyer moves part of its volume toward cheaper, more obliging suppliers.
+        """
+        p = self.model.params
+        if (self.model.steps - 1 - self.index) % p.contract_months != 0:
+            return
+        self.tenders += 1
+        deadlocked = []
+        for account in self.accounts:
+            target = self.target_price(account)
+            kam = account.kam
+            seller = kam.stance(account, target)
+            buyer = self.stance(account, target, kam.reach)
+            outcome = alternating_offers(seller, buyer, p.negotiation_rounds)
+            kam.after_negotiation(account, outcome, target)
+            self._after_negotiation(account, outcome, target)
+            if not outcome.agreed:
+                deadlocked.append(account)
+        self._reallocate(deadlocked)
+
+    # --- the negotiator ---------------------------------------------------------------
+    def target_price(self, account: Account) -> float:
+        """The price the job description asks for: last price less the period's cut."""
+        p = self.model.params
+        cut = p.price_cut_target * p.contract_months / 12.0 * (1.0 + account.aspiration)
+        return account.price * (1.0 - cut)
+
+    def best_rival_price(self, account: Account) -> float:
+        """Lowest price any other supplier charges this buyer (the outside option, E5)."""
+        return min(a.price for a in self.accounts if a is not account)
+
+    def stance(self, account: Account, target: float, reach: float) -> Side:
+        """The negotiator's opening, walk-away, tactic and patience against one supplier.
+
+        ``reach`` in [0, 1] is how far the KAM (with senior colleagues) reconnects the
+        negotiation to the buyer firm's financial result (E7); it lowers the effective
+        detachment.
+        """
+        p = self.model.params
+        d = self.detachment * (1.0 - reach)
+        firm_walkaway = self.best_rival_price(account) * (1.0 + p.switching_cost)
+        reservation = min(firm_walkaway, d * target + (1.0 - d) * firm_walkaway)
+        opening = min(reservation, 2.0 * target - account.price)
+        alternatives = len(self.accounts) - 1
+        beta = OWNER_BETA ** (1 - d) * DETACHED_BETA ** d * math.sqrt(2.0 / (1 + alternatives))
+        delta = OWNER_DELTA + (DETACHED_DELTA - OWNER_DELTA) * d
+        return Side(opening=opening, reservation=reservation, beta=beta, delta=delta,
+                    reciprocity=OWNER_RECIPROCITY * (1.0 - d))
+
+    def _after_negotiation(self, account: Account, outcome, target: float) -> None:
+        p = self.model.params
+        if outcome.agreed:
+            asked = account.price - target
+            got = account.price - outcome.price
+            result = 1.0 if got >= asked else max(0.0, got / asked) if asked > 0 else 1.0
+            if got >= asked:  # a pliant deal: ask for more next time (the ratchet)
+                account.aspiration = min(MAX_ASPIRATION, account.aspiration + p.ratchet)
+            else:
+                account.aspiration *= 1.0 - p.ratchet
+            account.price = outcome.price
+        else:
+            result = 0.0
+            self.deadlocks += 1
+        account.satisfaction += TENDER_WEIGHT * (result - account.satisfaction)
+
+    def _reallocate(self, deadlocked: list[Account]) -> None:
+        """Move volume between suppliers; the buyer's total volume is conserved."""
+        p = self.model.params
+        prices = np.array([a.price for a in self.accounts])
+        satisfaction = np.array([a.satisfaction for a in self.accounts])
+        utility = (-p.price_sensitivity * (prices / prices.mean() - 1.0)
+                   + p.service_sensitivity * (satisfaction - satisfaction.mean()))
+        weight = np.exp(utility - utility.max())
+        volumes = np.array([a.volume for a in self.accounts])
+        for account in deadlocked:  # "if you don't agree, the next supplier will"
+            k = self.accounts.index(account)
+            rivals = weight.copy()
+            rivals[k] = 0.0
+            if rivals.sum() > 0.0:
+                moved = p.breakdown_shift * volumes[k]
+                volumes[k] -= moved
+                volumes += moved * rivals / rivals.sum()
+        preferred = self.volume * weight / weight.sum()
+        volumes += REALLOCATION_SPEED * (preferred - volumes)
+        for account, v in zip(self.accounts, volumes, strict=True):
+            account.volume = float(v)
+
+    def record_service(self, account: Account) -> None:
+        """Update satisfaction with the share of this month's demands that was granted."""
+        if account.pending_demand > 0.0:
+            granted = account.granted_demand / account.pending_demand
+            account.satisfaction += SERVICE_WEIGHT * (granted - account.satisfaction)

@@ -1,0 +1,131 @@
+"""The single door into the model: one run of (parameters, seed) to a dict of outcomes."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from kamabm.model import KAMMarket
+from kamabm.params import ParameterError, Parameters
+
+#: Outcomes of one run, with their meaning (model guide section 4).
+OUTCOMES: dict[str, str] = {
+    "capture_rate": "share of KAMs captured (alignment < 0.5) at the end",
+    "time_to_first_capture": "month in which a KAM was first captured (None if none was)",
+    "key_account_margin": "gross margin on key accounts over the last 12 months",
+    "supplier_margin": "net margin of all suppliers over the horizon, after cost to serve",
+    "operational_share": "share of KAM time spent on fulfilment in the last month",
+    "mean_alignment": "mean KAM alignment with the employer at the end",
+    "mean_skill": "mean KAM skill at the end",
+    "kam_activity": "mean KAM working time in the last month (1 = full time)",
+    "deadlock_rate": "share of contract negotiations that ended without agreement",
+    "key_price_change": "relative change of the mean key-account price over the run",
+    "client_satisfaction": "mean key buyers' satisfaction at the end",
+    "smb_service_level": "mean share of SMB service needs met over the run",
+    "smb_base_change": "relative change in the number of SMB clients over the run",
+    "erosion_price": "margin lost to price concessions, share of revenue",
+    "erosion_demands": "margin lost to extra demands granted, share of revenue",
+    "erosion_resources": "SMB margin lost to diverted service resources, share of revenue",
+}
+
+#: Per-month series ``run_one`` can return (``keep_series``), each one value per month.
+SERIES: dict[str, str] = {
+    "captured_share": "share of KAMs captured",
+    "mean_alignment": "mean KAM alignment",
+    "key_price": "volume-weighted mean key-account price",
+    "operational_share": "mean share of KAM time spent on fulfilment",
+    "kam_activity": "mean KAM working time",
+    "key_account_margin": "gross margin on key accounts that month",
+    "supplier_margin": "net margin of all suppliers that month",
+}
+
+
+def run_one(params: Parameters, seed: int, *, keep_series: Sequence[str] = ()) -> dict[str, Any]:
+    """Run the model once and return its outcomes.
+
+    Args:
+        params: the run's parameters.
+        seed: seed of the model's random generator.
+        keep_series: names from :data:`SERIES` to return per month under ``"series"``.
+
+    Returns:
+        ``{outcome: value}`` for every name in :data:`OUTCOMES` (floats, or ``None`` for
+        ``time_to_first_capture`` when nobody was captured), plus ``"series"`` when asked.
+
+    """
+    for name in keep_series:
+        if name not in SERIES:
+            raise ParameterError(f"{name}: unknown series, expected one of {', '.join(SERIES)}")
+    model = KAMMarket(params, seed=seed).run()
+    result = outcomes(model)
+    if keep_series:
+        every = series(model)
+        result["series"] = {name: every[name].tolist() for name in keep_series}
+    return result
+
+
+def _ratio(a: float, b: float) -> float:
+    return float(a / b) if b else 0.0
+
+
+def outcomes(model: KAMMarket) -> dict[str, Any]:
+    """Outcomes of a finished (or stopped) model run; see :data:`OUTCOMES`."""
+    months = model.steps
+    books = [s.ledger for s in model.suppliers]
+    revenue = sum(b.revenue[:months].sum() for b in books)
+    profit = sum(b.profit[:months].sum() for b in books)
+    last = slice(max(0, months - 12), months)
+    key_revenue = sum(b.key_revenue[last].sum() for b in books)
+    key_cogs = sum(b.key_cogs[last].sum() for b in books)
+    captured = model.trace.captured[:months]
+    first = np.flatnonzero(captured > 0)
+    kams = model.kams
+    accounts = [a for s in model.suppliers for a in s.accounts]
+    negotiations = sum(b.tenders for b in model.buyers) * model.params.n_suppliers
+    smb_start = sum(s.smb_initial_count for s in model.suppliers)
+    return {
+        "capture_rate": float(np.mean([k.captured for k in kams])),
+        "time_to_first_capture": int(first[0]) + 1 if len(first) else None,
+        "key_account_margin": _ratio(key_revenue - key_cogs, key_revenue),
+        "supplier_margin": _ratio(profit, revenue),
+        "operational_share": float(np.mean([k.operational_share for k in kams])),
+        "mean_alignment": float(np.mean([k.alignment for k in kams])),
+        "mean_skill": float(np.mean([k.skill for k in kams])),
+        "kam_activity": float(np.mean([k.activity for k in kams])),
+        "deadlock_rate": _ratio(sum(b.deadlocks for b in model.buyers), negotiations),
+        "key_price_change": _ratio(model.trace.key_price[months - 1], model.initial_key_price)
+        - 1.0,
+        "client_satisfaction": float(np.mean([a.satisfaction for a in accounts])),
+        "smb_service_level": float(np.mean(
+            [s.ledger.service_level[:months].mean() for s in model.suppliers])),
+        "smb_base_change": _ratio(sum(len(s.smb_volumes) for s in model.suppliers), smb_start)
+        - 1.0 if smb_start else 0.0,
+        "erosion_price": _ratio(sum(b.concessions[:months].sum() for b in books), revenue),
+        "erosion_demands": _ratio(sum(b.demands[:months].sum() for b in books), revenue),
+        "erosion_resources": _ratio(sum(b.resources[:months].sum() for b in books), revenue),
+    }
+
+
+def series(model: KAMMarket) -> dict[str, np.ndarray]:
+    """Per-month series of a run; see :data:`SERIES`."""
+    months = model.steps
+    trace = model.trace
+    books = [s.ledger for s in model.suppliers]
+    revenue = sum(b.revenue[:months] for b in books)
+    key_revenue = sum(b.key_revenue[:months] for b in books)
+    key_cogs = sum(b.key_cogs[:months] for b in books)
+    profit = sum(b.profit[:months] for b in books)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        key_margin = np.where(key_revenue > 0, (key_revenue - key_cogs) / key_revenue, 0.0)
+        margin = np.where(revenue > 0, profit / revenue, 0.0)
+    return {
+        "captured_share": trace.captured[:months] / len(model.kams),
+        "mean_alignment": trace.alignment[:months].mean(axis=1),
+        "key_price": trace.key_price[:months].copy(),
+        "operational_share": trace.operational_share[:months].mean(axis=1),
+        "kam_activity": trace.activity[:months].mean(axis=1),
+        "key_account_margin": key_margin,
+        "supplier_margin": margin,
+    }
