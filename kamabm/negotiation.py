@@ -80,9 +80,11 @@ def next_offer(side: Side, t: int, t_max: int, own_last: float | None,
 
     Args:
         side: the proposer's stance.
-        t: the round; ``t_max`` the deadline.
+        t: the round.
+        t_max: the deadline round.
         own_last: the proposer's previous offer (None at its first offer).
-        other_before, other_last: the other side's two latest offers (None if not made).
+        other_before: the other side's offer before its latest (None if not made).
+        other_last: the other side's latest offer (None if not made).
 
     """
     timed = offer(side, t, t_max)

@@ -81,8 +81,8 @@ class Parameters:
         0.5, "share", 0, 1, "key accounts' share of each supplier's turnover at the start (E1)",
         MARKET, low_open=True)
     n_suppliers: int = _p(
-        4, "suppliers", 2, 10, "competing suppliers; each key buyer's alternatives are the rivals (E5)",
-        MARKET)
+        4, "suppliers", 2, 10, "competing suppliers; each key buyer's alternatives are the "
+        "rivals (E5)", MARKET)
     n_key_buyers: int = _p(
         3, "buyers", 1, 10, "large buyers; every supplier serves each through one KAM", MARKET)
     n_smb_clients: int = _p(

@@ -109,7 +109,8 @@ class Supplier(mesa.Agent):
         # SMB owners leave when badly served, and new ones arrive (E9).
         shortfall = 1.0 - self.service_level
         if len(self.smb_volumes):
-            leave = rng.random(len(self.smb_volumes)) < p.smb_churn + p.smb_service_churn * shortfall
+            churn = p.smb_churn + p.smb_service_churn * shortfall
+            leave = rng.random(len(self.smb_volumes)) < churn
             self.smb_volume_lost_to_service += (
                 p.smb_service_churn * shortfall * smb_volume)
             self.smb_volumes = self.smb_volumes[~leave]
