@@ -32,6 +32,8 @@ import pyarrow as pa
 import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 
+from kamabm.params import Parameters
+
 MANIFEST = "manifest.json"
 PARTS = "parts"
 RUNS_PARQUET = "runs.parquet"
@@ -83,6 +85,7 @@ class ResultsStore:
 
     Args:
         directory: the folder (created by :meth:`open`, not by the constructor).
+
     """
 
     def __init__(self, directory: str | Path) -> None:
@@ -101,6 +104,7 @@ class ResultsStore:
         Raises:
             StoreError: the folder is a file, holds results of a different experiment
                 (without ``overwrite``), or holds files but no manifest.
+
         """
         d = self.directory
         if d.exists() and not d.is_dir():
@@ -191,6 +195,7 @@ class ResultsStore:
 
         Returns:
             The number of failed runs.
+
         """
         ranges = self.done_ranges()
         expected = 0
@@ -275,12 +280,27 @@ def load_results(directory: str | Path) -> pd.DataFrame:
 
     Raises:
         StoreError: the folder holds no results.
+
     """
     directory = Path(directory)
     complete = directory / RUNS_PARQUET
     if complete.exists():
         return pd.read_parquet(complete)
     return _read_parts(directory, "runs-").sort_values("run", ignore_index=True)
+
+
+def run_parameters(row: Mapping[str, Any]) -> Parameters:
+    """Rebuild a run's parameters from its row in :func:`load_results`.
+
+    With the row's ``seed``, ``run_one(run_parameters(row), int(row["seed"]))``
+    repeats the run.
+    """
+    return Parameters.from_mapping({name: _plain(row[name]) for name in Parameters.names()})
+
+
+def _plain(value: Any) -> Any:
+    # numpy scalars (as pandas hands them out) become Python numbers
+    return value.item() if hasattr(value, "item") else value
 
 
 def load_series(directory: str | Path) -> pd.DataFrame:
@@ -291,6 +311,7 @@ def load_series(directory: str | Path) -> pd.DataFrame:
 
     Raises:
         StoreError: the folder holds no series.
+
     """
     directory = Path(directory)
     complete = directory / SERIES_PARQUET

@@ -1,0 +1,128 @@
+"""Resuming: a sweep killed at any point, run again, gives the uninterrupted data."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from sweep_fakes import FAKE_OUTCOMES, slow_run
+
+from kamabm.experiment import load_experiment
+from kamabm.store import load_results
+from kamabm.sweep import run_sweep
+
+TESTS = Path(__file__).resolve().parent
+
+EXPERIMENT = """
+name = "resume"
+replications = 4
+seed = 5
+horizon = 12
+
+[uncertainties.client_revenue_share]
+values = [0.3, 0.6, 0.9]
+
+[levers.kam_pressure]
+values = [0.2, 0.5, 0.8, 1.0]
+"""
+N_RUNS = 3 * 4 * 4
+CHUNK = 4  # 12 parts of 4 runs, each about 80 ms with slow_run
+
+
+@pytest.fixture(scope="module")
+def experiment_file(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("exp") / "resume.toml"
+    path.write_text(EXPERIMENT)
+    return path
+
+
+@pytest.fixture(scope="module")
+def reference(experiment_file, tmp_path_factory) -> pd.DataFrame:
+    out = tmp_path_factory.mktemp("reference")
+    run_sweep(load_experiment(experiment_file), out, run_fn=slow_run, outcomes=FAKE_OUTCOMES,
+              workers=1, chunk_size=CHUNK, progress=False)
+    return load_results(out)
+
+
+def _start(path: Path, out: Path, workers: int) -> subprocess.Popen:
+    code = textwrap.dedent(f"""
+        import sys
+        sys.path.insert(0, {str(TESTS)!r})
+        from sweep_fakes import FAKE_OUTCOMES, slow_run
+        from kamabm.experiment import load_experiment
+        from kamabm.sweep import run_sweep
+        run_sweep(load_experiment({str(path)!r}), {str(out)!r}, run_fn=slow_run,
+                  outcomes=FAKE_OUTCOMES, workers={workers}, chunk_size={CHUNK},
+                  progress=False)
+    """)
+    env = {**os.environ, "PYTHONPATH": str(TESTS)}
+    # its own process group, so a signal reaches the workers too, as Ctrl-C would
+    return subprocess.Popen([sys.executable, "-c", code], env=env, start_new_session=True,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+
+def _parts(out: Path) -> int:
+    return len(list((out / "parts").glob("runs-*.parquet"))) if (out / "parts").exists() else 0
+
+
+def _interrupt(proc: subprocess.Popen, out: Path, after_parts: int, sig: int) -> None:
+    deadline = time.monotonic() + 60
+    while _parts(out) < after_parts and proc.poll() is None:
+        assert time.monotonic() < deadline, "the sweep made no progress"
+        time.sleep(0.005)
+    if proc.poll() is None:
+        os.killpg(proc.pid, sig)
+    proc.wait(timeout=60)
+
+
+def _finish(path: Path, out: Path) -> None:
+    summary = run_sweep(load_experiment(path), out, run_fn=slow_run, outcomes=FAKE_OUTCOMES,
+                        workers=2, chunk_size=CHUNK, progress=False)
+    assert summary.runs_resumed + summary.runs_now == N_RUNS
+
+
+@pytest.mark.parametrize("kills", [[1], [6], [11], [2, 7]], ids=lambda k: "kill-after-" +
+                         "-then-".join(map(str, k)))
+def test_resume_after_kill_9_gives_the_uninterrupted_data(kills, experiment_file, reference,
+                                                         tmp_path):
+    out = tmp_path / "out"
+    for after in kills:
+        _interrupt(_start(experiment_file, out, workers=1), out, after, signal.SIGKILL)
+    stored = _parts(out)
+    assert 0 < stored < N_RUNS // CHUNK, "the kill came too late to test resuming"
+    partial = load_results(out)  # what an interrupted sweep holds can be read
+    assert partial["run"].is_unique and len(partial) == stored * CHUNK
+    _finish(experiment_file, out)
+    done = load_results(out)
+    assert list(done["run"]) == list(range(N_RUNS))
+    pd.testing.assert_frame_equal(done, reference)
+
+
+def test_resume_after_kill_9_of_a_process_pool(experiment_file, reference, tmp_path):
+    out = tmp_path / "out"
+    _interrupt(_start(experiment_file, out, workers=2), out, 3, signal.SIGKILL)
+    assert 0 < _parts(out) < N_RUNS // CHUNK
+    _finish(experiment_file, out)
+    pd.testing.assert_frame_equal(load_results(out), reference)
+
+
+def test_ctrl_c_records_the_interruption_and_the_sweep_resumes(experiment_file, reference,
+                                                               tmp_path):
+    out = tmp_path / "out"
+    proc = _start(experiment_file, out, workers=2)
+    _interrupt(proc, out, 2, signal.SIGINT)
+    assert proc.returncode != 0
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["status"] == "interrupted"
+    assert 0 < manifest["runs_done"] < N_RUNS
+    _finish(experiment_file, out)
+    pd.testing.assert_frame_equal(load_results(out), reference)
+    assert json.loads((out / "manifest.json").read_text())["status"] == "complete"
