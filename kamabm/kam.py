@@ -46,7 +46,7 @@ SKILLED_BETA = 0.5
 W_BASE, W_GAP, W_DEADLINE = 0.3, 1.5, 0.4
 W_STAKE, W_STRESS, W_SKILL, W_SENIOR = 0.5, 1.0, 0.8, 0.4
 #: Identification threshold and width of the logistic drive to the client's side.
-THETA, G_WIDTH = 4.0, 0.3
+THETA, G_WIDTH = 4.2, 0.3
 #: Monthly rates: identification follows behaviour; stress decays.
 ID_RATE, STRESS_KEEP = 0.15, 0.8
 #: Weight of client-side work (vs. the client's approval) in what identification follows.
@@ -58,7 +58,7 @@ STRESS_REFUSAL = 0.3
 #: Skill gained by one learning step (share of the remaining gap).
 SKILL_STEP = 0.2
 #: Time model, in months of a full-time KAM.
-OPS_BASE, OPS_SPAN, NEGO_BASE, NEGO_PUSH, LEARN_TIME = 0.15, 1.0, 0.5, 0.4, 0.1
+OPS_BASE, OPS_SPAN, NEGO_BASE, NEGO_PUSH, LEARN_TIME = 0.15, 1.4, 0.5, 0.4, 0.1
 #: Monthly gain of familiarity with the account (relationship value lost by rotation).
 FAMILIARITY_STEP = 1.0 / 12.0
 #: Length of the KPI year.

@@ -1,0 +1,120 @@
+"""The ``kamabm`` command line: parse input, call the model or the runner, show output.
+
+Exit status: 0 success, 1 a failure while running, 2 bad input (a one-line message on
+stderr naming the field and its allowed range; no traceback).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from kamabm.params import ParameterError, Parameters
+
+EXIT_OK, EXIT_USAGE = 0, 2
+
+
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose usage errors exit with status 2 and one short line."""
+
+    def error(self, message: str) -> None:  # noqa: D102 (argparse's own contract)
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``kamabm`` argument parser with all its sub-commands."""
+    from kamabm.sweep_cli import add_sweep_parser
+
+    parser = _Parser(prog="kamabm", description="Key account managers captured by their "
+                     "clients: an agent-based model.")
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    run = commands.add_parser(
+        "run", help="run the model once, print its outcomes and chart the run",
+        description="Run the model once with default parameters changed by --set, print "
+                    "the outcomes and write a time-series chart of the run.")
+    run.add_argument("--set", dest="assignments", action="append", default=[],
+                     metavar="NAME=VALUE", help="change a parameter (repeatable); see "
+                     "'kamabm params' for names, units and ranges")
+    run.add_argument("--params", type=Path, metavar="FILE",
+                     help="TOML file of parameters (applied before --set)")
+    run.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
+    run.add_argument("--json", action="store_true", help="print the outcomes as JSON")
+    run.add_argument("--out", type=Path, default=Path("results") / "single_run",
+                     metavar="DIR", help="folder for the chart (default results/single_run)")
+    run.add_argument("--no-chart", action="store_true", help="do not draw the chart")
+
+    commands.add_parser("params", help="list parameters: default, unit, range, meaning")
+    add_sweep_parser(commands)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``kamabm`` console command."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command == "run":
+        return _run(args)
+    if args.command == "params":
+        print(Parameters.markdown_table())
+        return EXIT_OK
+    from kamabm.sweep_cli import run_sweep_command
+
+    return run_sweep_command(args)
+
+
+def _fail(message: str) -> int:
+    print(f"kamabm: error: {message}", file=sys.stderr)
+    return EXIT_USAGE
+
+
+def _run(args: argparse.Namespace) -> int:
+    try:
+        params = Parameters.from_toml(args.params) if args.params else Parameters()
+        params = params.with_assignments(args.assignments)
+    except ParameterError as exc:
+        return _fail(str(exc))
+    if not args.no_chart:
+        try:
+            args.out.mkdir(parents=True, exist_ok=True)
+            probe = args.out / ".kamabm-write-test"
+            probe.touch()
+            probe.unlink()
+        except OSError as exc:
+            return _fail(f"--out {args.out}: cannot write there ({exc.strerror})")
+
+    from kamabm.model import KAMMarket
+    from kamabm.run import outcomes
+
+    model = KAMMarket(params, seed=args.seed).run()
+    result = outcomes(model)
+    if args.json:
+        print(json.dumps(result, indent=2))
+    else:
+        width = max(map(len, result))
+        for name, value in result.items():
+            shown = "none" if value is None else f"{value:.4g}"
+            print(f"{name:<{width}}  {shown}")
+    if args.no_chart:
+        return EXIT_OK
+
+    from kamabm.charts import plot_run, run_table, save_table
+
+    changed = {k: v for k, v in params.as_dict().items() if v != Parameters.default(k)}
+    title = ", ".join(f"{k} = {v:g}" for k, v in changed.items()) or "default parameters"
+    stem = args.out / f"run_seed{args.seed}"
+    try:
+        table = run_table(model)
+        save_table(table, stem.with_suffix(".csv"))
+        written = plot_run(table, result, f"{title}; seed {args.seed}", stem)
+    except OSError as exc:
+        return _fail(f"--out {args.out}: cannot write the chart ({exc.strerror})")
+    print(f"chart: {written[0]} (+ .svg, .csv)", file=sys.stderr)
+    return EXIT_OK
+
+
+if __name__ == "__main__":
+    sys.exit(main())
