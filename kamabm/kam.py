@@ -92,9 +92,7 @@ class KAM(mesa.Agent):
         self.operational_time = OPS_BASE
         self.negotiating_time = NEGO_BASE
         self.learning_time = 0.0
-        self.captured_since: int | None = None
         self.hard_negotiation = False
-        self.learned = 0
         self._kpi_quota_volume = 0.0
         self._kpi_quota_profit = 0.0
         self._kpi_volume_sum = 0.0
@@ -230,10 +228,6 @@ class KAM(mesa.Agent):
 
         self.stress *= STRESS_KEEP
         self.familiarity = min(1.0, self.familiarity + FAMILIARITY_STEP)
-        if self.captured and self.captured_since is None:
-            self.captured_since = self.model.steps
-        elif not self.captured:
-            self.captured_since = None
 
     def _felt_pressure(self, account: Account) -> float:
         p = self.model.params
@@ -246,14 +240,14 @@ class KAM(mesa.Agent):
 
     def _try_to_learn(self) -> None:
         p = self.model.params
-        support = 0.5 + 0.5 * p.training + 0.5 * p.senior_support
+        # Training helps only when its time is protected from "we have to agree".
+        support = 0.5 + 0.5 * p.training * (1.0 - self.must_agree) + 0.5 * p.senior_support
         time_to_reflect = 1.0 - self.operational_share
         # Only a KAM who still sees the deal from his firm's side looks for its causes.
         chance = min(1.0, p.learning_ability * support * time_to_reflect * self.alignment)
         if self.model.rng.random() < chance:
             self.skill += SKILL_STEP * (1.0 - self.skill)
             self.stress *= 0.5
-            self.learned += 1
 
     # --- the KPI contract ---------------------------------------------------------------
     def _track_kpi(self, account: Account) -> None:

@@ -54,8 +54,11 @@ def test_tit_for_tat_concedes_what_the_other_side_conceded():
 # --- alternating offers ------------------------------------------------------------------
 def _random_pair(rng, reciprocity):
     r_s, r_b = sorted(rng.uniform(1.0, 1.5, 2))
-    seller = Side(r_b + 0.2, r_s, rng.uniform(0.1, 5), rng.uniform(0.8, 1), reciprocity * rng.uniform())
-    buyer = Side(r_s - 0.2, r_b, rng.uniform(0.1, 5), rng.uniform(0.8, 1), reciprocity * rng.uniform())
+    def tactic_and_patience():
+        return rng.uniform(0.1, 5), rng.uniform(0.8, 1), reciprocity * rng.uniform()
+
+    seller = Side(r_b + 0.2, r_s, *tactic_and_patience())
+    buyer = Side(r_s - 0.2, r_b, *tactic_and_patience())
     return seller, buyer
 
 

@@ -1,0 +1,6 @@
+#!/usr/bin/env bash
+# Set up and run the test suite (slow experiments excluded; add -m slow to run them).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup.sh test,dask
+.venv/bin/python -m pytest "$@"
