@@ -104,3 +104,14 @@ def test_each_lever_changes_the_outcome_at_high_pressure(lever):
     pairs = zip(a, b, strict=True)
     assert any(x["capture_rate"] != y["capture_rate"]
                or x["key_account_margin"] != y["key_account_margin"] for x, y in pairs)
+
+
+def test_client_satisfaction_rises_with_capture_while_supplier_margin_falls():
+    """Pattern 8 (Homburg, Müller & Klarmann 2011): the client is happiest with the KAM
+    who serves him best, at his own firm's expense."""
+    low = {"client_revenue_share": 0.7, "kam_pressure": 0.2}
+    high = {"client_revenue_share": 0.7, "kam_pressure": 1.0}
+    assert mean_outcome("capture_rate", **high) > mean_outcome("capture_rate", **low) + 0.5
+    assert mean_outcome("client_satisfaction", **high) > mean_outcome(
+        "client_satisfaction", **low) + 0.2
+    assert mean_outcome("supplier_margin", **high) < mean_outcome("supplier_margin", **low) - 0.01
