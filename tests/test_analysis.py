@@ -1,0 +1,82 @@
+"""Boundary estimation recovers a known synthetic boundary (like SALib's Ishigami test)."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from kamabm.analysis import ABOVE, BELOW, INSIDE, capture_boundary, critical_value
+
+
+def true_boundary(pressure):
+    return 0.85 - 0.6 * pressure
+
+
+def synthetic_sweep(seed, replications=20, width=0.06):
+    """Runs whose capture probability crosses 1/2 exactly at ``true_boundary``."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for pressure in np.linspace(0.0, 1.0, 11):
+        for share in np.linspace(0.05, 1.0, 20):
+            p = 1.0 / (1.0 + np.exp(-(share - true_boundary(pressure)) / width))
+            for rep in range(replications):
+                rows.append({"client_revenue_share": share, "kam_pressure": pressure,
+                             "replication": rep, "capture_rate": float(rng.random() < p)})
+    return pd.DataFrame(rows)
+
+
+def test_critical_value_interpolates_the_crossing():
+    x = np.array([0.1, 0.2, 0.3, 0.4])
+    y = np.array([0.0, 0.2, 0.6, 1.0])
+    assert critical_value(x, y) == pytest.approx(0.275)
+
+
+def test_critical_value_outside_the_range_is_infinite():
+    assert critical_value(np.array([0.1, 0.2]), np.array([0.0, 0.1])) == np.inf
+    assert critical_value(np.array([0.1, 0.2]), np.array([0.9, 1.0])) == -np.inf
+
+
+def test_critical_value_is_robust_to_non_monotone_noise():
+    x = np.array([0.1, 0.2, 0.3, 0.4, 0.5])
+    y = np.array([0.0, 0.3, 0.1, 0.8, 1.0])  # the dip is pooled by the isotonic fit
+    assert 0.3 < critical_value(x, y) < 0.4
+
+
+def test_boundary_recovers_a_known_boundary_within_its_band():
+    covered, inside = 0, 0
+    for seed in range(5):
+        boundary = capture_boundary(synthetic_sweep(seed), n_boot=300, seed=seed)
+        for row in boundary.itertuples():
+            truth = true_boundary(row.level)
+            if 0.05 < truth < 1.0:
+                inside += 1
+                assert row.status == INSIDE
+                assert abs(row.critical - truth) < 0.06
+                covered += row.low <= truth <= row.high
+    # a 95 % band should cover the truth at most levels (allow for discreteness)
+    assert covered / inside >= 0.85
+
+
+def test_boundary_band_narrows_with_more_replications():
+    few = capture_boundary(synthetic_sweep(1, replications=5), n_boot=300)
+    many = capture_boundary(synthetic_sweep(1, replications=40), n_boot=300)
+    width = lambda b: (b.high - b.low)[np.isfinite(b.high - b.low)].median()  # noqa: E731
+    assert width(many) < width(few)
+
+
+def test_boundary_reports_levels_where_capture_never_or_always_happens():
+    rows = [{"client_revenue_share": s, "kam_pressure": p, "capture_rate": float(p > 0.5)}
+            for p in (0.0, 1.0) for s in (0.2, 0.5, 0.8) for _ in range(3)]
+    boundary = capture_boundary(pd.DataFrame(rows), n_boot=50)
+    assert list(boundary.status) == [ABOVE, BELOW]
+
+
+def test_boundary_bootstrap_is_reproducible():
+    data = synthetic_sweep(2)
+    a = capture_boundary(data, n_boot=100, seed=7)
+    b = capture_boundary(data, n_boot=100, seed=7)
+    pd.testing.assert_frame_equal(a, b)
+
+
+def test_boundary_names_a_missing_column():
+    with pytest.raises(KeyError, match="kam_pressure"):
+        capture_boundary(pd.DataFrame({"client_revenue_share": [0.1], "capture_rate": [0]}))
