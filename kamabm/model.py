@@ -10,7 +10,8 @@ The schedule of one step (one month), in the order :meth:`KAMMarket.step` runs i
    negotiation, and his identification and alignment move (E7, E8, E11);
 5. **account**: suppliers serve all clients from their shared pool, lose and win SMB
    clients and book the month;
-6. **rotate**: under the rotation lever, KAMs move between accounts.
+6. **rotate**: under the rotation lever, KAMs move between accounts; management
+   pressure changes if the run asks for it (hysteresis experiments).
 """
 
 from __future__ import annotations
@@ -41,7 +42,9 @@ class KAMMarket(mesa.Model):
 
     Attributes:
         kam_pressure: the management pressure now in force; starts at
-            ``params.kam_pressure`` and may be changed between steps (hysteresis runs).
+            ``params.kam_pressure``, becomes ``params.pressure_after_change`` after month
+            ``params.pressure_change_month`` (if not 0), and may be changed by hand
+            between steps.
         trace: per-month series (alignment of every KAM, prices, margins, time shares).
 
     """
@@ -84,6 +87,8 @@ class KAMMarket(mesa.Model):
         self.agents_by_type[KAM].do("update")
         self.agents_by_type[Supplier].do("serve_and_book")
         self._rotate()
+        if self.steps == self.params.pressure_change_month:
+            self.kam_pressure = self.params.pressure_after_change
         self.trace.record(self)
         if self.steps >= self.params.horizon_months:
             self.running = False

@@ -137,6 +137,11 @@ class Parameters:
     kam_pressure: float = _p(
         0.5, "index", 0, 1, "management pressure on KAMs: quota tightness and the weight of the "
         "KPI in pay (E8)", KAM)
+    pressure_change_month: int = _p(
+        0, "month", 0, 600, "month after which kam_pressure becomes pressure_after_change "
+        "(0 never; for hysteresis experiments, E11)", KAM)
+    pressure_after_change: float = _p(
+        0.0, "index", 0, 1, "management pressure from pressure_change_month on", KAM)
     quota_stretch: float = _p(
         0.2, "share", 0, 1, "yearly volume growth the quota asks for at kam_pressure = 1", KAM)
     stake_half: float = _p(

@@ -91,6 +91,21 @@ def test_capture_persists_after_pressure_is_lowered():
     assert np.mean(persisted) >= np.mean(fresh) + 0.4
 
 
+def test_a_scheduled_pressure_change_is_the_same_as_changing_it_by_hand():
+    """The parameters pressure_change_month / pressure_after_change make the hysteresis
+    experiment declarative; they must do exactly what the hand-driven run does."""
+    params = Parameters(kam_pressure=1.0, horizon_months=72)
+    by_hand = KAMMarket(params, seed=2)
+    for _ in range(36):
+        by_hand.step()
+    by_hand.kam_pressure = 0.3
+    by_hand.run()
+    scheduled = KAMMarket(params.replace(pressure_change_month=36, pressure_after_change=0.3),
+                          seed=2).run()
+    np.testing.assert_array_equal(by_hand.trace.alignment, scheduled.trace.alignment)
+    assert scheduled.kam_pressure == 0.3
+
+
 @pytest.mark.parametrize("lever", [{"rotation_months": 12}, {"deal_review": 1.0},
                                    {"kpi_margin_weight": 1.0}, {"training": 1.0}])
 def test_each_lever_changes_the_outcome_at_high_pressure(lever):
