@@ -42,8 +42,9 @@ Chunk = list[Task]
 START_METHOD = "spawn"
 META_COLUMNS = ("run", "key", "point", "replication", "seed")
 STATUS_OK, STATUS_ERROR = "ok", "error"
-_CHUNKS_PER_WORKER = 32
-_MAX_CHUNK = 250
+# Enough chunks per worker to balance the load, few enough that storing them is cheap.
+_CHUNKS_PER_WORKER = 16
+_MAX_CHUNK = 100
 
 
 class SweepError(RuntimeError):
@@ -63,6 +64,7 @@ class SweepSummary:
         failures: failed runs in the whole folder.
         wall_time: seconds this call took.
         backend: how the runs were computed, e.g. ``"local x2"``.
+
     """
 
     experiment: str
@@ -116,30 +118,31 @@ def series_schema(series: Sequence[str]) -> pa.Schema:
                      + [pa.field(n, pa.float64()) for n in series])
 
 
-def run_chunk(run_fn: RunFunction, base: Mapping[str, Number], tasks: Chunk,
+def run_chunk(run_fn: RunFunction, base: Parameters, tasks: Chunk,
               outcomes: Sequence[str], series: Sequence[str]
               ) -> tuple[pa.Table, pa.Table | None]:
     """Compute a chunk of runs; a run that raises is recorded with its traceback.
 
     Args:
         run_fn: the run function.
-        base: parameter values shared by the chunk.
+        base: the parameters the runs share; each run changes its design point's.
         tasks: ``(run, key, point, replication, seed, values)`` of each run.
         outcomes: outcome names to keep.
         series: series names to keep (none: ``keep_series`` is not passed).
 
     Returns:
         The runs table and, if series are kept, the series table.
+
     """
+    shared = base.as_dict()
     rows: list[dict[str, Any]] = []
     months: dict[str, list[Any]] = {name: [] for name in ("run", "key", "month", *series)}
     for run, key, point, replication, seed, values in tasks:
-        params = {**base, **values}
         row: dict[str, Any] = {"run": run, "key": key, "point": point,
-                               "replication": replication, "seed": seed, **params}
+                               "replication": replication, "seed": seed, **shared, **values}
         try:
             kwargs = {"keep_series": tuple(series)} if series else {}
-            result = run_fn(Parameters.from_mapping(params), seed, **kwargs)
+            result = run_fn(base.replace(**values), seed, **kwargs)
             kept = {name: _outcome(result, name) for name in outcomes}
             columns = _series(result, series) if series else {}
         except Exception:  # noqa: BLE001 -- fault isolation: record it, go on
@@ -272,6 +275,7 @@ def open_backend(*, workers: int | None = None, scheduler: str | None = None,
         workers: local worker processes (default: all cores); 1 runs in this process.
         scheduler: address of a Dask scheduler, e.g. ``tcp://10.0.0.5:8786``.
         dask_workers: start a local Dask cluster with this many worker processes.
+
     """
     if scheduler is not None or dask_workers is not None:
         return _Dask(scheduler, dask_workers)
@@ -296,9 +300,9 @@ def chunked(runs: Iterable[RunSpec], size: int) -> Iterator[Chunk]:
 class _Job:
     """The picklable work of one chunk: ``run_chunk`` with the sweep's fixed arguments."""
 
-    def __init__(self, run_fn: RunFunction, base: Mapping[str, Number],
+    def __init__(self, run_fn: RunFunction, base: Parameters,
                  outcomes: Sequence[str], series: Sequence[str]) -> None:
-        self.args = (run_fn, dict(base))
+        self.args = (run_fn, base)
         self.outcomes, self.series = tuple(outcomes), tuple(series)
 
     def __call__(self, chunk: Chunk) -> tuple[pa.Table, pa.Table | None]:
@@ -325,7 +329,7 @@ def run_sweep(experiment: Experiment, directory: str | Path, *,
         dask_workers: size of a local Dask cluster.
         overwrite: replace a folder holding results of another experiment.
         progress: show a progress bar on stderr.
-        chunk_size: runs per chunk (default: about 32 chunks per worker, at most 250).
+        chunk_size: runs per chunk (default: about 16 chunks per worker, at most 100).
         command: the command line to record (default: ``sys.argv``).
 
     Returns:
@@ -335,6 +339,7 @@ def run_sweep(experiment: Experiment, directory: str | Path, *,
         StoreError: the folder holds something else.
         SweepError: the backend cannot be started or a chunk could not be computed.
         KeyboardInterrupt: after recording the interruption; rerun to resume.
+
     """
     start = time.perf_counter()
     run_fn = run_fn or default_run_function()
@@ -358,7 +363,7 @@ def run_sweep(experiment: Experiment, directory: str | Path, *,
         size = chunk_size or max(1, min(_MAX_CHUNK, (n_runs - len(done))
                                         // (_CHUNKS_PER_WORKER * backend.workers)))
         todo = (spec for spec in experiment.runs() if spec.run not in done)
-        job = _Job(run_fn, experiment.base.as_dict(), kept, experiment.series)
+        job = _Job(run_fn, experiment.base, kept, experiment.series)
         bar = stack.enter_context(tqdm(total=n_runs - len(done), unit="run",
                                        desc=experiment.name, disable=not progress,
                                        dynamic_ncols=True))
