@@ -56,10 +56,12 @@ class AppMarket(KAMMarket):
     """The market as the app builds it: parameters by keyword, an integer seed.
 
     Mesa's page re-creates the model at *Reset* with ``Model(**controls)``; this
-    subclass gives it the plain keyword signature it checks for.
+    subclass gives it the plain keyword signature it checks for. Mesa 3.5 also passes
+    its (empty) default ``scenario`` there; our parameters live in :class:`Parameters`,
+    so it is dropped.
     """
 
-    def __init__(self, seed: int = DEFAULT_SEED, **kwargs: Any) -> None:
+    def __init__(self, seed: int = DEFAULT_SEED, scenario: Any = None, **kwargs: Any) -> None:
         super().__init__(Parameters.from_mapping(kwargs), seed=int(seed))
 
 
@@ -296,9 +298,11 @@ COMPONENTS = [
     Status,
 ]
 
-page = SolaraViz(
-    AppMarket(),
-    components=COMPONENTS,
-    model_params=model_params(),
-    name="KAM capture explorer",
-)
+
+
+@solara.component
+def Page() -> None:
+    """The whole page; each browser session gets its own model."""
+    model = solara.use_memo(AppMarket, [])
+    SolaraViz(model, components=COMPONENTS, model_params=model_params(),
+              name="KAM capture explorer")

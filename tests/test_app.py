@@ -212,6 +212,12 @@ def test_moving_a_slider_and_stepping_changes_the_charts(served_app, browser, tm
     assert pressed["price"] != default_run["price"]
     assert pressed["alignment"] != default_run["alignment"]
 
+    # Another browser session gets a model of its own, not this one mid-run.
+    other = browser.new_page()
+    other.goto(url)
+    _month_is(other, 0)
+    other.close()
+
     shot = tmp_path / "app.png"
     page.screenshot(path=shot)
     (tmp_path / "price_chart.png").write_bytes(pressed["price"])
