@@ -111,14 +111,13 @@ def alternating_offers(seller: Side, buyer: Side, t_max: int) -> Outcome:
     # offers[0] are the seller's, offers[1] the buyer's, latest last.
     offers: tuple[list[float], list[float]] = ([], [])
     sides = (seller, buyer)
+    price = next_offer(seller, 0, t_max, None, None, None)
     for t in range(t_max + 1):
         mover = t % 2
-        proposer, responder = sides[mover], sides[1 - mover]
+        responder = sides[1 - mover]
         mine, theirs = offers[mover], offers[1 - mover]
-        price = next_offer(proposer, t, t_max, mine[-1] if mine else None,
-                           theirs[-2] if len(theirs) > 1 else None,
-                           theirs[-1] if theirs else None)
         mine.append(price)
+        # The counter-offer the responder weighs is the one he makes next if he declines.
         if t < t_max:
             counter = next_offer(responder, t + 1, t_max, theirs[-1] if theirs else None,
                                  mine[-2] if len(mine) > 1 else None, price)
@@ -132,6 +131,7 @@ def alternating_offers(seller: Side, buyer: Side, t_max: int) -> Outcome:
             gain_next = seller.delta * (counter - seller.reservation)
         if gain_now >= 0.0 and gain_now >= gain_next:
             return Outcome(True, price, t + 1)
+        price = counter
     return Outcome(False, float("nan"), t_max + 1)
 
 
