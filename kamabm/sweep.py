@@ -45,6 +45,8 @@ STATUS_OK, STATUS_ERROR = "ok", "error"
 # Enough chunks per worker to balance the load, few enough that storing them is cheap.
 _CHUNKS_PER_WORKER = 16
 _MAX_CHUNK = 100
+#: Runs a local worker process does before it is replaced by a fresh one.
+RUNS_PER_PROCESS = 2000
 
 
 class SweepError(RuntimeError):
@@ -185,7 +187,8 @@ class _Backend(AbstractContextManager):
     label = "in-process"
     workers = 1
 
-    def map(self, job: Callable[[Chunk], Any], chunks: Iterable[Chunk]) -> Iterator[Any]:
+    def map(self, job: Callable[[Chunk], Any], chunks: Iterable[Chunk],
+            chunk_size: int = 1) -> Iterator[Any]:
         for chunk in chunks:
             yield job(chunk)
 
@@ -213,17 +216,25 @@ class _LocalPool(_Backend):
     def __init__(self, workers: int) -> None:
         self.workers = workers
         self.label = f"local x{workers}"
-        context = multiprocessing.get_context(START_METHOD)
-        self.pool = ProcessPoolExecutor(max_workers=workers, mp_context=context)
+        self.pool: ProcessPoolExecutor | None = None
 
-    def map(self, job: Callable[[Chunk], Any], chunks: Iterable[Chunk]) -> Iterator[Any]:
+    def map(self, job: Callable[[Chunk], Any], chunks: Iterable[Chunk],
+            chunk_size: int = 1) -> Iterator[Any]:
+        # Mesa < 3.4 keeps every model ever made alive (Agent._ids, mesa/mesa#3179), about
+        # 75 kB a run here; fresh worker processes now and then keep memory flat.
+        self.pool = ProcessPoolExecutor(
+            max_workers=self.workers, mp_context=multiprocessing.get_context(START_METHOD),
+            max_tasks_per_child=max(1, RUNS_PER_PROCESS // chunk_size))
+
         def first(pending: set[Any]) -> Any:
             return wait_futures(pending, return_when=FIRST_COMPLETED)
 
-        yield from _bounded(lambda c: self.pool.submit(job, c), first, chunks, 2 * self.workers)
+        pool = self.pool
+        yield from _bounded(lambda c: pool.submit(job, c), first, chunks, 2 * self.workers)
 
     def __exit__(self, *exc: object) -> None:
-        self.pool.shutdown(wait=exc[0] is None, cancel_futures=True)
+        if self.pool is not None:
+            self.pool.shutdown(wait=exc[0] is None, cancel_futures=True)
 
 
 class _Dask(_Backend):
@@ -251,7 +262,8 @@ class _Dask(_Backend):
             raise SweepError(f"cannot reach the Dask scheduler {scheduler}: {exc}") from None
         self.workers = max(1, len(self.client.scheduler_info()["workers"]))
 
-    def map(self, job: Callable[[Chunk], Any], chunks: Iterable[Chunk]) -> Iterator[Any]:
+    def map(self, job: Callable[[Chunk], Any], chunks: Iterable[Chunk],
+            chunk_size: int = 1) -> Iterator[Any]:
         def first(pending: set[Any]) -> tuple[set[Any], set[Any]]:
             done, rest = self.distributed.wait(list(pending), return_when="FIRST_COMPLETED")
             return set(done), set(rest)
@@ -368,7 +380,7 @@ def run_sweep(experiment: Experiment, directory: str | Path, *,
                                        desc=experiment.name, disable=not progress,
                                        dynamic_ncols=True))
         try:
-            for runs, series in backend.map(job, chunked(todo, size)):
+            for runs, series in backend.map(job, chunked(todo, size), size):
                 store.write_part(runs, series)
                 session["runs_run"] += runs.num_rows
                 bar.update(runs.num_rows)

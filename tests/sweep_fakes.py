@@ -50,3 +50,10 @@ def cheap_run(params: Parameters, seed: int, *, keep_series: Sequence[str] = ())
     """Almost free, to measure the runner itself."""
     return {"capture_rate": (seed % 1000) / 1000.0, "time_to_first_capture": None,
             "key_account_margin": params.kam_pressure}
+
+
+def pid_run(params: Parameters, seed: int, *, keep_series: Sequence[str] = ()) -> dict:
+    """Reports the id of the process that ran it (as ``capture_rate``)."""
+    import os
+
+    return {**fake_run(params, seed), "capture_rate": float(os.getpid())}

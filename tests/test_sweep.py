@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from sweep_fakes import FAKE_OUTCOMES, FAKE_SERIES, failing_run, fake_run
+from sweep_fakes import FAKE_OUTCOMES, FAKE_SERIES, failing_run, fake_run, pid_run
 
 from kamabm.experiment import parse_experiment
 from kamabm.params import Parameters
@@ -220,3 +220,16 @@ def test_default_output_folder_is_results_slash_name(tmp_path, experiment_file):
     finally:
         os.chdir(cwd)
     assert (tmp_path / "results" / "grid" / "runs.parquet").exists()
+
+
+def test_local_workers_are_replaced_after_a_while_and_no_run_is_lost(tmp_path, monkeypatch):
+    import kamabm.sweep
+
+    monkeypatch.setattr(kamabm.sweep, "RUNS_PER_PROCESS", 10)
+    exp = parse_experiment(EXPERIMENT)
+    run_sweep(exp, tmp_path / "out", run_fn=pid_run, outcomes=FAKE_OUTCOMES, workers=2,
+              chunk_size=5, progress=False)
+    df = load_results(tmp_path / "out")
+    assert list(df["run"]) == list(range(45)) and (df["status"] == "ok").all()
+    # 9 chunks of 5 runs, a process does 2 chunks: at least 5 processes
+    assert df["capture_rate"].nunique() >= 5
