@@ -26,6 +26,7 @@ class _Parser(argparse.ArgumentParser):
 
 def build_parser() -> argparse.ArgumentParser:
     """The ``kamabm`` argument parser with all its sub-commands."""
+    from kamabm.app_cli import add_app_parser
     from kamabm.sweep_cli import add_sweep_parser
 
     parser = _Parser(prog="kamabm", description="Key account managers captured by their "
@@ -49,6 +50,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     commands.add_parser("params", help="list parameters: default, unit, range, meaning")
     add_sweep_parser(commands)
+    add_app_parser(commands)
     return parser
 
 
@@ -61,6 +63,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "params":
         print(Parameters.markdown_table())
         return EXIT_OK
+    if args.command == "app":
+        from kamabm.app_cli import run_app_command
+
+        return run_app_command(args)
     from kamabm.sweep_cli import run_sweep_command
 
     return run_sweep_command(args)
