@@ -274,7 +274,8 @@ def main(argv: Sequence[str] | None = None) -> None:
                         help="which measurements to run (1..5)")
     args = parser.parse_args(argv)
     print(f"python {sys.version.split()[0]}, mesa {mesa.__version__}, "
-          f"{os.cpu_count()} cores; medians of {args.repeat}")
+          f"{os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} at start; "
+          f"medians of {args.repeat}")
     same = design(10, 8, 5) if not args.quick else design(3, 2, 4)  # 400 runs (24 quick)
     if 1 in args.only and not args.quick:
         bench_headline()

@@ -87,6 +87,7 @@ class Variable:
         low: smallest value the design may give it.
         high: largest value the design may give it.
         values: the grid values (``None`` for sampled designs).
+
     """
 
     name: str
@@ -107,6 +108,7 @@ class Design:
             order indices, ``samples * (d + 2)`` without).
         samples: number of samples for the sampled designs.
         second_order: for ``"sobol"``, whether second-order indices can be estimated.
+
     """
 
     method: Method = "grid"
@@ -125,6 +127,7 @@ class RunSpec:
         replication: replication index at that point.
         seed: the run's seed.
         values: the varied parameters' values at this point.
+
     """
 
     run: int
@@ -154,6 +157,7 @@ class Experiment:
         common_random_numbers: whether the same replication gets the same seed everywhere.
         outcomes: outcome names to keep (``None``: all that the run function reports).
         series: per-month series to keep (empty: none).
+
     """
 
     name: str
@@ -273,6 +277,7 @@ def load_experiment(path: str | Path, *, known_outcomes: Sequence[str] | None = 
     Raises:
         ExperimentError: the file is missing, is not TOML or does not describe a valid
             experiment; the message names the file, the key and what was expected.
+
     """
     path = Path(path)
     try:
