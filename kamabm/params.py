@@ -12,11 +12,14 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import numbers
 import tomllib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 
 class ParameterError(ValueError):
@@ -188,23 +191,12 @@ class Parameters:
     def __post_init__(self) -> None:
         for f in dataclasses.fields(self):
             spec: Spec = f.metadata["spec"]
-            value = getattr(self, f.name)
-            if f.type in ("int", int):
-                if isinstance(value, bool) or not isinstance(value, (int,)) and not (
-                        isinstance(value, float) and value.is_integer()):
-                    raise ParameterError(
-                        f"{f.name} = {value!r}: must be a whole number in {spec.range_text()}")
-                object.__setattr__(self, f.name, int(value))
-            else:
-                if isinstance(value, bool) or not isinstance(value, (int, float)):
-                    raise ParameterError(
-                        f"{f.name} = {value!r}: must be a number in {spec.range_text()}")
-                object.__setattr__(self, f.name, float(value))
-            value = getattr(self, f.name)
+            value = _as_number(f.name, getattr(self, f.name), spec, whole=f.type in ("int", int))
             if not (math.isfinite(value) and spec.admits(value)):
                 raise ParameterError(
                     f"{f.name} = {value!r}: out of range, allowed {spec.range_text()} "
                     f"({spec.unit})")
+            object.__setattr__(self, f.name, value)
 
     # --- construction helpers ------------------------------------------------------
     @classmethod
@@ -299,6 +291,20 @@ class Parameters:
                     rows.append(f"| {group} | `{f.name}` | {_fmt(f.default)} | {spec.unit} | "
                                 f"{spec.range_text()} | {spec.meaning} |")
         return "\n".join(rows)
+
+
+def _as_number(name: str, value: Any, spec: Spec, *, whole: bool) -> float | int:
+    """``value`` as a Python int (``whole``) or float; numpy scalars are accepted."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+        kind = "a whole number" if whole else "a number"
+        raise ParameterError(f"{name} = {value!r}: must be {kind} in {spec.range_text()}")
+    if not whole:
+        return float(value)
+    if isinstance(value, numbers.Integral):
+        return int(value)
+    if float(value).is_integer():
+        return int(value)
+    raise ParameterError(f"{name} = {value!r}: must be a whole number in {spec.range_text()}")
 
 
 def _unknown(name: str) -> str:

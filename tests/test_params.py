@@ -91,3 +91,23 @@ def test_the_markdown_table_lists_every_parameter_once():
     table = Parameters.markdown_table()
     for name in Parameters.names():
         assert table.count(f"`{name}`") == 1
+
+
+def test_numpy_scalars_from_result_tables_are_accepted():
+    import numpy as np
+
+    params = Parameters(n_suppliers=np.int64(5), kam_pressure=np.float32(0.25))
+    assert params.n_suppliers == 5 and type(params.n_suppliers) is int
+    assert type(params.kam_pressure) is float
+    with pytest.raises(ParameterError, match="n_suppliers"):
+        Parameters(n_suppliers=np.float64(4.5))
+    with pytest.raises(ParameterError, match="kam_pressure"):
+        Parameters(kam_pressure=np.bool_(True))
+
+
+def test_importing_kamabm_does_not_import_mesa():
+    import subprocess
+    import sys
+
+    code = "import sys, kamabm; kamabm.Parameters(); assert 'mesa' not in sys.modules"
+    subprocess.run([sys.executable, "-c", code], check=True)
