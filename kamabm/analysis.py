@@ -1,7 +1,11 @@
 """Analysis of sweep results: the capture boundary and its bootstrap confidence band.
 
 Pure functions of result tables (pandas DataFrames as returned by
-:func:`kamabm.store.load_results`); they never run the model.
+:func:`kamabm.store.load_results`); they never run the model. Besides the boundary, the
+module gives the summaries the charts and the report draw on: means with t intervals,
+paired differences of interventions on common random numbers, margin erosion by source,
+the margin gap between captured and other runs at equal client share, and the two
+branches of a hysteresis experiment.
 
 The *capture boundary* at a pressure level is the client revenue share at which the
 probability of capture crosses one half. Capture probability rises with share, so it is
@@ -119,3 +123,241 @@ def cell_means(results: pd.DataFrame, outcome: str, *, along: str = "client_reve
                across: str = "kam_pressure") -> pd.DataFrame:
     """Mean of ``outcome`` at every (``across``, ``along``) design point, as a grid."""
     return results.pivot_table(index=across, columns=along, values=outcome, aggfunc="mean")
+
+
+# --- summaries with confidence intervals ------------------------------------------------
+#: Margin-erosion outcomes, in the order they are stacked in charts, with their meaning.
+EROSION: dict[str, str] = {
+    "erosion_price": "price concessions",
+    "erosion_demands": "extra demands granted",
+    "erosion_resources": "resources diverted from SMB clients",
+}
+
+
+def mean_ci(values: np.ndarray | pd.Series, confidence: float = 0.95) -> tuple[float, float,
+                                                                                   float]:
+    """Mean of ``values`` with a Student-t confidence interval.
+
+    Args:
+        values: independent observations (e.g. one outcome over replications); NaNs dropped.
+        confidence: coverage of the interval.
+
+    Returns:
+        ``(mean, low, high)``; with fewer than two observations the interval is the mean
+        itself, and with none all three are NaN.
+
+    """
+    from scipy.stats import t
+
+    x = np.asarray(values, dtype=float)
+    x = x[np.isfinite(x)]
+    if len(x) == 0:
+        return float("nan"), float("nan"), float("nan")
+    mean = float(x.mean())
+    if len(x) < 2:
+        return mean, mean, mean
+    half = float(t.ppf(0.5 + confidence / 2.0, len(x) - 1) * x.std(ddof=1) / np.sqrt(len(x)))
+    return mean, mean - half, mean + half
+
+
+def summarise(results: pd.DataFrame, outcome: str, by: str | list[str],
+              confidence: float = 0.95) -> pd.DataFrame:
+    """Mean of ``outcome`` with its confidence interval in every group of ``by``.
+
+    Args:
+        results: one row per run.
+        outcome: the column to summarise.
+        by: the column(s) whose levels form the groups.
+        confidence: coverage of the t interval over the runs of a group.
+
+    Returns:
+        One row per group: the ``by`` columns, ``mean``, ``low``, ``high`` and ``n``.
+
+    """
+    keys = [by] if isinstance(by, str) else list(by)
+    for column in [*keys, outcome]:
+        if column not in results:
+            raise KeyError(f"results have no column {column!r}")
+    rows = []
+    for level, group in results.groupby(keys, sort=True):
+        level = level if isinstance(level, tuple) else (level,)
+        mean, low, high = mean_ci(group[outcome], confidence)
+        rows.append({**dict(zip(keys, level, strict=True)), "mean": mean, "low": low,
+                     "high": high, "n": int(group[outcome].notna().sum())})
+    return pd.DataFrame(rows)
+
+
+# --- interventions on common random numbers ---------------------------------------------
+def one_at_a_time(results: pd.DataFrame, levers: list[str]) -> dict[str, dict[str, float]]:
+    """Settings of the status quo and of each lever alone, found in a factorial sweep.
+
+    The status quo is every lever at its smallest swept value; the treatment "lever X" is
+    X at its largest swept value with all others at the status quo. When the sweep also
+    holds the point with every lever at its largest value, it is returned as
+    ``"all levers"``.
+
+    Args:
+        results: one row per run, with a column per lever.
+        levers: the swept levers.
+
+    Returns:
+        ``{"status quo": {lever: value}, lever: {...}, ...}``, only for settings the
+        results actually hold.
+
+    """
+    low = {name: float(results[name].min()) for name in levers}
+    high = {name: float(results[name].max()) for name in levers}
+    settings = {"status quo": dict(low)}
+    for name in levers:
+        if high[name] > low[name]:
+            settings[name] = {**low, name: high[name]}
+    if len(levers) > 1:
+        settings["all levers"] = dict(high)
+    return {k: v for k, v in settings.items() if len(_select(results, v))}
+
+
+def _select(results: pd.DataFrame, setting: dict[str, float]) -> pd.DataFrame:
+    mask = np.ones(len(results), dtype=bool)
+    for name, value in setting.items():
+        mask &= np.isclose(results[name].to_numpy(dtype=float), value)
+    return results[mask]
+
+
+def paired_differences(results: pd.DataFrame, outcome: str,
+                       settings: dict[str, dict[str, float]], *, control: str = "status quo",
+                       pair_on: str = "seed", confidence: float = 0.95) -> pd.DataFrame:
+    """Each treatment minus the control, paired run by run on common random numbers.
+
+    Runs of a treatment and of the control that share ``pair_on`` (the seed, under common
+    random numbers) form a pair; the interval is a t interval over the pairs' differences,
+    which is narrower than comparing two independent means when the runs are correlated.
+
+    Args:
+        results: one row per run.
+        outcome: the outcome compared.
+        settings: ``{name: {parameter: value}}`` as from :func:`one_at_a_time`; it must
+            hold ``control``.
+        control: the name of the control setting.
+        pair_on: the column that pairs runs.
+        confidence: coverage of the interval.
+
+    Returns:
+        One row per treatment: ``treatment``, ``control_mean``, ``treated_mean``, ``diff``
+        (treated minus control), ``low``, ``high`` and ``n_pairs``.
+
+    Raises:
+        KeyError: ``control`` is not among ``settings``.
+        ValueError: a treatment shares no ``pair_on`` value with the control.
+
+    """
+    if control not in settings:
+        raise KeyError(f"settings have no control {control!r}")
+    base = _select(results, settings[control]).groupby(pair_on)[outcome].mean()
+    rows = []
+    for name, setting in settings.items():
+        if name == control:
+            continue
+        treated = _select(results, setting).groupby(pair_on)[outcome].mean()
+        common = base.index.intersection(treated.index)
+        if len(common) == 0:
+            raise ValueError(f"{name}: no run shares a {pair_on} with the {control}; "
+                             "were common random numbers switched off?")
+        diff = treated[common] - base[common]
+        mean, low, high = mean_ci(diff.to_numpy(), confidence)
+        rows.append({"treatment": name, "control_mean": float(base[common].mean()),
+                     "treated_mean": float(treated[common].mean()), "diff": mean,
+                     "low": low, "high": high, "n_pairs": len(common)})
+    return pd.DataFrame(rows)
+
+
+# --- margin erosion, capture classes, hysteresis ----------------------------------------
+def erosion_attribution(results: pd.DataFrame, by: str) -> pd.DataFrame:
+    """Mean margin erosion by source (price, demands, resources) in every group of ``by``.
+
+    Returns:
+        One row per level of ``by``: the level, each column of :data:`EROSION` (share of
+        revenue, mean over runs), ``total`` and each source's ``share_<source>`` of the
+        total, and ``n``.
+
+    """
+    missing = [c for c in [by, *EROSION] if c not in results]
+    if missing:
+        raise KeyError(f"results have no column {missing[0]!r}")
+    table = results.groupby(by, sort=True)[list(EROSION)].mean()
+    table["total"] = table[list(EROSION)].sum(axis=1)
+    for column in EROSION:
+        table[f"share_{column}"] = np.where(table["total"] > 0,
+                                            table[column] / table["total"], 0.0)
+    table["n"] = results.groupby(by, sort=True).size()
+    return table.reset_index()
+
+
+def capture_class(capture_rate: pd.Series, threshold: float = 0.5) -> pd.Series:
+    """Label runs ``"captured"`` (at least ``threshold`` of KAMs captured) or not."""
+    return pd.Series(np.where(capture_rate >= threshold, "captured", "not captured"),
+                     index=capture_rate.index)
+
+
+def margin_gap(results: pd.DataFrame, outcome: str, *, along: str = "client_revenue_share",
+               threshold: float = 0.5) -> dict[str, float]:
+    """How much lower ``outcome`` is in captured runs than in others at the same ``along``.
+
+    Runs are split by :func:`capture_class`; at every level of ``along`` holding both kinds
+    the difference of means (captured minus not) is taken, and the differences are
+    averaged, weighted by the smaller group's size, so that the comparison is made at
+    equal client share rather than between different parts of the design.
+
+    Returns:
+        ``{"gap", "captured", "not_captured", "levels"}``: the weighted mean difference, the
+        weighted means of each class, and the number of levels compared (gap NaN if none).
+
+    """
+    cls = capture_class(results["capture_rate"], threshold)
+    gaps, weights, cap, free = [], [], [], []
+    for _, group in results.groupby(along):
+        kind = cls[group.index]
+        a = group.loc[kind == "captured", outcome]
+        b = group.loc[kind == "not captured", outcome]
+        if len(a) and len(b):
+            gaps.append(a.mean() - b.mean())
+            cap.append(a.mean())
+            free.append(b.mean())
+            weights.append(min(len(a), len(b)))
+    if not gaps:
+        nan = float("nan")
+        return {"gap": nan, "captured": nan, "not_captured": nan, "levels": 0}
+    w = np.asarray(weights, dtype=float)
+    return {"gap": float(np.average(gaps, weights=w)),
+            "captured": float(np.average(cap, weights=w)),
+            "not_captured": float(np.average(free, weights=w)), "levels": len(gaps)}
+
+
+def hysteresis_branches(results: pd.DataFrame, *, start: str = "kam_pressure",
+                        level: str = "pressure_after_change", outcome: str = "capture_rate",
+                        confidence: float = 0.95) -> pd.DataFrame:
+    """The two branches of a hysteresis experiment: pressure raised, and pressure lowered.
+
+    Runs start at a low or a high pressure (``start``) and switch to ``level`` part-way.
+    Runs that start at the lowest ``start`` form the rising branch ("up"), those at the
+    highest the falling branch ("down"); each gives ``outcome`` at the end against the
+    pressure it ended at.
+
+    Returns:
+        One row per (branch, level): ``branch``, ``level``, ``mean``, ``low``, ``high``, ``n``.
+
+    """
+    starts = results[start]
+    branch = np.where(np.isclose(starts, starts.min()), "up",
+                      np.where(np.isclose(starts, starts.max()), "down", ""))
+    frame = results.assign(branch=branch)
+    frame = frame[frame.branch != ""]
+    table = summarise(frame, outcome, ["branch", level], confidence)
+    return table.rename(columns={level: "level"})
+
+
+def hysteresis_gap(branches: pd.DataFrame) -> pd.DataFrame:
+    """Down-branch minus up-branch outcome at every level both branches hold."""
+    wide = branches.pivot(index="level", columns="branch", values="mean").dropna()
+    return pd.DataFrame({"level": wide.index, "up": wide["up"].to_numpy(),
+                         "down": wide["down"].to_numpy(),
+                         "gap": (wide["down"] - wide["up"]).to_numpy()})

@@ -1,0 +1,129 @@
+"""The ``kamabm plot`` and ``kamabm report`` commands: parse options, draw, report.
+
+Bad input (a missing or unreadable results folder, results of an experiment no chart
+fits, an output folder that cannot be written) gets a one-line message on stderr and exit
+status 2, with no traceback. Heavy modules (matplotlib, the model) are imported only when
+a command runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+EXIT_OK, EXIT_USAGE = 0, 2
+CHARTS = "charts"
+REPORT = "report.html"
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} must be at least 1")
+    return value
+
+
+def add_plot_parsers(subparsers: Any) -> None:
+    """Add the ``plot`` and ``report`` commands to an ``argparse`` sub-parser collection.
+
+    Args:
+        subparsers: what ``ArgumentParser.add_subparsers()`` returned; the commands set
+            ``args.command`` to ``"plot"`` or ``"report"`` (with ``dest="command"``).
+            Call :func:`run_plot_command` with the parsed arguments.
+
+    """
+    plot = subparsers.add_parser(
+        "plot", help="draw the charts of a sweep's results (PNG, SVG and CSV)",
+        description="Draw the charts an experiment's results call for (capture phase "
+                    "diagram and boundary, margins, erosion, interventions, hysteresis, "
+                    "typical runs), each as PNG (300 dpi) and SVG with a CSV of the "
+                    "plotted numbers, plus summary.csv (and boundary.csv).")
+    plot.add_argument("results", type=Path, metavar="RESULTS_DIR",
+                      help="results folder written by 'kamabm sweep'")
+    plot.add_argument("--out", type=Path, default=None, metavar="DIR",
+                      help=f"folder for the charts (default RESULTS_DIR/{CHARTS})")
+    _common(plot)
+
+    report = subparsers.add_parser(
+        "report", help="write a self-contained HTML report of a sweep's results",
+        description="Draw the charts and write one self-contained HTML file with the "
+                    "experiment, its parameters, findings computed from the data, the "
+                    "charts (embedded) and tables.")
+    report.add_argument("results", type=Path, metavar="RESULTS_DIR",
+                        help="results folder written by 'kamabm sweep'")
+    report.add_argument("--out", type=Path, default=None, metavar="FILE",
+                        help=f"the HTML file (default RESULTS_DIR/{REPORT})")
+    report.add_argument("--charts", type=Path, default=None, metavar="DIR",
+                        help=f"folder for the charts (default {CHARTS}/ beside the report)")
+    _common(report)
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--n-boot", type=_positive, default=500, metavar="N",
+                        help="bootstrap resamples for the capture boundary (default 500)")
+    parser.add_argument("--no-typical-runs", dest="typical", action="store_false",
+                        help="do not re-run and draw two typical runs")
+
+
+def _fail(command: str, message: str) -> int:
+    print(f"kamabm {command}: error: {message}", file=sys.stderr)
+    return EXIT_USAGE
+
+
+def _writable(folder: Path) -> str | None:
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        probe = folder / ".kamabm-write-test"
+        probe.touch()
+        probe.unlink()
+    except OSError as exc:
+        return f"{folder}: cannot write there ({exc.strerror or exc})"
+    return None
+
+
+def run_plot_command(args: argparse.Namespace) -> int:
+    """Carry out ``kamabm plot`` or ``kamabm report`` with parsed arguments.
+
+    Returns:
+        The exit status: 0 done, 2 bad input or an output that cannot be written.
+
+    """
+    from kamabm.plots import PlotError, load
+
+    command = args.command
+    try:
+        res = load(args.results)
+        if command == "report":
+            from kamabm.report import write_report
+
+            path = args.out if args.out is not None else args.results / REPORT
+            charts_dir = args.charts if args.charts is not None else path.parent / CHARTS
+            problem = _writable(path.parent) or _writable(charts_dir)
+            if problem:
+                return _fail(command, problem)
+            if path.is_dir():
+                return _fail(command, f"{path}: is a folder; --out takes the HTML file")
+            written, charts = write_report(res, path, charts_dir=charts_dir,
+                                           n_boot=args.n_boot, typical=args.typical)
+            print(f"report: {written} ({len(charts)} charts in {charts_dir})",
+                  file=sys.stderr)
+            return EXIT_OK
+        from kamabm.plots import make_charts
+
+        out = args.out if args.out is not None else args.results / CHARTS
+        problem = _writable(out)
+        if problem:
+            return _fail(command, problem)
+        charts = make_charts(res, out, n_boot=args.n_boot, typical=args.typical)
+    except PlotError as exc:
+        return _fail(command, str(exc))
+    except OSError as exc:
+        return _fail(command, f"{exc.filename or ''}: cannot write ({exc.strerror or exc})")
+    for chart in charts:
+        print(f"{chart.files[0]}: {chart.title}")
+    return EXIT_OK
