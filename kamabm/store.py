@@ -39,6 +39,8 @@ PARTS = "parts"
 RUNS_PARQUET = "runs.parquet"
 RUNS_CSV = "runs.csv"
 SERIES_PARQUET = "series.parquet"
+#: Sub-folder holding the sweeps of adaptive refinement (``kamabm sweep --refine``).
+REFINE = "refine"
 _OWN_FILES = (MANIFEST, RUNS_PARQUET, RUNS_CSV, SERIES_PARQUET)
 _TMP_PREFIX = ".tmp-"
 _PACKAGES = ("kamabm", "mesa", "numpy", "pandas", "pyarrow", "scipy", "SALib", "tqdm",
@@ -140,8 +142,9 @@ class ResultsStore:
 
     def clear(self) -> None:
         """Remove the store's own files (and nothing else) from the folder."""
-        if self.parts.exists():
-            shutil.rmtree(self.parts)
+        for folder in (self.parts, self.directory / REFINE):
+            if folder.exists():
+                shutil.rmtree(folder)
         for name in _OWN_FILES:
             (self.directory / name).unlink(missing_ok=True)
 
@@ -267,22 +270,43 @@ def _read_parts(directory: Path, prefix: str) -> pd.DataFrame:
     return pa.concat_tables(pq.read_table(p) for p in paths).to_pandas()
 
 
-def load_results(directory: str | Path) -> pd.DataFrame:
+def load_results(directory: str | Path, *, refinements: bool = True) -> pd.DataFrame:
     """The runs of a sweep, one row each, in run order.
 
     Columns: ``run``, ``key``, ``point``, ``replication``, ``seed``, every model
     parameter, the kept outcomes, ``status`` (``"ok"`` or ``"error"``) and ``error``
-    (the traceback of a failed run). A sweep still running or interrupted gives the runs
-    finished so far.
+    (the traceback of a failed run); after ``kamabm sweep --refine`` also ``stage``
+    (``"design"``, or the refinement round that added the run). A sweep still running or
+    interrupted gives the runs finished so far.
 
     Args:
         directory: a results folder written by ``kamabm sweep``.
+        refinements: include the runs added by ``kamabm sweep --refine``; their ``run``
+            numbers follow the design's and their keys are prefixed with the round.
 
     Raises:
         StoreError: the folder holds no results.
 
     """
     directory = Path(directory)
+    design = _load_one(directory)
+    rounds = sorted((directory / REFINE).glob("*/")) if refinements else []
+    frames = [design]
+    for sub in rounds:
+        try:
+            frame = _load_one(sub)
+        except StoreError:  # a refinement round that had not stored anything yet
+            continue
+        offset = int(frames[-1]["run"].max()) + 1
+        frames.append(frame.assign(stage=sub.name, key=sub.name + "/" + frame["key"],
+                                   run=frame["run"] + offset))
+    if len(frames) == 1:
+        return design
+    frames[0] = design.assign(stage="design")
+    return pd.concat(frames, ignore_index=True)
+
+
+def _load_one(directory: Path) -> pd.DataFrame:
     complete = directory / RUNS_PARQUET
     if complete.exists():
         return pd.read_parquet(complete)

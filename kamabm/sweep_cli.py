@@ -59,6 +59,15 @@ def add_sweep_arguments(parser: argparse.ArgumentParser) -> None:
                         help="run on an existing Dask cluster, e.g. tcp://10.0.0.5:8786")
     parser.add_argument("--dask-workers", type=int, default=None, metavar="N",
                         help="start a local Dask cluster with N worker processes")
+    parser.add_argument("--refine", action="store_true",
+                        help="then add runs near the capture boundary (share x pressure "
+                             "grids) until its confidence band is narrower than "
+                             "--refine-width")
+    parser.add_argument("--refine-width", type=float, default=0.05, metavar="W",
+                        help="widest acceptable band of the boundary, in client revenue "
+                             "share (default 0.05)")
+    parser.add_argument("--refine-rounds", type=int, default=3, metavar="N",
+                        help="most rounds of refinement (default 3)")
 
 
 def run_sweep_command(args: argparse.Namespace, *, run_fn: RunFunction | None = None,
@@ -102,10 +111,37 @@ def run_sweep_command(args: argparse.Namespace, *, run_fn: RunFunction | None = 
                       "again to resume", EXIT_INTERRUPTED)
     if not args.quiet:
         print(_summary(summary, bool(experiment.series)))
+    if args.refine and not summary.failures:
+        status = _refine(args, experiment, out, run_fn)
+        if status != EXIT_OK:
+            return status
     if summary.failures:
         return _error(f"{summary.failures} of {summary.runs_total} runs failed; their "
                       f"tracebacks are in the error column of {out / RUNS_PARQUET}",
                       EXIT_FAILED)
+    return EXIT_OK
+
+
+def _refine(args: argparse.Namespace, experiment: Any, out: Path,
+            run_fn: RunFunction | None) -> int:
+    from kamabm.refine import refine_boundary
+
+    try:
+        result = refine_boundary(experiment, out, target=args.refine_width,
+                                 max_rounds=args.refine_rounds, run_fn=run_fn,
+                                 workers=args.workers, scheduler=args.scheduler,
+                                 dask_workers=args.dask_workers, progress=not args.quiet)
+    except ValueError as exc:
+        return _error(f"--refine: {exc}", EXIT_USAGE)
+    except SweepError as exc:
+        return _error(str(exc), EXIT_FAILED)
+    except KeyboardInterrupt:
+        return _error(f"interrupted; results so far are in {out}, run the same command "
+                      "again to resume", EXIT_INTERRUPTED)
+    if not args.quiet:
+        state = "reached" if result.converged else "not reached"
+        print(f"refinement: {result.rounds} rounds, {result.runs_added} runs added; widest "
+              f"band {result.widest_band:.3f} (target {result.target:g} {state})")
     return EXIT_OK
 
 
@@ -117,6 +153,11 @@ def _check_options(args: argparse.Namespace) -> None:
     for option, value in (("--workers", args.workers), ("--dask-workers", args.dask_workers)):
         if value is not None and value < 1:
             raise _UsageError(f"{option}: expected a whole number >= 1, got {value}")
+    if args.refine and not 0.0 < args.refine_width <= 1.0:
+        raise _UsageError(f"--refine-width: expected a share in (0, 1], got {args.refine_width}")
+    if args.refine and args.refine_rounds < 1:
+        raise _UsageError(f"--refine-rounds: expected a whole number >= 1, got "
+                          f"{args.refine_rounds}")
     if args.scheduler is not None and args.dask_workers is not None:
         raise _UsageError("--scheduler and --dask-workers: give one, not both")
     dask = args.scheduler is not None or args.dask_workers is not None
