@@ -32,6 +32,17 @@ from kamabm.sweep import run_sweep
 ALONG, ACROSS = "client_revenue_share", "kam_pressure"
 
 
+class RefineError(ValueError):
+    """An experiment whose boundary cannot be refined (one-line message)."""
+
+
+def check_refinable(experiment: Experiment) -> None:
+    """Raise :class:`RefineError` unless ``experiment`` is a share x pressure grid."""
+    names = {v.name for v in experiment.variables}
+    if names != {ALONG, ACROSS} or experiment.design.method != "grid":
+        raise RefineError(f"--refine needs a grid over exactly {ALONG} and {ACROSS}")
+
+
 @dataclass(frozen=True)
 class RefineSummary:
     """What a refinement did.
@@ -77,9 +88,7 @@ def refine_boundary(experiment: Experiment, directory: str | Path, *, target: fl
         A :class:`RefineSummary`.
 
     """
-    names = {v.name for v in experiment.variables}
-    if names != {ALONG, ACROSS} or experiment.design.method != "grid":
-        raise ValueError(f"refinement needs a grid over exactly {ALONG} and {ACROSS}")
+    check_refinable(experiment)
     directory = Path(directory)
     spec = {v.name: v for v in experiment.variables}[ALONG]
     runs_added = rounds = 0

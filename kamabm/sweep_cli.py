@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from kamabm.experiment import ExperimentError, load_experiment
+from kamabm.refine import RefineError, RefineSummary, check_refinable, refine_boundary
 from kamabm.store import RUNS_CSV, RUNS_PARQUET, SERIES_PARQUET, StoreError
 from kamabm.sweep import RunFunction, SweepError, SweepSummary, run_sweep
 
@@ -94,7 +95,9 @@ def run_sweep_command(args: argparse.Namespace, *, run_fn: RunFunction | None = 
             known_outcomes, known_series = (tuple(outcomes) if outcomes else None), None
         experiment = load_experiment(args.experiment, known_outcomes=known_outcomes,
                                      known_series=known_series)
-    except (ExperimentError, _UsageError) as exc:
+        if args.refine:
+            check_refinable(experiment)
+    except (ExperimentError, _UsageError, RefineError) as exc:
         return _error(str(exc), EXIT_USAGE)
     out = args.out if args.out is not None else Path("results") / experiment.name
     try:
@@ -102,6 +105,15 @@ def run_sweep_command(args: argparse.Namespace, *, run_fn: RunFunction | None = 
                             workers=args.workers, scheduler=args.scheduler,
                             dask_workers=args.dask_workers, overwrite=args.overwrite,
                             progress=not args.quiet)
+        if not args.quiet:
+            print(_summary(summary, bool(experiment.series)))
+        if args.refine and not summary.failures:
+            refined = refine_boundary(experiment, out, target=args.refine_width,
+                                      max_rounds=args.refine_rounds, run_fn=run_fn,
+                                      workers=args.workers, scheduler=args.scheduler,
+                                      dask_workers=args.dask_workers, progress=not args.quiet)
+            if not args.quiet:
+                print(_refine_summary(refined))
     except StoreError as exc:
         return _error(str(exc), EXIT_USAGE)
     except SweepError as exc:
@@ -109,12 +121,6 @@ def run_sweep_command(args: argparse.Namespace, *, run_fn: RunFunction | None = 
     except KeyboardInterrupt:
         return _error(f"interrupted; results so far are in {out}, run the same command "
                       "again to resume", EXIT_INTERRUPTED)
-    if not args.quiet:
-        print(_summary(summary, bool(experiment.series)))
-    if args.refine and not summary.failures:
-        status = _refine(args, experiment, out, run_fn)
-        if status != EXIT_OK:
-            return status
     if summary.failures:
         return _error(f"{summary.failures} of {summary.runs_total} runs failed; their "
                       f"tracebacks are in the error column of {out / RUNS_PARQUET}",
@@ -122,27 +128,10 @@ def run_sweep_command(args: argparse.Namespace, *, run_fn: RunFunction | None = 
     return EXIT_OK
 
 
-def _refine(args: argparse.Namespace, experiment: Any, out: Path,
-            run_fn: RunFunction | None) -> int:
-    from kamabm.refine import refine_boundary
-
-    try:
-        result = refine_boundary(experiment, out, target=args.refine_width,
-                                 max_rounds=args.refine_rounds, run_fn=run_fn,
-                                 workers=args.workers, scheduler=args.scheduler,
-                                 dask_workers=args.dask_workers, progress=not args.quiet)
-    except ValueError as exc:
-        return _error(f"--refine: {exc}", EXIT_USAGE)
-    except SweepError as exc:
-        return _error(str(exc), EXIT_FAILED)
-    except KeyboardInterrupt:
-        return _error(f"interrupted; results so far are in {out}, run the same command "
-                      "again to resume", EXIT_INTERRUPTED)
-    if not args.quiet:
-        state = "reached" if result.converged else "not reached"
-        print(f"refinement: {result.rounds} rounds, {result.runs_added} runs added; widest "
-              f"band {result.widest_band:.3f} (target {result.target:g} {state})")
-    return EXIT_OK
+def _refine_summary(result: RefineSummary) -> str:
+    state = "reached" if result.converged else "not reached"
+    return (f"refinement: {result.rounds} rounds, {result.runs_added} runs added; widest "
+            f"band {result.widest_band:.3f} (target {result.target:g} {state})")
 
 
 class _UsageError(ValueError):

@@ -9,7 +9,7 @@ import pytest
 from kamabm.analysis import capture_boundary
 from kamabm.experiment import parse_experiment
 from kamabm.params import Parameters
-from kamabm.refine import refine_boundary
+from kamabm.refine import RefineError, refine_boundary
 from kamabm.store import load_results
 from kamabm.sweep import run_sweep
 
@@ -94,7 +94,7 @@ def test_refinement_run_again_adds_nothing_and_changes_nothing(swept):
 
 def test_refinement_needs_a_share_by_pressure_grid(tmp_path):
     experiment = parse_experiment(EXPERIMENT.replace("kam_pressure", "buyer_detachment"))
-    with pytest.raises(ValueError, match="client_revenue_share and kam_pressure"):
+    with pytest.raises(RefineError, match="client_revenue_share and kam_pressure"):
         refine_boundary(experiment, tmp_path)
 
 
@@ -108,3 +108,9 @@ def test_refine_options_are_checked_on_the_command_line(tmp_path):
                           capture_output=True, text=True)
     assert proc.returncode == 2 and "--refine-width" in proc.stderr
     assert "Traceback" not in proc.stderr and not (tmp_path / "out").exists()
+    wrong = tmp_path / "wrong.toml"
+    wrong.write_text(EXPERIMENT.replace("kam_pressure", "buyer_detachment"))
+    proc = subprocess.run([sys.executable, "-m", "kamabm.sweep_cli", str(wrong), "--refine",
+                           "--out", str(tmp_path / "out")], capture_output=True, text=True)
+    assert proc.returncode == 2 and "--refine needs a grid" in proc.stderr
+    assert not (tmp_path / "out").exists()
