@@ -1,0 +1,153 @@
+"""Charts of sweep results: every chart is drawn from small sweeps, is not blank, and
+plots exactly the numbers in its CSV; the plot command refuses bad input in one line."""
+
+from __future__ import annotations
+
+import argparse
+import xml.etree.ElementTree as ET
+
+import numpy as np
+import pandas as pd
+import pytest
+from matplotlib.image import imread
+from plot_fixtures import sweep
+
+from kamabm.plot_cli import add_plot_parsers, run_plot_command
+from kamabm.plots import KINDS, PlotError, load, make_charts, pick_typical, plan
+
+
+@pytest.fixture(scope="module")
+def swept(tmp_path_factory):
+    root = tmp_path_factory.mktemp("sweeps")
+    return {name: sweep(root, name)
+            for name in ("smoke", "interventions", "hysteresis", "no_capture")}
+
+
+@pytest.fixture(scope="module")
+def drawn(swept, tmp_path_factory):
+    out = tmp_path_factory.mktemp("charts")
+    return {name: make_charts(load(swept[name]), out / name, n_boot=60)
+            for name in ("smoke", "interventions", "hysteresis")}
+
+
+def assert_not_blank(png):
+    image = imread(png)
+    assert image.shape[0] > 600 and image.shape[1] > 600  # 300 dpi
+    grey = image[..., :3].mean(axis=2)
+    assert grey.std() > 0.05  # not a flat image
+    assert (grey < 0.9).mean() > 0.02  # a visible share of non-white pixels
+
+
+EXPECTED = {
+    "smoke": {"phase_diagram", "margin_maps", "margin_by_factor", "margin_vs_capture",
+              "erosion", "typical_runs"},
+    "interventions": {"interventions", "erosion", "typical_runs"},
+    "hysteresis": {"hysteresis", "typical_runs"},
+}
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_each_experiment_gets_the_charts_its_shape_calls_for(drawn, name):
+    assert {c.kind for c in drawn[name]} == EXPECTED[name]
+    assert set().union(*EXPECTED.values()) == set(KINDS)  # every kind is exercised
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_every_chart_is_written_as_png_svg_and_csv_and_is_not_blank(drawn, name):
+    for chart in drawn[name]:
+        suffixes = sorted(p.suffix for p in chart.files)
+        assert suffixes == [".csv", ".png", ".svg"], chart.kind
+        assert_not_blank(chart.files[0])
+        root = ET.parse(chart.svg).getroot()
+        assert root.tag.endswith("svg")
+        assert len(pd.read_csv(chart.csv)) > 0, chart.kind
+        assert chart.title and any(ch.isdigit() for ch in chart.title), chart.kind
+
+
+def test_phase_diagram_plots_the_mean_capture_of_every_design_point(swept, drawn):
+    runs = load(swept["smoke"]).runs
+    chart = next(c for c in drawn["smoke"] if c.kind == "phase_diagram")
+    keys = ["kam_pressure", "client_revenue_share"]
+    plotted = pd.read_csv(chart.csv).sort_values(keys)
+    expected = runs.groupby(keys)["capture_rate"].mean().reset_index()
+    assert len(plotted) == len(expected) == 16
+    assert np.allclose(plotted[keys], expected[keys])  # same points (CSV rounds to 6 digits)
+    assert np.allclose(plotted["capture_rate_mean"], expected["capture_rate"])
+    boundary = pd.read_csv(chart.csv.parent / "boundary.csv")
+    assert np.allclose(boundary.level, sorted(runs.kam_pressure.unique()))
+
+
+def test_intervention_title_states_the_status_quo_computed_from_the_runs(swept, drawn):
+    runs = load(swept["interventions"]).runs
+    status_quo = runs[(runs.senior_support == 0) & (runs.rotation_months == 0)
+                      & (runs.training == 0)]
+    chart = next(c for c in drawn["interventions"] if c.kind == "interventions")
+    assert f"({100 * status_quo.capture_rate.mean():.0f} % of KAMs captured)" in chart.title
+    table = pd.read_csv(chart.csv)
+    assert set(table.treatment) == {"senior_support", "rotation_months", "training",
+                                    "all levers"}
+    assert (table.n_pairs == 4).all()
+    assert (table.low <= table["diff"]).all() and (table["diff"] <= table.high).all()
+
+
+def test_hysteresis_chart_holds_both_branches_at_every_final_pressure(drawn):
+    chart = next(c for c in drawn["hysteresis"] if c.kind == "hysteresis")
+    table = pd.read_csv(chart.csv)
+    assert sorted(table.branch.unique()) == ["down", "up"]
+    assert sorted(table.level.unique()) == [0.2, 0.6, 1.0]
+
+
+def test_typical_runs_repeat_a_captured_and_an_uncaptured_run(swept, drawn):
+    runs = load(swept["smoke"]).runs
+    low, high = pick_typical(runs)
+    assert low.capture_rate < 0.5 <= high.capture_rate
+    chart = next(c for c in drawn["smoke"] if c.kind == "typical_runs")
+    table = pd.read_csv(chart.csv)
+    ends = table.groupby("run").captured_share.last()
+    # the re-runs from the stored seeds end where the sweep's runs ended
+    assert ends["captured"] == pytest.approx(high.capture_rate)
+    assert ends["not captured"] == pytest.approx(low.capture_rate)
+    assert "NOTE" not in chart.caption
+
+
+def test_charts_are_reproducible_byte_for_byte(swept, tmp_path):
+    res = load(swept["hysteresis"])
+    first = make_charts(res, tmp_path / "a", n_boot=20, typical=False)
+    second = make_charts(res, tmp_path / "b", n_boot=20, typical=False)
+    for a, b in zip(first, second, strict=True):
+        assert a.svg.read_bytes() == b.svg.read_bytes()
+        assert a.csv.read_bytes() == b.csv.read_bytes()
+
+
+def test_results_without_capture_rate_cannot_be_charted(swept):
+    with pytest.raises(PlotError, match="capture_rate"):
+        plan(load(swept["no_capture"]))
+
+
+# --- the command ----------------------------------------------------------------------------
+def command(argv):
+    parser = argparse.ArgumentParser(prog="kamabm")
+    add_plot_parsers(parser.add_subparsers(dest="command", required=True))
+    return run_plot_command(parser.parse_args(argv))
+
+
+def test_plot_command_writes_charts_and_summary(swept, tmp_path, capsys):
+    assert command(["plot", str(swept["hysteresis"]), "--out", str(tmp_path),
+                    "--n-boot", "20", "--no-typical-runs"]) == 0
+    assert (tmp_path / "hysteresis.png").exists()
+    assert len(pd.read_csv(tmp_path / "summary.csv")) == 6
+    assert "hysteresis.png" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("case", ["missing", "not results", "no capture", "unwritable"])
+def test_plot_command_refuses_bad_input_in_one_line(swept, tmp_path, capsys, case):
+    blocker = tmp_path / "a_file"
+    blocker.write_text("x")
+    argv = {"missing": ["plot", str(tmp_path / "nowhere")],
+            "not results": ["plot", str(tmp_path)],
+            "no capture": ["plot", str(swept["no_capture"]), "--out", str(tmp_path / "o")],
+            "unwritable": ["plot", str(swept["smoke"]), "--out", str(blocker / "sub")]}[case]
+    assert command(argv) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("kamabm plot: error: ")
+    assert "Traceback" not in err
