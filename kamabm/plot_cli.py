@@ -127,3 +127,14 @@ def run_plot_command(args: argparse.Namespace) -> int:
     for chart in charts:
         print(f"{chart.files[0]}: {chart.title}")
     return EXIT_OK
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run ``plot`` or ``report`` on their own: ``python -m kamabm.plot_cli report DIR``."""
+    parser = argparse.ArgumentParser(prog="kamabm")
+    add_plot_parsers(parser.add_subparsers(dest="command", required=True))
+    return run_plot_command(parser.parse_args(argv))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

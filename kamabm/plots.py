@@ -301,22 +301,51 @@ def boundary(res: SweepResults, along: str, across: str, *, n_boot: int = 500,
     return table, -1
 
 
+def outside_levels(table: pd.DataFrame, direction: int) -> tuple[list[float], list[float]]:
+    """Levels where capture stays under 50 % at every swept value, and where it is over.
+
+    Args:
+        table: a boundary table from :func:`boundary`.
+        direction: its direction (+1 capture rises along the factor, -1 falls).
+
+    Returns:
+        ``(never, always)``: the levels of each kind, sorted.
+
+    """
+    never = ABOVE if direction == 1 else BELOW
+    always = BELOW if direction == 1 else ABOVE
+    return (sorted(table.loc[table.status == never, "level"]),
+            sorted(table.loc[table.status == always, "level"]))
+
+
+def levels_text(levels: Sequence[float], every: Sequence[float]) -> str:
+    """Name a set of levels briefly: "0.6 or less", "0.4 or more", or a list."""
+    every = sorted(every)
+    k = len(levels)
+    if k and list(levels) == every[:k] and k < len(every):
+        return f"{_fmt(levels[-1])} or less"
+    if k and list(levels) == every[-k:] and k < len(every):
+        return f"{_fmt(levels[0])} or more"
+    return ", ".join(_fmt(v) for v in levels)
+
+
 def _boundary_sentence(table: pd.DataFrame, along: str, across: str, direction: int) -> str:
     inside = table[table.status == INSIDE]
     word = "above" if direction == 1 else "below"
+    never, always = outside_levels(table, direction)
     if inside.empty:
-        never = (table.status == (ABOVE if direction == 1 else BELOW)).all()
-        return ("Capture probability stays under 50 % everywhere in the swept range"
-                if never else "Capture probability crosses 50 % outside the swept range")
+        if len(never) == len(table):
+            return "Capture probability stays under 50 % everywhere in the swept range"
+        if len(always) == len(table):
+            return "Most KAMs are captured everywhere in the swept range"
+        return "Capture probability crosses 50 % outside the swept range"
     first, last = inside.iloc[0], inside.iloc[-1]
     text = (f"Most KAMs are captured {word} {_short(along)} {first.critical:.2f} at "
             f"{_short(across)} {_fmt(first.level)}")
     if len(inside) > 1:
         text += f", {word} {last.critical:.2f} at {_fmt(last.level)}"
-    never = table[(table.status == (ABOVE if direction == 1 else BELOW))
-                  & (table.level < first.level)]
-    if not never.empty:
-        text += (f"; at {_short(across)} {_fmt(never.level.max())} or less, at no "
+    if never:
+        text += (f"; at {_short(across)} {levels_text(never, table.level)}, at no "
                  f"{_short(along)} swept")
     return text
 

@@ -25,7 +25,9 @@ from kamabm.plots import (
     grid_pair,
     intervention_table,
     is_hysteresis,
+    levels_text,
     make_charts,
+    outside_levels,
     summary_table,
     swept_levers,
 )
@@ -108,19 +110,14 @@ def _phase_findings(res: SweepResults, along: str, across: str, *, n_boot: int) 
         high = "beyond the range" if not np.isfinite(row.high) else f"{row.high:.2f}"
         found.append(f"At {across} = {row.level:g}, most KAMs are captured {word} "
                      f"{along} = {row.critical:.2f} (95 % bootstrap band {low} to {high}).")
-    never = table[table.status != INSIDE]
-    if not never.empty and inside.empty:
-        found.append(f"The capture probability never crosses 50 % inside the swept range "
-                     f"of {along} at any level of {across}.")
-    elif not never.empty:
-        below = never[never.level < inside.level.min()]
-        above = never[never.level > inside.level.max()]
-        if not below.empty:
-            found.append(f"At {across} = {below.level.max():g} or less, fewer than half of "
-                         f"KAMs are captured at every {along} swept.")
-        if not above.empty:
-            found.append(f"At {across} = {above.level.min():g} or more, most KAMs are "
-                         f"captured already at the smallest {along} swept.")
+    never, always = outside_levels(table, direction)
+    if never:
+        found.append(f"At {across} = {levels_text(never, table.level)}, fewer than half of "
+                     f"KAMs are captured at every {along} swept.")
+    if always:
+        end = "smallest" if direction == 1 else "largest"
+        found.append(f"At {across} = {levels_text(always, table.level)}, most KAMs are "
+                     f"captured already at the {end} {along} swept.")
     means = runs.groupby([along, across])[["capture_rate", *[m for m in MARGINS
                                                              if m in runs]]].mean()
     high, low = means[means.capture_rate >= 0.5], means[means.capture_rate < 0.1]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import xml.etree.ElementTree as ET
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -13,7 +14,18 @@ from matplotlib.image import imread
 from plot_fixtures import sweep
 
 from kamabm.plot_cli import add_plot_parsers, run_plot_command
-from kamabm.plots import KINDS, PlotError, load, make_charts, pick_typical, plan
+from kamabm.plots import (
+    KINDS,
+    PlotError,
+    SweepResults,
+    boundary,
+    levels_text,
+    load,
+    make_charts,
+    outside_levels,
+    pick_typical,
+    plan,
+)
 
 
 @pytest.fixture(scope="module")
@@ -151,3 +163,24 @@ def test_plot_command_refuses_bad_input_in_one_line(swept, tmp_path, capsys, cas
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and err.startswith("kamabm plot: error: ")
     assert "Traceback" not in err
+
+
+def test_boundary_of_a_capture_that_falls_along_the_factor_is_mirrored_back():
+    # capture certain below x = 0.4 at level 0 (like low learning ability), never at level 1
+    rows = [{"x": x, "level": level, "capture_rate": float(level == 0 and x < 0.4),
+             "replication": r}
+            for level in (0.0, 1.0) for x in np.linspace(0.0, 1.0, 6) for r in range(5)]
+    res = SweepResults(Path("."), pd.DataFrame(rows), None, {}, 0)
+    table, direction = boundary(res, "x", "level", n_boot=50)
+    assert direction == -1
+    first = table.iloc[0]
+    assert first.status == "inside" and 0.2 <= first.critical <= 0.4
+    assert first.low <= first.critical <= first.high
+    assert outside_levels(table, direction) == ([1.0], [])
+
+
+def test_levels_are_named_briefly():
+    every = [0.0, 0.5, 1.0]
+    assert levels_text([0.0, 0.5], every) == "0.5 or less"
+    assert levels_text([0.5, 1.0], every) == "0.5 or more"
+    assert levels_text([0.0, 1.0], every) == "0, 1"

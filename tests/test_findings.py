@@ -1,0 +1,79 @@
+"""The committed headline results say what docs/findings.md and the README say they say.
+
+These read the summaries under results/ that scripts/make-results.sh regenerates; they run
+no model, so they are fast. If the model changes, regenerate the results and these tests
+check the findings still hold.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from kamabm.experiment import load_experiment
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "results"
+
+
+def charts(name: str) -> Path:
+    return RESULTS / name / "charts"
+
+
+def test_committed_headline_covers_the_whole_experiment():
+    experiment = load_experiment(ROOT / "experiments" / "capture_phase.toml")
+    summary = pd.read_csv(charts("capture_phase") / "summary.csv")
+    assert len(summary) == len(experiment.points())
+    assert (summary.n_runs == experiment.replications).all()
+
+
+def test_committed_headline_boundary_lies_inside_the_swept_range():
+    boundary = pd.read_csv(charts("capture_phase") / "boundary.csv")
+    inside = boundary[boundary.status == "inside"]
+    assert len(inside) >= 3
+    assert inside.critical.between(0.05, 1.0).all()
+    assert (inside.low <= inside.critical).all() and (inside.critical <= inside.high).all()
+    # a regime shift: no capture at low pressure, capture everywhere at the highest
+    assert boundary.iloc[0].status == "above range"
+    # and the boundary moves to smaller client shares as pressure rises
+    assert np.all(np.diff(inside.critical.to_numpy()) < 0)
+
+
+@pytest.mark.parametrize("margin", ["key_account_margin", "supplier_margin"])
+def test_committed_headline_margins_are_lower_where_capture_is_high(margin):
+    summary = pd.read_csv(charts("capture_phase") / "summary.csv")
+    high = summary[summary.capture_rate >= 0.5]
+    low = summary[summary.capture_rate < 0.1]
+    assert len(high) >= 20 and len(low) >= 20
+    assert high[margin].mean() < low[margin].mean() - 0.02
+    # and at equal client share, wherever both kinds of point exist
+    for _, at_share in summary.groupby("client_revenue_share"):
+        h, lo = at_share[at_share.capture_rate >= 0.5], at_share[at_share.capture_rate < 0.1]
+        if len(h) and len(lo):
+            assert h[margin].mean() < lo[margin].mean()
+
+
+def test_committed_interventions_compare_every_lever_on_the_same_seeds():
+    table = pd.read_csv(charts("interventions") / "interventions.csv")
+    experiment = load_experiment(ROOT / "experiments" / "interventions.toml")
+    assert set(table.treatment) == set(experiment.levers) | {"all levers"}
+    assert (table.n_pairs == experiment.replications).all()
+    capture = table[table.outcome == "capture_rate"].set_index("treatment")
+    assert capture.loc["all levers", "high"] < 0  # together, the levers cut capture
+
+
+def test_committed_hysteresis_shows_capture_outlasting_the_pressure_that_caused_it():
+    table = pd.read_csv(charts("hysteresis") / "hysteresis.csv")
+    wide = table.pivot(index="level", columns="branch", values="mean")
+    assert (wide["down"] >= wide["up"] - 0.05).all()
+    assert (wide["down"] - wide["up"]).max() > 0.5
+
+
+def test_committed_reports_exist_for_every_committed_experiment():
+    for name in ("capture_phase", "interventions", "detachment", "learning", "hysteresis"):
+        report = RESULTS / name / "report.html"
+        assert report.stat().st_size > 10_000, name
+        assert "<img" in report.read_text(encoding="utf-8"), name
