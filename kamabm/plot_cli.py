@@ -103,11 +103,11 @@ def run_plot_command(args: argparse.Namespace) -> int:
 
             path = args.out if args.out is not None else args.results / REPORT
             charts_dir = args.charts if args.charts is not None else path.parent / CHARTS
+            if path.is_dir():
+                return _fail(command, f"{path}: is a folder; --out takes the HTML file")
             problem = _writable(path.parent) or _writable(charts_dir)
             if problem:
                 return _fail(command, problem)
-            if path.is_dir():
-                return _fail(command, f"{path}: is a folder; --out takes the HTML file")
             written, charts = write_report(res, path, charts_dir=charts_dir,
                                            n_boot=args.n_boot, typical=args.typical)
             print(f"report: {written} ({len(charts)} charts in {charts_dir})",
