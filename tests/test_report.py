@@ -83,6 +83,16 @@ def test_report_command_refuses_a_folder_without_results(tmp_path, capsys):
     assert err.count("\n") == 1 and err.startswith("kamabm report: error: ")
 
 
+def test_report_command_refuses_a_folder_as_its_output_file(reports, tmp_path, capsys):
+    results = reports["smoke"][0].parent
+    parser = argparse.ArgumentParser(prog="kamabm")
+    add_plot_parsers(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(["report", str(results), "--out", str(tmp_path)])
+    assert run_plot_command(args) == 2
+    assert "is a folder" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []  # nothing written
+
+
 def test_report_renders_in_headless_chromium_with_every_image_loaded(reports):
     if not CHROMIUM.exists():
         pytest.skip("Debian chromium is not installed (apt-get install chromium)")
