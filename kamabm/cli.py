@@ -27,6 +27,7 @@ class _Parser(argparse.ArgumentParser):
 def build_parser() -> argparse.ArgumentParser:
     """The ``kamabm`` argument parser with all its sub-commands."""
     from kamabm.app_cli import add_app_parser
+    from kamabm.plot_cli import add_plot_parsers
     from kamabm.sweep_cli import add_sweep_parser
 
     parser = _Parser(prog="kamabm", description="Key account managers captured by their "
@@ -50,6 +51,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     commands.add_parser("params", help="list parameters: default, unit, range, meaning")
     add_sweep_parser(commands)
+    add_plot_parsers(commands)
     add_app_parser(commands)
     return parser
 
@@ -63,6 +65,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "params":
         print(Parameters.markdown_table())
         return EXIT_OK
+    if args.command in ("plot", "report"):
+        from kamabm.plot_cli import run_plot_command
+
+        return run_plot_command(args)
     if args.command == "app":
         from kamabm.app_cli import run_app_command
 
