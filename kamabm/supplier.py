@@ -81,28 +81,19 @@ class Supplier(mesa.Agent):
         """
         p = self.model.params
         rng = self.model.rng
-        key_volume = self.key_volume()
-        granted = sum(a.granted_demand for a in self.accounts)
+        month = self.model.steps - 1
+        key_volume = key_revenue = granted = concessions = 0.0
+        for a in self.accounts:
+            key_volume += a.volume
+            key_revenue += a.price * a.volume
+            granted += a.granted_demand
+            concessions += (self.model.initial_key_price - a.price) * a.volume
         smb_volume = float(self.smb_volumes.sum())
         smb_need = p.service_cost * smb_volume
         left_for_smb = self.capacity - p.service_cost * key_volume - granted
         self.service_level = 1.0 if smb_need <= 0.0 else min(1.0, max(0.0, left_for_smb / smb_need))
-
-        key_revenue = sum(a.revenue for a in self.accounts)
         smb_revenue = self.smb_price * smb_volume
         revenue = key_revenue + smb_revenue
-        self.ledger.book(
-            self.model.steps - 1,
-            key_revenue=key_revenue,
-            smb_revenue=smb_revenue,
-            key_cogs=key_volume,
-            smb_cogs=smb_volume,
-            service=p.service_cost * (key_volume + smb_volume * self.service_level),
-            demands=granted,
-            concessions=sum((self.model.initial_key_price - a.price) * a.volume
-                            for a in self.accounts),
-            service_level=self.service_level,
-        )
         for account in self.accounts:
             account.revenue_share = account.revenue / revenue if revenue > 0.0 else 0.0
 
@@ -110,31 +101,38 @@ class Supplier(mesa.Agent):
         shortfall = 1.0 - self.service_level
         if len(self.smb_volumes):
             churn = p.smb_churn + p.smb_service_churn * shortfall
-            leave = rng.random(len(self.smb_volumes)) < churn
-            self.smb_volume_lost_to_service += (
-                p.smb_service_churn * shortfall * smb_volume)
-            self.smb_volumes = self.smb_volumes[~leave]
+            self.smb_volumes = self.smb_volumes[rng.random(len(self.smb_volumes)) >= churn]
+            self.smb_volume_lost_to_service += p.smb_service_churn * shortfall * smb_volume
         arrivals = rng.poisson((p.smb_churn + p.smb_growth) * self.smb_initial_count)
         if arrivals:
             new = rng.lognormal(0.0, SMB_SIZE_SPREAD, arrivals) * self.smb_mean_volume
             self.smb_volumes = np.concatenate([self.smb_volumes, new])
-        self.ledger.resources[self.model.steps - 1] = (
-            self.smb_volume_lost_to_service * (self.smb_price - 1.0 - p.service_cost))
+
+        self.ledger.book(month, (
+            key_revenue, smb_revenue, key_volume, smb_volume,
+            p.service_cost * (key_volume + smb_volume * self.service_level), granted,
+            concessions,
+            self.smb_volume_lost_to_service * (self.smb_price - 1.0 - p.service_cost),
+            self.service_level))
 
 
 class _Ledger:
-    """Monthly books of one supplier, one column per line item."""
+    """Monthly books of one supplier: one row per month, one column per line item.
+
+    Each item is readable as an attribute (``ledger.key_revenue``: a column view).
+    """
 
     ITEMS = ("key_revenue", "smb_revenue", "key_cogs", "smb_cogs", "service", "demands",
              "concessions", "resources", "service_level")
 
     def __init__(self, months: int) -> None:
-        for item in self.ITEMS:
-            setattr(self, item, np.zeros(months))
+        self.rows = np.zeros((months, len(self.ITEMS)))
+        for column, item in enumerate(self.ITEMS):
+            setattr(self, item, self.rows[:, column])
 
-    def book(self, month: int, **items: float) -> None:
-        for item, value in items.items():
-            getattr(self, item)[month] = value
+    def book(self, month: int, values: tuple[float, ...]) -> None:
+        """Book one month's line items, in the order of :attr:`ITEMS`."""
+        self.rows[month] = values
 
     @property
     def revenue(self) -> np.ndarray:
