@@ -115,3 +115,28 @@ def test_initial_market_matches_the_client_revenue_share():
             key = sum(a.revenue for a in supplier.accounts)
             smb = supplier.smb_price * supplier.smb_volumes.sum()
             assert key / (key + smb) == pytest.approx(share)
+
+
+def test_finished_runs_do_not_stay_in_memory():
+    """run_one must not leave its model reachable (Mesa 3.3 kept them all: memory leak)."""
+    import gc
+    import weakref
+
+    import kamabm.run as run_module
+
+    seen = []
+    original = run_module.KAMMarket
+
+    class Watched(original):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            seen.append(weakref.ref(self))
+
+    run_module.KAMMarket = Watched
+    try:
+        for seed in range(3):
+            run_one(Parameters(horizon_months=12), seed)
+    finally:
+        run_module.KAMMarket = original
+    gc.collect()
+    assert len(seen) == 3 and all(ref() is None for ref in seen)
