@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 import mesa
 import numpy as np
 
-from kamabm.negotiation import Side, alternating_offers
+from kamabm.negotiation import Outcome, Side, alternating_offers
 
 if TYPE_CHECKING:
     from kamabm.account import Account
@@ -119,7 +119,7 @@ class KeyBuyer(mesa.Agent):
         return Side(opening=opening, reservation=reservation, beta=beta, delta=delta,
                     reciprocity=OWNER_RECIPROCITY * (1.0 - d))
 
-    def _after_negotiation(self, account: Account, outcome, target: float) -> None:
+    def _after_negotiation(self, account: Account, outcome: Outcome, target: float) -> None:
         p = self.model.params
         if outcome.agreed:
             asked = account.price - target
