@@ -18,6 +18,7 @@ band is the percentile interval of those estimates.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -361,3 +362,42 @@ def hysteresis_gap(branches: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame({"level": wide.index, "up": wide["up"].to_numpy(),
                          "down": wide["down"].to_numpy(),
                          "gap": (wide["down"] - wide["up"]).to_numpy()})
+
+
+def sobol_indices(results: pd.DataFrame, names: Sequence[str], outcome: str, *,
+                  second_order: bool = False, confidence: float = 0.95,
+                  seed: int = 0) -> pd.DataFrame:
+    """First-order and total Sobol indices of ``outcome`` from a Saltelli-design sweep.
+
+    The runs must come from a ``method = "sobol"`` experiment: its design points, in
+    order, are SALib's Saltelli sample, so the point means of ``outcome`` are the model
+    evaluations SALib's estimator expects. Replications are averaged per point first.
+
+    Args:
+        results: one row per run, with columns ``point`` and ``outcome``.
+        names: the varied parameters, in the experiment's order.
+        outcome: the output to decompose.
+        second_order: whether the design was sampled with second-order indices.
+        confidence: width of SALib's bootstrap intervals.
+        seed: seed of those bootstraps.
+
+    Returns:
+        One row per parameter: ``parameter``, ``S1``, ``S1_conf``, ``ST``, ``ST_conf``
+        (``*_conf`` is the half-width of the interval), sorted by ``ST``, largest first.
+
+    """
+    from SALib.analyze import sobol
+
+    y = results.groupby("point", sort=True)[outcome].mean().to_numpy(dtype=float)
+    d = len(names)
+    per_block = 2 * d + 2 if second_order else d + 2
+    if len(y) % per_block or results["point"].nunique() != results["point"].max() + 1:
+        raise ValueError(f"{len(y)} design points are not a complete Saltelli sample of "
+                         f"{d} parameters")
+    problem = {"num_vars": d, "names": list(names), "bounds": [[0.0, 1.0]] * d}
+    found = sobol.analyze(problem, y, calc_second_order=second_order,
+                          conf_level=confidence, seed=seed)
+    table = pd.DataFrame({"parameter": list(names), "S1": found["S1"],
+                          "S1_conf": found["S1_conf"], "ST": found["ST"],
+                          "ST_conf": found["ST_conf"]})
+    return table.sort_values("ST", ascending=False, ignore_index=True)

@@ -42,6 +42,7 @@ from kamabm.analysis import (
     margin_gap,
     one_at_a_time,
     paired_differences,
+    sobol_indices,
     summarise,
 )
 from kamabm.charts import ACTIVITY, CAPTURED, LOYAL, MARGIN, OPERATIONAL, PRICE
@@ -60,7 +61,9 @@ MARGINS = {"supplier_margin": "supplier net margin (% of revenue)",
            "key_account_margin": "key-account gross margin (% of key revenue)"}
 #: Chart kinds, in the order they are drawn and shown in the report.
 KINDS = ("phase_diagram", "margin_maps", "margin_by_factor", "margin_vs_capture",
-         "interventions", "hysteresis", "erosion", "typical_runs")
+         "interventions", "hysteresis", "sensitivity", "erosion", "typical_runs")
+#: Outcomes decomposed in the sensitivity chart.
+SENSITIVITY_OUTCOMES = ("capture_rate", "supplier_margin", "key_account_margin")
 #: Most lines drawn in one panel (a readable subset of levels).
 MAX_LINES = 5
 DPI = 300
@@ -206,6 +209,8 @@ def plan(res: SweepResults) -> list[str]:
     margins = [m for m in MARGINS if m in columns]
     if is_hysteresis(res):
         kinds.append("hysteresis")
+    elif res.experiment.design.method == "sobol":
+        kinds.append("sensitivity")
     elif len(swept_levers(res)) >= 2 and not grid_pair(res):
         kinds += ["interventions"]
         if set(EROSION) <= columns:
@@ -548,6 +553,52 @@ def erosion(res: SweepResults, out: Path, by: str) -> Chart:
     return Chart("erosion", finding, caption, files)
 
 
+def sensitivity_table(res: SweepResults) -> pd.DataFrame:
+    """Sobol indices of each charted outcome (long format, one row per outcome and parameter)."""
+    names = [v.name for v in res.experiment.variables]
+    frames = [sobol_indices(res.runs, names, outcome,
+                            second_order=res.experiment.design.second_order,
+                            seed=res.experiment.seed).assign(outcome=outcome)
+              for outcome in SENSITIVITY_OUTCOMES if outcome in res.runs]
+    return pd.concat(frames, ignore_index=True)
+
+
+def sensitivity(res: SweepResults, out: Path) -> Chart:
+    """Bars of first-order and total Sobol indices, one panel per outcome."""
+    table = sensitivity_table(res)
+    outcomes = list(dict.fromkeys(table["outcome"]))
+    names = [v.name for v in res.experiment.variables]
+    fig, axes = _figure(3.6 * len(outcomes) + 1.5, 0.38 * len(names) + 2.2,
+                        ncols=len(outcomes), sharey=True)
+    first = table[table.outcome == outcomes[0]].set_index("parameter")
+    order = list(first.sort_values("ST").index)  # largest total effect on top
+    y = np.arange(len(order))
+    for ax, outcome in zip(axes[0], outcomes, strict=True):
+        part = table[table.outcome == outcome].set_index("parameter").loc[order]
+        ax.barh(y + 0.2, part["ST"], height=0.38, xerr=part["ST_conf"], color=LOYAL,
+                label="total (with interactions)", error_kw={"lw": 0.8})
+        ax.barh(y - 0.2, part["S1"], height=0.38, xerr=part["S1_conf"], color=OPERATIONAL,
+                label="first order (alone)", error_kw={"lw": 0.8})
+        ax.axvline(0, color="grey", lw=0.8)
+        ax.set_title(_short(outcome), fontsize=9)
+        ax.set_xlabel("Sobol index (share of variance)")
+        ax.set_yticks(y, [_short(n) for n in order], fontsize=8)
+    axes[0, 0].legend(fontsize=8, frameon=False, loc="lower right")
+    top = first.sort_values("ST", ascending=False)
+    lead, second = top.index[0], top.index[1]
+    finding = (f"{_short(lead)} has the largest total effect on {_short(outcomes[0])} "
+               f"(index {top.loc[lead, 'ST']:.2f} ± {top.loc[lead, 'ST_conf']:.2f}, alone "
+               f"{top.loc[lead, 'S1']:.2f}), then {_short(second)} "
+               f"({top.loc[second, 'ST']:.2f} ± {top.loc[second, 'ST_conf']:.2f})")
+    _title(fig, finding, _setting(res) + "; Saltelli design, 95 % bootstrap intervals")
+    files = _save(fig, table, out, "sensitivity")
+    caption = ("Global sensitivity (Sobol, SALib): the share of each outcome's variance "
+               "over the swept ranges due to each parameter alone (first order) and with "
+               "all its interactions (total). A total far above the first-order index "
+               "means the parameter acts through interactions, as tipping points do.")
+    return Chart("sensitivity", finding, caption, files)
+
+
 def _select_setting(runs: pd.DataFrame, setting: dict[str, float]) -> pd.DataFrame:
     mask = np.ones(len(runs), dtype=bool)
     for name, value in setting.items():
@@ -824,6 +875,8 @@ def make_charts(res: SweepResults, out: str | Path, *, n_boot: int = 500, seed: 
             charts.append(interventions(res, out))
         elif kind == "hysteresis":
             charts.append(hysteresis(res, out))
+        elif kind == "sensitivity":
+            charts.append(sensitivity(res, out))
         elif kind == "erosion":
             charts.append(erosion(res, out, pair[1] if pair else "treatment"))
         elif kind == "typical_runs" and typical:

@@ -28,6 +28,7 @@ from kamabm.plots import (
     levels_text,
     make_charts,
     outside_levels,
+    sensitivity_table,
     summary_table,
     swept_levers,
 )
@@ -80,6 +81,8 @@ def headline_findings(res: SweepResults, *, n_boot: int = 500) -> list[str]:
     pair = grid_pair(res)
     if is_hysteresis(res):
         found += _hysteresis_findings(res)
+    elif res.experiment.design.method == "sobol":
+        found += _sensitivity_findings(res)
     elif pair:
         found += _phase_findings(res, *pair, n_boot=n_boot)
     elif len(swept_levers(res)) >= 2:
@@ -96,6 +99,18 @@ def headline_findings(res: SweepResults, *, n_boot: int = 500) -> list[str]:
                 " of it in captured runs.")
     if res.failed:
         found.append(f"{res.failed} runs failed and are left out (see the error column).")
+    return found
+
+
+def _sensitivity_findings(res: SweepResults) -> list[str]:
+    table = sensitivity_table(res)
+    found = []
+    for outcome, part in table.groupby("outcome", sort=False):
+        top = part.sort_values("ST", ascending=False).head(3)
+        ranked = ", ".join(f"{r.parameter} (total {r.ST:.2f}, alone {r.S1:.2f})"
+                           for r in top.itertuples())
+        found.append(f"The variance of {outcome} over the swept ranges is driven most by "
+                     f"{ranked}.")
     return found
 
 
@@ -252,6 +267,9 @@ def write_report(res: SweepResults, path: str | Path, *, charts_dir: str | Path 
         table, _ = boundary(res, *pair, n_boot=n_boot)
         tables.append(f"<h3>Capture boundary along {_e(pair[0])} at each level of "
                       f"{_e(pair[1])}</h3>" + table_html(table))
+    if any(c.kind == "sensitivity" for c in charts):
+        tables.append("<h3>Sobol indices (first order S1, total ST, with half-widths of "
+                      "their 95 % intervals)</h3>" + table_html(sensitivity_table(res)))
     if any(c.kind == "interventions" for c in charts):
         tables.append("<h3>Interventions: paired differences against the status quo</h3>" +
                       table_html(intervention_table(res).drop(columns=["treated_value"])))

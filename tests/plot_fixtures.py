@@ -46,6 +46,22 @@ values = [0.0, 1.0]
 values = [0.2, 0.6, 1.0]
 """
 
+SENSITIVITY = """
+name = "mini_sensitivity"
+replications = 1
+seed = 14
+horizon = 36
+[design]
+method = "sobol"
+samples = 16
+[uncertainties.client_revenue_share]
+range = [0.2, 1.0]
+[uncertainties.buyer_detachment]
+range = [0.0, 1.0]
+[levers.kam_pressure]
+range = [0.3, 1.0]
+"""
+
 NO_CAPTURE = """
 name = "no_capture"
 replications = 2
@@ -65,7 +81,7 @@ def sweep(directory: Path, name: str) -> Path:
         experiment = load_experiment(ROOT / "experiments" / "smoke.toml")
     else:
         text = {"interventions": INTERVENTIONS, "hysteresis": HYSTERESIS,
-                "no_capture": NO_CAPTURE}[name]
+                "sensitivity": SENSITIVITY, "no_capture": NO_CAPTURE}[name]
         experiment = parse_experiment(text)
     out = directory / name
     run_sweep(experiment, out, workers=1, progress=False, command=f"test sweep {name}")

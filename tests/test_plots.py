@@ -32,14 +32,14 @@ from kamabm.plots import (
 def swept(tmp_path_factory):
     root = tmp_path_factory.mktemp("sweeps")
     return {name: sweep(root, name)
-            for name in ("smoke", "interventions", "hysteresis", "no_capture")}
+            for name in ("smoke", "interventions", "hysteresis", "sensitivity", "no_capture")}
 
 
 @pytest.fixture(scope="module")
 def drawn(swept, tmp_path_factory):
     out = tmp_path_factory.mktemp("charts")
     return {name: make_charts(load(swept[name]), out / name, n_boot=60)
-            for name in ("smoke", "interventions", "hysteresis")}
+            for name in ("smoke", "interventions", "hysteresis", "sensitivity")}
 
 
 def assert_not_blank(png):
@@ -55,6 +55,7 @@ EXPECTED = {
               "erosion", "typical_runs"},
     "interventions": {"interventions", "erosion", "typical_runs"},
     "hysteresis": {"hysteresis", "typical_runs"},
+    "sensitivity": {"sensitivity", "typical_runs"},
 }
 
 
@@ -100,6 +101,17 @@ def test_intervention_title_states_the_status_quo_computed_from_the_runs(swept, 
                                     "all levers"}
     assert (table.n_pairs == 4).all()
     assert (table.low <= table["diff"]).all() and (table["diff"] <= table.high).all()
+
+
+def test_sensitivity_chart_plots_the_indices_of_every_parameter(drawn):
+    chart = next(c for c in drawn["sensitivity"] if c.kind == "sensitivity")
+    table = pd.read_csv(chart.csv)
+    assert set(table.parameter) == {"client_revenue_share", "buyer_detachment",
+                                    "kam_pressure"}
+    assert {"capture_rate", "supplier_margin"} <= set(table.outcome)
+    assert table[["S1", "ST"]].notna().all().all()
+    lead = table[table.outcome == "capture_rate"].sort_values("ST").parameter.iloc[-1]
+    assert lead.replace("_", " ") in chart.title
 
 
 def test_hysteresis_chart_holds_both_branches_at_every_final_pressure(drawn):
