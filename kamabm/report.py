@@ -261,15 +261,18 @@ def write_report(res: SweepResults, path: str | Path, *, charts_dir: str | Path 
              "<h2>Experiment</h2>" + _experiment_html(res),
              "<h2>Parameters</h2>" + _parameters_html(res),
              "<h2>Charts</h2>" + "".join(_figure_html(c, path.parent) for c in charts)]
+    # The boundary and the Sobol indices were computed (with their bootstraps) when the
+    # charts were drawn; the tables read them back instead of computing them again.
     tables = ["<h2>Tables</h2>"]
     pair = grid_pair(res)
     if pair and any(c.kind == "phase_diagram" for c in charts):
-        table, _ = boundary(res, *pair, n_boot=n_boot)
+        table = pd.read_csv(charts_dir / "boundary.csv")
         tables.append(f"<h3>Capture boundary along {_e(pair[0])} at each level of "
                       f"{_e(pair[1])}</h3>" + table_html(table))
-    if any(c.kind == "sensitivity" for c in charts):
+    sobol = next((c for c in charts if c.kind == "sensitivity"), None)
+    if sobol is not None:
         tables.append("<h3>Sobol indices (first order S1, total ST, with half-widths of "
-                      "their 95 % intervals)</h3>" + table_html(sensitivity_table(res)))
+                      "their 95 % intervals)</h3>" + table_html(pd.read_csv(sobol.csv)))
     if any(c.kind == "interventions" for c in charts):
         tables.append("<h3>Interventions: paired differences against the status quo</h3>" +
                       table_html(intervention_table(res).drop(columns=["treated_value"])))
