@@ -74,7 +74,7 @@ class KeyBuyer(mesa.Agent):
         then the buyer moves part of its volume toward cheaper, more obliging suppliers.
         """
         p = self.model.params
-        if (self.model.steps - 1 - self.index) % p.contract_months != 0:
+        if (self.model.month - 1 - self.index) % p.contract_months != 0:
             return
         self.tenders += 1
         deadlocked = []

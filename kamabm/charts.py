@@ -11,28 +11,11 @@ from typing import Any
 
 import numpy as np
 
-from kamabm.kam import CAPTURED_BELOW
-from kamabm.model import KAMMarket
-from kamabm.run import series
+from kamabm.run import CAPTURED_BELOW, run_table  # noqa: F401 (callers import it here)
 
 #: Okabe-Ito colours (safe for colour-blind readers).
 LOYAL, CAPTURED, PRICE, MARGIN, OPERATIONAL, ACTIVITY = (
     "#0072B2", "#D55E00", "#000000", "#009E73", "#E69F00", "#56B4E9")
-
-
-def run_table(model: KAMMarket) -> dict[str, np.ndarray]:
-    """Per-month columns of a run: month, each KAM's alignment and time, price, margins."""
-    months = model.steps
-    every = series(model)
-    table: dict[str, np.ndarray] = {"month": np.arange(1, months + 1)}
-    for k, kam in enumerate(model.kams):
-        name = f"kam{k + 1}_s{kam.supplier.unique_id}"
-        table[f"{name}_alignment"] = model.trace.alignment[:months, k]
-        table[f"{name}_operational_share"] = model.trace.operational_share[:months, k]
-    for column in ("key_price", "key_account_margin", "supplier_margin", "operational_share",
-                   "kam_activity", "captured_share"):
-        table[column] = every[column]
-    return table
 
 
 def save_table(table: dict[str, np.ndarray], path: Path) -> None:

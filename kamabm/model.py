@@ -56,6 +56,8 @@ class KAMMarket(mesa.Model):
         self.params = params.replace(**overrides) if overrides else params
         p = self.params
         self.kam_pressure = p.kam_pressure
+        #: Months simulated so far (Mesa's ``steps`` also counts calls past the horizon).
+        self.month = 0
         self.initial_key_price = smb_price(p.list_markup, p.service_cost)
 
         self.suppliers = [Supplier(self) for _ in range(p.n_suppliers)]
@@ -80,17 +82,24 @@ class KAMMarket(mesa.Model):
         self.trace = _Trace(p.horizon_months, len(self.kams))
 
     def step(self) -> None:
-        """Advance the market by one month (the schedule in the module docstring)."""
+        """Advance the market by one month (the schedule in the module docstring).
+
+        Past the horizon a step does nothing (the app may call it again after the end).
+        """
+        if self.month >= self.params.horizon_months:
+            self.running = False
+            return
+        self.month += 1
         self.agents_by_type[KeyBuyer].do("raise_demands")
         self.agents_by_type[KeyBuyer].do("tender")
         self.agents_by_type[KAM].do("respond")
         self.agents_by_type[KAM].do("update")
         self.agents_by_type[Supplier].do("serve_and_book")
         self._rotate()
-        if self.steps == self.params.pressure_change_month:
+        if self.month == self.params.pressure_change_month:
             self.kam_pressure = self.params.pressure_after_change
         self.trace.record(self)
-        if self.steps >= self.params.horizon_months:
+        if self.month >= self.params.horizon_months:
             self.running = False
 
     def run(self) -> KAMMarket:
@@ -101,7 +110,7 @@ class KAMMarket(mesa.Model):
 
     def _rotate(self) -> None:
         months = self.params.rotation_months
-        if months == 0 or self.steps % months != 0:
+        if months == 0 or self.month % months != 0:
             return
         for supplier in self.suppliers:
             kams = [a.kam for a in supplier.accounts]
@@ -121,7 +130,7 @@ class _Trace:
         self.captured = np.zeros(months)
 
     def record(self, model: KAMMarket) -> None:
-        t = model.steps - 1
+        t = model.month - 1
         for k, kam in enumerate(model.kams):
             self.alignment[t, k] = kam.alignment
             self.operational_share[t, k] = kam.operational_share

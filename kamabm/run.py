@@ -1,4 +1,9 @@
-"""The single door into the model: one run of (parameters, seed) to a dict of outcomes."""
+"""The single door into the model: one run of (parameters, seed) to outcomes and tables.
+
+Everything that runs the model (sweeps, the command line, the report's typical runs, the
+app) goes through this module: :func:`run_one` for outcomes, :func:`run_with_table` for a
+run's month-by-month table as well, :func:`new_model` for a model stepped by hand.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +13,7 @@ from typing import Any
 import mesa
 import numpy as np
 
+from kamabm.kam import CAPTURED_BELOW
 from kamabm.model import KAMMarket
 from kamabm.params import ParameterError, Parameters
 
@@ -41,6 +47,23 @@ SERIES: dict[str, str] = {
     "key_account_margin": "gross margin on key accounts that month",
     "supplier_margin": "net margin of all suppliers that month",
 }
+
+
+__all__ = ["CAPTURED_BELOW", "OUTCOMES", "SERIES", "new_model", "outcomes", "run_one",
+           "run_table", "run_with_table", "series"]
+
+
+def new_model(params: Parameters, seed: int) -> KAMMarket:
+    """A fresh model at month 0, for stepping by hand (the app, teaching notebooks)."""
+    return KAMMarket(params, seed=seed)
+
+
+def run_with_table(params: Parameters, seed: int) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    """Run the model once; return its outcomes and its per-month table (:func:`run_table`)."""
+    model = KAMMarket(params, seed=seed).run()
+    result, table = outcomes(model), run_table(model)
+    _release(model)
+    return result, table
 
 
 def run_one(params: Parameters, seed: int, *, keep_series: Sequence[str] = ()) -> dict[str, Any]:
@@ -87,7 +110,7 @@ def _ratio(a: float, b: float) -> float:
 
 def outcomes(model: KAMMarket) -> dict[str, Any]:
     """Outcomes of a finished (or stopped) model run; see :data:`OUTCOMES`."""
-    months = model.steps
+    months = model.month
     books = [s.ledger for s in model.suppliers]
     revenue = sum(b.revenue[:months].sum() for b in books)
     profit = sum(b.profit[:months].sum() for b in books)
@@ -125,7 +148,7 @@ def outcomes(model: KAMMarket) -> dict[str, Any]:
 
 def series(model: KAMMarket) -> dict[str, np.ndarray]:
     """Per-month series of a run; see :data:`SERIES`."""
-    months = model.steps
+    months = model.month
     trace = model.trace
     books = [s.ledger for s in model.suppliers]
     revenue = sum(b.revenue[:months] for b in books)
@@ -144,3 +167,22 @@ def series(model: KAMMarket) -> dict[str, np.ndarray]:
         "key_account_margin": key_margin,
         "supplier_margin": margin,
     }
+
+
+def run_table(model: KAMMarket) -> dict[str, np.ndarray]:
+    """Per-month columns of a run: month, each KAM's alignment and time, price, margins.
+
+    KAM columns are named ``kam{k}_s{supplier}_{quantity}``; the table is what the run
+    charts draw and what ``kamabm run`` saves as CSV.
+    """
+    months = model.month
+    every = series(model)
+    table: dict[str, np.ndarray] = {"month": np.arange(1, months + 1)}
+    for k, kam in enumerate(model.kams):
+        name = f"kam{k + 1}_s{kam.supplier.unique_id}"
+        table[f"{name}_alignment"] = model.trace.alignment[:months, k].copy()
+        table[f"{name}_operational_share"] = model.trace.operational_share[:months, k].copy()
+    for column in ("key_price", "key_account_margin", "supplier_margin", "operational_share",
+                   "kam_activity", "captured_share"):
+        table[column] = every[column]
+    return table

@@ -81,7 +81,7 @@ class Supplier(mesa.Agent):
         """
         p = self.model.params
         rng = self.model.rng
-        month = self.model.steps - 1
+        month = self.model.month - 1
         key_volume = key_revenue = granted = concessions = 0.0
         for a in self.accounts:
             key_volume += a.volume

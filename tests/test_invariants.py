@@ -32,7 +32,7 @@ def test_states_stay_in_their_ranges_and_books_balance(params):
     model = KAMMarket(params, seed=3)
     while model.running:
         model.step()
-        t = model.steps - 1
+        t = model.month - 1
         for kam in model.kams:
             for value in (kam.alignment, kam.identification, kam.skill, kam.operational_share,
                           kam.account.satisfaction, kam.account.revenue_share):
