@@ -26,12 +26,18 @@ class Account:
         kam: the key account manager currently in charge.
         price: contract price per unit (money per unit; unit cost is 1).
         volume: units the buyer takes from this supplier each month.
-        satisfaction: the buyer's satisfaction with this supplier, in [0, 1].
+        satisfaction: the buyer's satisfaction with this supplier, in [0, 1] (the model
+            starts it at ``initial_satisfaction``).
         aspiration: the buyer's ratchet on this account: extra price cut and demands it
             asks for after pliant deals (share, >= 0).
         pending_demand: cost of the extra demands raised this month (money).
         granted_demand: cost of the extra demands the KAM pushed through this month.
+        delivered_demand: the part of the granted demands the supplier's shared pool could
+            deliver this month (what is booked as a cost and what the buyer sees).
         revenue_share: this account's share of its supplier's turnover last month.
+        dependence: how far the supplier cannot afford to lose this account, in [0, 1]:
+            the contribution a deadlock would cost against the firm's profit cushion, as
+            its management reads it from the books (:meth:`Supplier.read_books`).
 
     """
 
@@ -40,11 +46,13 @@ class Account:
     kam: KAM | None = None
     price: float = 1.0
     volume: float = 0.0
-    satisfaction: float = 0.5
+    satisfaction: float = 0.0
     aspiration: float = 0.0
     pending_demand: float = 0.0
     granted_demand: float = 0.0
+    delivered_demand: float = 0.0
     revenue_share: float = 0.0
+    dependence: float = 0.0
 
     @property
     def revenue(self) -> float:

@@ -9,6 +9,12 @@ away from anything above the target, since a deadlock costs him nothing personal
 "the next supplier will" take the volume. The iron position is not a parameter: it
 follows from this utility, from rival suppliers' actual prices and from the tactic that
 the number of live alternatives slows (Faratin's resource-dependent tactic).
+
+Two things make a buyer harder on one supplier than on another. It knows its weight: the
+larger its share of that supplier's turnover, the more it asks (Inderst & Montez 2019).
+And it benchmarks the suppliers against each other: the lowest price and the richest
+service any rival granted become part of its targets for the others ("another will
+accept", E5), so what one supplier's captured KAM concedes reaches its rivals' KAMs.
 """
 
 from __future__ import annotations
@@ -24,19 +30,6 @@ from kamabm.negotiation import Outcome, Side, alternating_offers
 if TYPE_CHECKING:
     from kamabm.account import Account
     from kamabm.model import KAMMarket
-
-#: Tactic exponent of an owner (linear concession) and of a fully detached negotiator.
-OWNER_BETA, DETACHED_BETA = 1.0, 0.25
-#: Per-round discount factor of an owner (delay is his own money) and of a detached one.
-OWNER_DELTA, DETACHED_DELTA = 0.90, 0.99
-#: Weight of tit-for-tat in an owner's tactic (he reciprocates; a procedure does not).
-OWNER_RECIPROCITY = 0.5
-#: Weight of one tender's result and of one month's service in the buyer's satisfaction.
-TENDER_WEIGHT, SERVICE_WEIGHT = 0.5, 0.2
-#: Share of the gap to the preferred split that a buyer closes at each tender.
-REALLOCATION_SPEED = 0.25
-#: Upper bound of the ratchet (extra asks, as a multiple of the base target).
-MAX_ASPIRATION = 3.0
 
 
 class KeyBuyer(mesa.Agent):
@@ -63,39 +56,65 @@ class KeyBuyer(mesa.Agent):
         p = self.model.params
         draws = self.model.rng.exponential(1.0, len(self.accounts))
         for account, draw in zip(self.accounts, draws, strict=True):
-            account.pending_demand = (
-                p.demand_rate * (1.0 + account.aspiration) * account.revenue * draw)
+            account.pending_demand = (p.demand_rate * (1.0 + account.aspiration)
+                                      * self.weight(account) * account.revenue * draw)
 
     def tender(self) -> None:
         """Renegotiate every supplier's contract when this buyer's contracts end.
 
         Contracts of different buyers end in different months. Each supplier's KAM
-        negotiates by alternating offers; deadlocked suppliers lose volume to rivals;
-        then the buyer moves part of its volume toward cheaper, more obliging suppliers.
+        negotiates by alternating offers (fewer of them under deal review: approvals take
+        time); deadlocked suppliers lose volume to rivals; then the buyer moves part of its
+        volume toward cheaper, more obliging suppliers, and each KAM feels the volume his
+        account lost as blame, in proportion to his firm's turnover it represented.
         """
         p = self.model.params
         if (self.model.month - 1 - self.index) % p.contract_months != 0:
             return
         self.tenders += 1
+        rounds = max(2, p.negotiation_rounds - round(p.deal_review * p.review_rounds_lost))
+        self._benchmark_service()
         deadlocked = []
         for account in self.accounts:
             target = self.target_price(account)
             kam = account.kam
             seller = kam.stance(account, target)
             buyer = self.stance(account, target, kam.reach)
-            outcome = alternating_offers(seller, buyer, p.negotiation_rounds)
+            outcome = alternating_offers(seller, buyer, rounds)
             kam.after_negotiation(account, outcome, target)
             self._after_negotiation(account, outcome, target)
+            account.supplier.deals_reviewed += p.deal_review
             if not outcome.agreed:
                 deadlocked.append(account)
+        before = [a.volume for a in self.accounts]
         self._reallocate(deadlocked)
+        for account, volume in zip(self.accounts, before, strict=True):
+            lost = (volume - account.volume) * account.price
+            if lost > 0.0:
+                account.kam.take_blame(lost / account.supplier.monthly_revenue)
 
     # --- the negotiator ---------------------------------------------------------------
+    def weight(self, account: Account) -> float:
+        """How much more this buyer asks of ``account``'s supplier for being large to it.
+
+        ``1 + buyer_leverage * revenue share``: a buyer that makes a third of a supplier's
+        turnover knows it and asks for more (Inderst & Montez 2019).
+        """
+        return 1.0 + self.model.params.buyer_leverage * account.revenue_share
+
     def target_price(self, account: Account) -> float:
-        """The price the job description asks for: last price less the period's cut."""
+        """The price the job description asks for, benchmarked against the rivals.
+
+        The procedural target is the last price less the period's cut (larger after pliant
+        deals and for a buyer that knows its weight). With weight ``rival_benchmark`` the
+        target also follows the lowest price a rival granted: "another will accept" (E5).
+        """
         p = self.model.params
-        cut = p.price_cut_target * p.contract_months / 12.0 * (1.0 + account.aspiration)
-        return account.price * (1.0 - cut)
+        cut = (p.price_cut_target * p.contract_months / 12.0 * (1.0 + account.aspiration)
+               * self.weight(account))
+        own = account.price * (1.0 - cut)
+        rival = min(own, self.best_rival_price(account))
+        return own + p.rival_benchmark * (rival - own)
 
     def best_rival_price(self, account: Account) -> float:
         """Lowest price any other supplier charges this buyer (the outside option, E5)."""
@@ -112,12 +131,21 @@ class KeyBuyer(mesa.Agent):
         d = self.detachment * (1.0 - reach)
         firm_walkaway = self.best_rival_price(account) * (1.0 + p.switching_cost)
         reservation = min(firm_walkaway, d * target + (1.0 - d) * firm_walkaway)
-        opening = min(reservation, 2.0 * target - account.price)
+        opening = min(reservation, account.price - p.opening_cut * (account.price - target))
         alternatives = len(self.accounts) - 1
-        beta = OWNER_BETA ** (1 - d) * DETACHED_BETA ** d * math.sqrt(2.0 / (1 + alternatives))
-        delta = OWNER_DELTA + (DETACHED_DELTA - OWNER_DELTA) * d
+        beta = (p.owner_beta ** (1 - d) * p.detached_beta ** d
+                * math.sqrt(2.0 / (1 + alternatives)))
+        delta = p.owner_delta + (p.detached_delta - p.owner_delta) * d
         return Side(opening=opening, reservation=reservation, beta=beta, delta=delta,
-                    reciprocity=OWNER_RECIPROCITY * (1.0 - d))
+                    reciprocity=p.owner_reciprocity * (1.0 - d))
+
+    def _benchmark_service(self) -> None:
+        """Ask every supplier for the service the most obliging one gives (E5)."""
+        w = self.model.params.rival_benchmark
+        if w > 0.0:
+            richest = max(a.aspiration for a in self.accounts)
+            for account in self.accounts:
+                account.aspiration += w * (richest - account.aspiration)
 
     def _after_negotiation(self, account: Account, outcome: Outcome, target: float) -> None:
         p = self.model.params
@@ -126,14 +154,14 @@ class KeyBuyer(mesa.Agent):
             got = account.price - outcome.price
             result = 1.0 if got >= asked else max(0.0, got / asked) if asked > 0 else 1.0
             if got >= asked:  # a pliant deal: ask for more next time (the ratchet)
-                account.aspiration = min(MAX_ASPIRATION, account.aspiration + p.ratchet)
+                account.aspiration = min(p.max_aspiration, account.aspiration + p.ratchet)
             else:
                 account.aspiration *= 1.0 - p.ratchet
             account.price = outcome.price
         else:
             result = 0.0
             self.deadlocks += 1
-        account.satisfaction += TENDER_WEIGHT * (result - account.satisfaction)
+        account.satisfaction += p.tender_weight * (result - account.satisfaction)
 
     def _reallocate(self, deadlocked: list[Account]) -> None:
         """Move volume between suppliers; the buyer's total volume is conserved."""
@@ -153,12 +181,13 @@ class KeyBuyer(mesa.Agent):
                 volumes[k] -= moved
                 volumes += moved * rivals / rivals.sum()
         preferred = self.volume * weight / weight.sum()
-        volumes += REALLOCATION_SPEED * (preferred - volumes)
+        volumes += p.reallocation_speed * (preferred - volumes)
         for account, v in zip(self.accounts, volumes, strict=True):
             account.volume = float(v)
 
     def record_service(self, account: Account) -> None:
-        """Update satisfaction with the share of this month's demands that was granted."""
+        """Update satisfaction with the share of this month's demands that was delivered."""
         if account.pending_demand > 0.0:
-            granted = account.granted_demand / account.pending_demand
-            account.satisfaction += SERVICE_WEIGHT * (granted - account.satisfaction)
+            delivered = account.delivered_demand / account.pending_demand
+            account.satisfaction += self.model.params.service_weight * (
+                delivered - account.satisfaction)

@@ -1,19 +1,24 @@
 """Key account managers: negotiation stance, learning versus capture (E3, E6 to E11).
 
-A KAM's state is his skill with detached negotiators, his *alignment* with the employer
-(1 loyal, 0 the client's agent), his *identification* with the client, his stress and
-the pressure he feels. Capture is not computed from inputs: it is a state the KAM
-reaches when the forces on his alignment, fed by what happens at the negotiating table
-and in his diary, tip him over.
+A KAM's own state is his skill with detached negotiators, his *alignment* with the
+employer (1 loyal, 0 the client's agent), his stress and the pressure he feels. What he
+has with a client (identification with it, knowledge of the account) belongs to the
+(KAM, account) pair, a :class:`Tie`: a KAM who takes over another account starts that
+tie from nothing, and keeps, fading, the one he left. Capture is not computed from
+inputs: it is a state the KAM reaches when the forces on his alignment, fed by what
+happens at the negotiating table, in his diary and among his colleagues, tip him over.
 
 * Felt pressure rises with management pressure (quota and KPI gap, the end of the KPI
-  year), with the account's share of his firm's turnover and with stress left by hard
-  negotiations; it falls with skill and senior support.
+  year), with management's "keep the client" instruction when the firm cannot afford to
+  lose the account, and with stress left by hard negotiations and by the blame for lost
+  volume (which grows with the share of the firm's turnover lost); it falls with skill
+  and senior support.
 * Alignment follows ``L' = L + eta * ((1 - L) * g(P + k * I - theta) - r * L)`` with
   ``L = 1 - alignment``, ``g`` logistic, ``I`` identification and ``r`` the employer's
-  pull. Identification is not ``L`` itself: it is built from what the KAM does
-  (time spent fulfilling the client's demands) and how the client treats him (its
-  satisfaction), so the reinforcing loop runs through behaviour (E9 to E11).
+  pull. Identification is built from what the KAM does (time spent fulfilling the
+  client's demands), how the client treats him (its satisfaction) and what his more
+  successful colleagues do (peer influence), so the reinforcing loop runs through
+  behaviour (E9 to E11).
 * After a hard negotiation, a KAM with time to reflect may learn (E7): skill rises,
   his tactic moves from the SMB-learned Conceder habit toward Boulware, stress falls.
 * A captured KAM concedes further, passes the client's demands into his own firm and
@@ -34,35 +39,10 @@ if TYPE_CHECKING:
     from kamabm.model import KAMMarket
     from kamabm.supplier import Supplier
 
-#: Alignment below which a KAM counts as captured (between the two stable states).
+#: Alignment below which a KAM counts as captured (between the two stable states). This
+#: is how the model is *observed*, not a rule agents follow; outcomes are also reported at
+#: thresholds 0.3 to 0.7 (``kamabm.run.CAPTURE_THRESHOLDS``).
 CAPTURED_BELOW = 0.5
-#: Margin over full unit cost below which a loyal KAM will not sell.
-MIN_MARGIN = 0.10
-#: Extra walk-away margin when the KPI is all margin.
-MARGIN_KPI_FLOOR = 0.10
-#: Tactic exponent a fully skilled KAM uses against detached negotiators.
-SKILLED_BETA = 0.5
-#: Weights of the parts of felt pressure.
-W_BASE, W_GAP, W_DEADLINE = 0.3, 1.5, 0.4
-W_STAKE, W_STRESS, W_SKILL, W_SENIOR = 0.5, 1.0, 0.8, 0.4
-#: Identification threshold and width of the logistic drive to the client's side.
-THETA, G_WIDTH = 4.2, 0.3
-#: Monthly rates: identification follows behaviour; stress decays.
-ID_RATE, STRESS_KEEP = 0.15, 0.8
-#: Weight of client-side work (vs. the client's approval) in what identification follows.
-ID_OPS = 0.85
-#: Stress added by a deadlock, a deal at or below the buyer's target, a deal below floor.
-STRESS_DEADLOCK, STRESS_PLIANT, STRESS_BELOW_FLOOR = 0.5, 0.15, 0.3
-#: Stress from refusing a detached negotiator's demands (he escalates by procedure).
-STRESS_REFUSAL = 0.3
-#: Skill gained by one learning step (share of the remaining gap).
-SKILL_STEP = 0.2
-#: Time model, in months of a full-time KAM.
-OPS_BASE, OPS_SPAN, NEGO_BASE, NEGO_PUSH, LEARN_TIME = 0.15, 1.4, 0.5, 0.4, 0.1
-#: Monthly gain of familiarity with the account (relationship value lost by rotation).
-FAMILIARITY_STEP = 1.0 / 12.0
-#: Length of the KPI year.
-KPI_MONTHS = 12
 
 
 def logistic(x: float) -> float:
@@ -71,6 +51,16 @@ def logistic(x: float) -> float:
         return 1.0 / (1.0 + math.exp(-x))
     z = math.exp(x)
     return z / (1.0 + z)
+
+
+class Tie:
+    """What one KAM has with one account: identification with the client, familiarity."""
+
+    __slots__ = ("familiarity", "identification")
+
+    def __init__(self) -> None:
+        self.identification = 0.0
+        self.familiarity = 0.0
 
 
 class KAM(mesa.Agent):
@@ -83,14 +73,14 @@ class KAM(mesa.Agent):
         p = model.params
         self.supplier = supplier
         self.account: Account | None = None
+        self.ties: dict[Account, Tie] = {}
+        self.tie = Tie()
         self.skill = p.initial_skill
         self.alignment = 1.0
-        self.identification = 0.0
         self.stress = 0.0
         self.felt_pressure = 0.0
-        self.familiarity = 0.0
-        self.operational_time = OPS_BASE
-        self.negotiating_time = NEGO_BASE
+        self.operational_time = p.ops_base
+        self.negotiating_time = p.nego_base
         self.learning_time = 0.0
         self.hard_negotiation = False
         self._kpi_quota_volume = 0.0
@@ -100,6 +90,16 @@ class KAM(mesa.Agent):
         self._kpi_months = 0
 
     # --- derived state -----------------------------------------------------------------
+    @property
+    def identification(self) -> float:
+        """Identification with the client of the account he now manages."""
+        return self.tie.identification
+
+    @property
+    def familiarity(self) -> float:
+        """How well he knows the account he now manages, in [0, 1]."""
+        return self.tie.familiarity
+
     @property
     def captured(self) -> bool:
         """Whether the KAM is now the client's agent (alignment below the midpoint)."""
@@ -116,6 +116,11 @@ class KAM(mesa.Agent):
         return self.operational_time / (self.operational_time + self.negotiating_time)
 
     @property
+    def kpi_attainment(self) -> float:
+        """How well his KPI year is going, in [0, 1] (1 on quota): what colleagues see."""
+        return 1.0 - self.kpi_gap()
+
+    @property
     def reach(self) -> float:
         """How far the KAM reconnects the buyer to its firm's financial result (E7).
 
@@ -123,43 +128,53 @@ class KAM(mesa.Agent):
         past a procedural negotiator to the people who own the buyer's result.
         """
         p = self.model.params
-        return min(1.0, 0.5 * self.skill + 0.3 * p.senior_support + 0.2 * self.familiarity)
+        return min(1.0, p.reach_skill * self.skill + p.reach_senior * p.senior_support
+                   + p.reach_familiarity * self.tie.familiarity)
 
     @property
     def must_agree(self) -> float:
         """Weight in [0, 1) of "we have to agree" in his stance (E8)."""
-        coping = 1.0 - 0.5 * self.skill
+        coping = 1.0 - self.model.params.coping_skill * self.skill
         pressure = max(0.0, self.felt_pressure) * coping
         return pressure / (1.0 + pressure)
 
-    def floor_price(self) -> float:
-        """The lowest price a loyal, unpressured KAM accepts (his firm's walk-away)."""
+    def floor_price(self, account: Account) -> float:
+        """The lowest price his firm lets him accept on ``account``.
+
+        Full unit cost, cost to serve and a minimum margin (more under a margin KPI);
+        when the firm cannot afford to lose the account, management cuts the margin part
+        ("keep the client at any price", E8).
+        """
         p = self.model.params
-        return 1.0 + p.service_cost + MIN_MARGIN + MARGIN_KPI_FLOOR * p.kpi_margin_weight
+        margin = p.min_margin + p.margin_kpi_floor * p.kpi_margin_weight
+        keep = p.keep_client_override * account.dependence
+        return 1.0 + p.service_cost + margin * (1.0 - keep)
 
     # --- stage: negotiate ----------------------------------------------------------------
     def stance(self, account: Account, target: float) -> Side:
         """Opening, walk-away, tactic and patience for renegotiating ``account``.
 
         Under pressure he is ready to go to the buyer's target ("we have to agree");
-        captured, he weighs the client's wish (its opening) as his own. Limited pricing
-        authority (deal review) keeps him above a floor.
+        captured, he weighs the client's wish as his own. Limited pricing authority (deal
+        review) keeps him above a floor.
         """
         p = self.model.params
-        floor = self.floor_price()
+        floor = self.floor_price(account)
         m = self.must_agree
         reservation = (1.0 - m) * floor + m * min(floor, target)
-        client_wish = target * (1.0 - 0.5 * (account.price - target) / account.price)
+        client_wish = target * (1.0 - p.client_wish_weight * (account.price - target)
+                                / account.price)
         reservation = self.alignment * reservation + (1.0 - self.alignment) * min(
             reservation, client_wish)
         authority_floor = 1.0 + (floor - 1.0) * p.deal_review
         reservation = max(reservation, authority_floor)
-        wish = self.alignment * account.price * 1.03 + (1.0 - self.alignment) * target
+        wish = (self.alignment * account.price * (1.0 + p.opening_markup)
+                + (1.0 - self.alignment) * target)
         opening = max(wish, reservation)
         habit = math.exp((1.0 - self.skill) * math.log(p.smb_habit_beta)
-                         + self.skill * math.log(SKILLED_BETA))
-        beta = habit * (1.0 + m) * (1.0 + 3.0 * (1.0 - self.alignment))
-        delta = 0.95 - 0.15 * m
+                         + self.skill * math.log(p.skilled_beta))
+        beta = habit * (1.0 + m) * (1.0 + p.captured_tactic_gain * (1.0 - self.alignment))
+        delta = p.patience_base - p.patience_loss * m
         # The SMB habit: mirror the other side's concessions. Skill replaces it with a
         # deliberate tactic; pressure and capture override it ("we have to agree").
         reciprocity = p.smb_reciprocity * (1.0 - self.skill) * (1.0 - m) * self.alignment
@@ -168,41 +183,50 @@ class KAM(mesa.Agent):
 
     def after_negotiation(self, account: Account, outcome: Outcome, target: float) -> None:
         """Feel the result of a negotiation: stress, and whether it was a hard one."""
+        p = self.model.params
         if not outcome.agreed:
-            self.stress += STRESS_DEADLOCK
+            self.stress += p.stress_deadlock
             self.hard_negotiation = True
             return
         if outcome.price <= target:
-            self.stress += STRESS_PLIANT
+            self.stress += p.stress_pliant
             self.hard_negotiation = True
-        if outcome.price < self.floor_price():
-            self.stress += STRESS_BELOW_FLOOR
+        if outcome.price < self.floor_price(account):
+            self.stress += p.stress_below_floor
             self.hard_negotiation = True
+
+    def take_blame(self, turnover_lost: float) -> None:
+        """Feel the loss of volume on his account as blame (his standing, his pay, E8).
+
+        ``turnover_lost`` is the share of his firm's monthly turnover that went to rivals.
+        """
+        self.stress += self.model.params.blame_weight * turnover_lost
 
     # --- stage: respond ------------------------------------------------------------------
     def respond(self) -> None:
-        """Handle the client's extra demands and spend the month's time (E9, E10).
+        """Decide on the client's extra demands and spend the month's time (E9, E10).
 
         He pushes through a share of the demands that grows as his alignment falls and as
-        pressure mounts; what he grants draws on his firm's money and service resources,
-        what he refuses he must argue about.
+        pressure mounts; what he grants his firm must deliver from its shared pool (the
+        supplier does so next, captured KAMs' clients first); what he refuses he must argue
+        about.
         """
         p = self.model.params
         account = self.account
-        loyal_refusal = self.alignment * (1.0 - 0.5 * self.must_agree * (1.0 - self.skill))
-        grant = 1.0 - loyal_refusal
-        account.granted_demand = grant * account.pending_demand
-        account.buyer.record_service(account)
+        loyal_refusal = self.alignment * (
+            1.0 - p.refusal_pressure * self.must_agree * (1.0 - self.skill))
+        account.granted_demand = (1.0 - loyal_refusal) * account.pending_demand
 
         typical = max(p.demand_rate, 1e-3) * max(account.revenue, 1e-9)
         granted_load = account.granted_demand / typical
         refused_load = (account.pending_demand - account.granted_demand) / typical
-        self.operational_time = OPS_BASE + OPS_SPAN * granted_load / (1.0 + granted_load)
-        self.negotiating_time = (NEGO_BASE * (0.4 + 0.6 * self.alignment)
-                                 + NEGO_PUSH * refused_load / (1.0 + refused_load))
-        self.learning_time = LEARN_TIME * p.training * (1.0 - self.operational_share)
+        self.operational_time = p.ops_base + p.ops_span * granted_load / (1.0 + granted_load)
+        self.negotiating_time = (p.nego_base * (p.nego_floor + (1.0 - p.nego_floor)
+                                                * self.alignment)
+                                 + p.nego_push * refused_load / (1.0 + refused_load))
+        self.learning_time = p.learn_time * p.training * (1.0 - self.operational_share)
         escalation = account.buyer.detachment * (1.0 - self.reach)
-        self.stress += STRESS_REFUSAL * escalation * refused_load / (1.0 + refused_load)
+        self.stress += p.stress_refusal * escalation * refused_load / (1.0 + refused_load)
 
     # --- stage: learn and identify -------------------------------------------------------
     def update(self) -> None:
@@ -216,44 +240,54 @@ class KAM(mesa.Agent):
             self._try_to_learn()
             self.hard_negotiation = False
 
-        behaviour = ID_OPS * self.operational_share + (1.0 - ID_OPS) * account.satisfaction
-        self.identification += ID_RATE * (behaviour - self.identification)
+        behaviour = p.id_ops * self.operational_share + (1.0 - p.id_ops) * account.satisfaction
+        if p.peer_influence > 0.0:
+            peers = self.supplier.peer_behaviour(self)
+            if peers is not None:
+                behaviour += p.peer_influence * (peers - behaviour)
+        tie = self.tie
+        tie.identification += p.id_rate * (behaviour - tie.identification)
+        if len(self.ties) > 1:  # ties to accounts he left fade, unfed
+            for other in self.ties.values():
+                if other is not tie:
+                    other.identification *= 1.0 - p.id_rate
 
-        drive = logistic((self.felt_pressure + p.identification_gain * self.identification
-                          - THETA) / G_WIDTH)
-        pull = p.employer_pull + 0.5 * p.deal_review + 0.5 * p.senior_support
+        drive = logistic((self.felt_pressure + p.identification_gain * tie.identification
+                          - p.theta) / p.g_width)
+        pull = p.employer_pull + p.pull_review * p.deal_review + p.pull_senior * p.senior_support
         drift = 1.0 - self.alignment
         drift += p.capture_speed * ((1.0 - drift) * drive - pull * drift)
         self.alignment = min(1.0, max(0.0, 1.0 - drift))
 
-        self.stress *= STRESS_KEEP
-        self.familiarity = min(1.0, self.familiarity + FAMILIARITY_STEP)
+        self.stress *= p.stress_keep
+        tie.familiarity = min(1.0, tie.familiarity + 1.0 / p.familiarity_months)
 
     def _felt_pressure(self, account: Account) -> float:
         p = self.model.params
-        progress = self._kpi_months / KPI_MONTHS
-        kpi = W_BASE + W_GAP * self.kpi_gap() + W_DEADLINE * progress
-        share = account.revenue_share
-        stake = share / (share + p.stake_half)
-        return (self.model.kam_pressure * kpi + W_STAKE * stake + W_STRESS * self.stress
-                - W_SKILL * self.skill - W_SENIOR * p.senior_support)
+        progress = self._kpi_months / p.kpi_months
+        kpi = p.w_base + p.w_gap * self.kpi_gap() + p.w_deadline * progress
+        keep = p.keep_client_override * account.dependence
+        return (self.model.kam_pressure * kpi + p.w_keep * keep + p.w_stress * self.stress
+                - p.w_skill * self.skill - p.w_senior * p.senior_support)
 
     def _try_to_learn(self) -> None:
         p = self.model.params
         # Training helps only when its time is protected from "we have to agree".
-        support = 0.5 + 0.5 * p.training * (1.0 - self.must_agree) + 0.5 * p.senior_support
+        support = (p.learn_base + p.learn_training * p.training * (1.0 - self.must_agree)
+                   + p.learn_senior * p.senior_support)
         time_to_reflect = 1.0 - self.operational_share
         # Only a KAM who still sees the deal from his firm's side looks for its causes.
         chance = min(1.0, p.learning_ability * support * time_to_reflect * self.alignment)
         if self.model.rng.random() < chance:
-            self.skill += SKILL_STEP * (1.0 - self.skill)
-            self.stress *= 0.5
+            self.skill += p.skill_step * (1.0 - self.skill)
+            self.stress *= 1.0 - p.learn_relief
 
     # --- the KPI contract ---------------------------------------------------------------
     def _track_kpi(self, account: Account) -> None:
         p = self.model.params
-        profit = (account.price - 1.0 - p.service_cost) * account.volume - account.granted_demand
-        if self._kpi_months == KPI_MONTHS or self._kpi_quota_volume == 0.0:
+        profit = ((account.price - 1.0 - p.service_cost) * account.volume
+                  - account.delivered_demand)
+        if self._kpi_months == p.kpi_months or self._kpi_quota_volume == 0.0:
             growth = 1.0 + p.quota_stretch * self.model.kam_pressure
             self._kpi_quota_volume = account.volume * growth
             self._kpi_quota_profit = max(profit, 1e-9) * growth
@@ -275,8 +309,14 @@ class KAM(mesa.Agent):
 
     # --- rotation (lever) ---------------------------------------------------------------
     def take_over(self, account: Account) -> None:
-        """Take charge of ``account``: ties to the previous client are left behind."""
+        """Take charge of ``account``, with whatever tie he already has to it (none if new).
+
+        His alignment, skill and stress are his own and come with him; identification
+        and familiarity belong to the account he leaves, and fade there.
+        """
         self.account = account
         account.kam = self
-        self.identification = 0.0
-        self.familiarity = 0.0
+        tie = self.ties.get(account)
+        if tie is None:
+            tie = self.ties[account] = Tie()
+        self.tie = tie

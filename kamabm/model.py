@@ -4,14 +4,17 @@ The schedule of one step (one month), in the order :meth:`KAMMarket.step` runs i
 
 1. **demands**: every key buyer raises extra demands on each supplier (E2);
 2. **negotiate**: buyers whose contracts end this month tender them; each supplier's KAM
-   negotiates by alternating offers; deadlocks and price differences move volume (E4, E5);
-3. **respond**: each KAM handles his client's demands and spends his time (E9, E10);
-4. **learn and identify**: each KAM updates felt pressure, may learn from a hard
+   negotiates by alternating offers; deadlocks and price differences move volume, and
+   KAMs feel the lost volume as blame (E4, E5, E8);
+3. **respond**: each KAM decides on his client's demands and spends his time (E9, E10);
+4. **deliver**: each supplier delivers the granted demands from its shared pool, captured
+   KAMs' clients first, and buyers see the service (E9, E11);
+5. **learn and identify**: each KAM updates felt pressure, may learn from a hard
    negotiation, and his identification and alignment move (E7, E8, E11);
-5. **account**: suppliers serve all clients from their shared pool, lose and win SMB
-   clients and book the month;
-6. **rotate**: under the rotation lever, KAMs move between accounts; management
-   pressure changes if the run asks for it (hysteresis experiments).
+6. **account**: suppliers serve the SMB base, lose and win SMB clients, book the month
+   and read their books (which accounts can they not afford to lose?);
+7. **rotate**: under the rotation lever, KAMs move between a supplier's accounts;
+   management pressure changes if the run asks for it (hysteresis experiments).
 """
 
 from __future__ import annotations
@@ -23,12 +26,20 @@ import numpy as np
 
 from kamabm.account import Account
 from kamabm.buyer import KeyBuyer
-from kamabm.kam import KAM
+from kamabm.kam import CAPTURED_BELOW, KAM
 from kamabm.params import Parameters
 from kamabm.supplier import Supplier, smb_price
 
-#: Monthly volume of each key buyer (units); the scale is arbitrary, shares matter.
-KEY_BUYER_VOLUME = 100.0
+#: The month at which "five-year" outcomes are read, and before which a run never stops
+#: early: the horizon of the transient maps (an observation choice, not behaviour).
+FIVE_YEARS = 60
+
+
+def key_buyer_weights(p: Parameters) -> np.ndarray:
+    """Each key buyer's share of the key accounts' volume: Zipf, ``k ** -exponent``."""
+    ranks = np.arange(1, p.n_key_buyers + 1, dtype=float)
+    weights = ranks ** -p.key_share_concentration
+    return weights / weights.sum()
 
 
 class KAMMarket(mesa.Model):
@@ -45,6 +56,8 @@ class KAMMarket(mesa.Model):
             ``params.kam_pressure``, becomes ``params.pressure_after_change`` after month
             ``params.pressure_change_month`` (if not 0), and may be changed by hand
             between steps.
+        month: months simulated so far.
+        steady: whether the run stopped early at a steady state.
         trace: per-month series (alignment of every KAM, prices, margins, time shares).
 
     """
@@ -58,15 +71,18 @@ class KAMMarket(mesa.Model):
         self.kam_pressure = p.kam_pressure
         #: Months simulated so far (Mesa's ``steps`` also counts calls past the horizon).
         self.month = 0
-        self.initial_key_price = smb_price(p.list_markup, p.service_cost)
+        self.steady = False
+        self.initial_key_price = smb_price(p)
 
-        self.suppliers = [Supplier(self) for _ in range(p.n_suppliers)]
-        self.buyers = [KeyBuyer(self, KEY_BUYER_VOLUME, j) for j in range(p.n_key_buyers)]
+        self.suppliers = [Supplier(self, i) for i in range(p.n_suppliers)]
+        volumes = p.key_buyer_volume * p.n_key_buyers * key_buyer_weights(p)
+        self.buyers = [KeyBuyer(self, float(v), j) for j, v in enumerate(volumes)]
         self.kams: list[KAM] = []
         for supplier in self.suppliers:
             for buyer in self.buyers:
                 account = Account(supplier, buyer, price=self.initial_key_price,
-                                  volume=buyer.volume / p.n_suppliers)
+                                  volume=buyer.volume / p.n_suppliers,
+                                  satisfaction=p.initial_satisfaction)
                 supplier.accounts.append(account)
                 buyer.accounts.append(account)
                 kam = KAM(self, supplier)
@@ -75,24 +91,23 @@ class KAMMarket(mesa.Model):
         share = p.client_revenue_share
         for supplier in self.suppliers:
             key_revenue = sum(a.revenue for a in supplier.accounts)
-            supplier.open_smb_base(key_revenue * (1.0 - share) / share)
-            revenue = key_revenue * (1.0 + (1.0 - share) / share)
-            for account in supplier.accounts:
-                account.revenue_share = account.revenue / revenue
+            supplier.open_books(key_revenue * (1.0 - share) / share)
         self.trace = _Trace(p.horizon_months, len(self.kams))
 
     def step(self) -> None:
         """Advance the market by one month (the schedule in the module docstring).
 
-        Past the horizon a step does nothing (the app may call it again after the end).
+        Past the horizon, or after a steady state was reached, a step does nothing (the
+        app may call it again after the end).
         """
-        if self.month >= self.params.horizon_months:
+        if self.month >= self.params.horizon_months or self.steady:
             self.running = False
             return
         self.month += 1
         self.agents_by_type[KeyBuyer].do("raise_demands")
         self.agents_by_type[KeyBuyer].do("tender")
         self.agents_by_type[KAM].do("respond")
+        self.agents_by_type[Supplier].do("deliver")
         self.agents_by_type[KAM].do("update")
         self.agents_by_type[Supplier].do("serve_and_book")
         self._rotate()
@@ -101,22 +116,54 @@ class KAMMarket(mesa.Model):
         self.trace.record(self)
         if self.month >= self.params.horizon_months:
             self.running = False
+        elif self._at_steady_state():
+            self.steady = True
+            self.running = False
 
     def run(self) -> KAMMarket:
-        """Run to the horizon and return the model."""
+        """Run to the horizon (or to a steady state) and return the model."""
         while self.running:
             self.step()
         return self
 
+    def _at_steady_state(self) -> bool:
+        """Whether the run has settled.
+
+        No KAM crossed the captured threshold and mean alignment hardly moved over the
+        last ``steady_state_window`` months (never before month 60 or a pressure change).
+        """
+        p = self.params
+        window = p.steady_state_window
+        t = self.month
+        if window == 0 or t < max(FIVE_YEARS, window + 1, p.pressure_change_month + window):
+            return False
+        captured = self.trace.captured[t - window - 1:t]
+        if captured.min() != captured.max():
+            return False
+        mean = self.trace.mean_alignment
+        return abs(mean[t - 1] - mean[t - window - 1]) < p.steady_state_tolerance
+
     def _rotate(self) -> None:
-        months = self.params.rotation_months
-        if months == 0 or self.month % months != 0:
+        """Rotate each supplier's KAMs one account on, suppliers staggered over the period.
+
+        Supplier ``i`` rotates in the months ``m`` with ``(m + i * months // n) % months
+        == 0``, so rivals seldom rotate in the same month and a handover's dip in the
+        buyer's trust can move volume to them.
+        """
+        p = self.params
+        months = p.rotation_months
+        if months == 0:
             return
         for supplier in self.suppliers:
+            offset = supplier.index * months // p.n_suppliers
+            if (self.month + offset) % months != 0 or len(supplier.accounts) < 2:
+                continue
             kams = [a.kam for a in supplier.accounts]
             for account, kam in zip(supplier.accounts, kams[-1:] + kams[:-1], strict=True):
+                leaving = account.kam
+                account.satisfaction *= 1.0 - p.handover_trust_loss * leaving.familiarity
+                supplier.handovers += 1
                 kam.take_over(account)
-                account.satisfaction *= 0.7  # the relationship starts over
 
 
 class _Trace:
@@ -128,14 +175,19 @@ class _Trace:
         self.activity = np.zeros((months, n_kams))
         self.key_price = np.zeros(months)
         self.captured = np.zeros(months)
+        self.mean_alignment = np.ones(months)
 
     def record(self, model: KAMMarket) -> None:
         t = model.month - 1
-        for k, kam in enumerate(model.kams):
-            self.alignment[t, k] = kam.alignment
-            self.operational_share[t, k] = kam.operational_share
-            self.activity[t, k] = kam.activity
-        accounts = [a for s in model.suppliers for a in s.accounts]
-        volume = sum(a.volume for a in accounts)
-        self.key_price[t] = sum(a.revenue for a in accounts) / volume
-        self.captured[t] = sum(kam.captured for kam in model.kams)
+        alignment = [kam.alignment for kam in model.kams]
+        self.alignment[t] = alignment
+        self.operational_share[t] = [kam.operational_share for kam in model.kams]
+        self.activity[t] = [kam.activity for kam in model.kams]
+        volume = revenue = 0.0
+        for s in model.suppliers:
+            for a in s.accounts:
+                volume += a.volume
+                revenue += a.price * a.volume
+        self.key_price[t] = revenue / volume
+        self.captured[t] = sum(x < CAPTURED_BELOW for x in alignment)
+        self.mean_alignment[t] = sum(alignment) / len(alignment)

@@ -40,6 +40,7 @@ class Spec:
     group: str
     low_open: bool = False
     high_open: bool = False
+    source: str = ""
 
     def range_text(self) -> str:
         """The allowed range in interval notation, e.g. ``(0, 1]``."""
@@ -61,13 +62,22 @@ def _fmt(x: float) -> str:
 
 
 def _p(default: Any, unit: str, low: float, high: float, meaning: str, group: str,
-       *, low_open: bool = False, high_open: bool = False) -> Any:
-    spec = Spec(unit, low, high, meaning, group, low_open, high_open)
+       *, low_open: bool = False, high_open: bool = False, source: str = "") -> Any:
+    spec = Spec(unit, low, high, meaning, group, low_open, high_open, source)
     return dataclasses.field(default=default, metadata={"spec": spec})
 
 
-MARKET, NEGOTIATION, KAM, LEVER = "market", "negotiation", "kam", "lever"
-GROUPS = (MARKET, NEGOTIATION, KAM, LEVER)
+def _s(default: float, unit: str, low: float, high: float, meaning: str, source: str,
+       *, low_open: bool = False) -> Any:
+    """A structural constant: a number that shapes behaviour, with its plausible range."""
+    return _p(default, unit, low, high, meaning, STRUCTURAL, low_open=low_open, source=source)
+
+
+MARKET, NEGOTIATION, KAM, LEVER, COST, RUN, STRUCTURAL = (
+    "market", "negotiation", "kam", "lever", "cost", "run", "structural")
+#: Parameter groups. ``structural`` holds the constants of the behavioural rules: each is a
+#: declared, documented number with a plausible range, so experiments can sweep it.
+GROUPS = (MARKET, NEGOTIATION, KAM, LEVER, COST, RUN, STRUCTURAL)
 
 
 @dataclass(frozen=True)
@@ -83,6 +93,9 @@ class Parameters:
     client_revenue_share: float = _p(
         0.5, "share", 0, 1, "key accounts' share of each supplier's turnover at the start (E1)",
         MARKET, low_open=True)
+    key_share_concentration: float = _p(
+        0.0, "Zipf exponent", 0, 4, "how the key accounts' share is split across the key "
+        "buyers: buyer k gets a share in proportion to k ** -exponent (0 equal split)", MARKET)
     n_suppliers: int = _p(
         4, "suppliers", 2, 10, "competing suppliers; each key buyer's alternatives are the "
         "rivals (E5)", MARKET)
@@ -90,13 +103,14 @@ class Parameters:
         3, "buyers", 1, 10, "large buyers; every supplier serves each through one KAM", MARKET)
     n_smb_clients: int = _p(
         200, "clients", 1, 5000, "SMB owner-clients per supplier at the start (E3)", MARKET)
-    horizon_months: int = _p(
-        60, "months", 12, 600, "length of a run (one step is one month)", MARKET)
     list_markup: float = _p(
         0.40, "share of unit cost", 0.05, 2, "list price above unit cost; SMB deals start from it",
         MARKET)
     service_cost: float = _p(
         0.04, "money per unit", 0, 0.5, "ordinary cost to serve one unit of volume", MARKET)
+    overhead_share: float = _p(
+        0.06, "share of revenue", 0, 0.5, "each supplier's fixed costs per month, as a share of "
+        "its monthly revenue at the start; they stay when volume is lost", MARKET)
     smb_churn: float = _p(
         0.01, "per month", 0, 0.2, "SMB clients leaving each month when fully served", MARKET)
     smb_service_churn: float = _p(
@@ -112,6 +126,12 @@ class Parameters:
     price_cut_target: float = _p(
         0.04, "share per year", 0, 0.3, "yearly price cut in the buyer negotiator's job "
         "description", NEGOTIATION)
+    buyer_leverage: float = _p(
+        1.5, "per unit share", 0, 10, "how much more a buyer asks for per unit of its share of "
+        "the supplier's turnover: it knows its weight (Inderst & Montez 2019)", NEGOTIATION)
+    rival_benchmark: float = _p(
+        0.5, "weight", 0, 1, "weight of the lowest price and the richest service a rival "
+        "supplier granted in the buyer's targets: 'another will accept' (E5)", NEGOTIATION)
     switching_cost: float = _p(
         0.05, "share of price", 0, 0.5, "real cost to the buyer firm of moving volume to a rival",
         NEGOTIATION)
@@ -147,9 +167,15 @@ class Parameters:
         0.0, "index", 0, 1, "management pressure from pressure_change_month on", KAM)
     quota_stretch: float = _p(
         0.2, "share", 0, 1, "yearly volume growth the quota asks for at kam_pressure = 1", KAM)
-    stake_half: float = _p(
-        0.1, "share", 0.001, 1, "account share of turnover at which the fear of losing it is "
-        "half its maximum (E8)", KAM)
+    blame_weight: float = _p(
+        6.0, "stress per share of turnover", 0, 50, "stress a KAM takes when his account loses "
+        "volume, per unit of his firm's turnover lost: his standing (E8)", KAM)
+    keep_client_override: float = _p(
+        1.0, "weight", 0, 1, "how far management, when the firm cannot afford to lose an "
+        "account, lowers its KAM's floor and tells him to keep the client (E8)", KAM)
+    peer_influence: float = _p(
+        0.3, "weight", 0, 1, "weight of successful colleagues' client-side work in what a KAM's "
+        "identification follows (peer effects, Chan, Li & Pierce 2014)", KAM)
     smb_habit_beta: float = _p(
         2.0, "tactic exponent", 0.05, 20, "concession tactic KAMs bring from SMB deals; > 1 "
         "concedes early (E3)", KAM)
@@ -182,11 +208,195 @@ class Parameters:
     senior_support: float = _p(
         0.0, "index", 0, 1, "senior involvement and team selling (E7)", LEVER)
     rotation_months: int = _p(
-        0, "months", 0, 600, "months between KAM rotations across accounts; 0 never rotates",
-        LEVER)
+        0, "months", 0, 600, "months between KAM rotations across a supplier's accounts "
+        "(staggered across suppliers); 0 never rotates", LEVER)
     smb_growth: float = _p(
         0.0, "per month", 0, 0.1, "extra SMB acquisition each month, to cut key-client stakes",
         LEVER)
+
+    # --- what people and levers cost the supplier ----------------------------------
+    kam_cost: float = _p(
+        0.02, "share of account revenue", 0, 0.2, "a KAM's full monthly cost, as a share of his "
+        "account's monthly revenue at the start (assumption: 120 k a year on a 6 M account)",
+        COST)
+    senior_time: float = _p(
+        0.25, "FTE per KAM", 0, 1, "senior time per KAM at senior_support = 1", COST)
+    senior_cost_rate: float = _p(
+        2.0, "KAM-months per month", 0, 10, "cost of one month of senior time, in KAM-months",
+        COST)
+    training_fee: float = _p(
+        1.0, "KAM-months per year", 0, 12, "course fees per KAM and year at training = 1 "
+        "(learning time away from the account is booked on top)", COST)
+    review_time: float = _p(
+        0.25, "KAM-months per deal", 0, 5, "manager time per reviewed negotiation at "
+        "deal_review = 1", COST)
+    review_rounds_lost: int = _p(
+        2, "offers", 0, 20, "offers lost to approval delays at deal_review = 1 (a later deadline "
+        "can cost the deal)", COST)
+    handover_months: float = _p(
+        1.0, "KAM-months", 0, 12, "overlap and onboarding cost of one account handover", COST)
+    smb_acquisition_cost: float = _p(
+        6.0, "months of a client's margin", 0, 60, "cost of winning one extra SMB client, in "
+        "months of its gross margin", COST)
+
+    # --- run control -----------------------------------------------------------------
+    horizon_months: int = _p(
+        60, "months", 12, 600, "length of a run (one step is one month), or its cap with "
+        "steady_state_window", RUN)
+    steady_state_window: int = _p(
+        0, "months", 0, 120, "stop early once no KAM crossed the captured threshold and mean "
+        "alignment moved less than steady_state_tolerance over this many months, after month "
+        "60 (0 runs to the horizon)", RUN)
+    steady_state_tolerance: float = _p(
+        0.01, "alignment", 0, 1, "largest change of mean alignment over the window that still "
+        "counts as steady", RUN)
+
+    # --- structural constants: the numbers inside the behavioural rules ----------------
+    # Each has a plausible range and its source or the assumption behind it; the ODD's
+    # constants table is generated from these fields (see docs/ODD.md, Calibration).
+    # The KAM's floor and stance (kam.py)
+    min_margin: float = _s(
+        0.10, "share of unit cost", 0, 0.5, "margin over full unit cost below which a loyal, "
+        "unpressured KAM will not sell", "assumption: a typical minimum-margin pricing rule")
+    margin_kpi_floor: float = _s(
+        0.10, "share of unit cost", 0, 0.5, "extra walk-away margin when the KPI is all margin",
+        "Weinberg 1975: margin-based pay aligns the salesperson's price with profit")
+    skilled_beta: float = _s(
+        0.5, "tactic exponent", 0.05, 1, "concession tactic of a fully skilled KAM (Boulware "
+        "below 1)", "Faratin, Sierra & Jennings 1998: Boulware tactics win against patient "
+        "opponents")
+    opening_markup: float = _s(
+        0.03, "share of price", 0, 0.3, "how far above the current price a loyal KAM opens",
+        "assumption: a small anchor above the going price")
+    captured_tactic_gain: float = _s(
+        3.0, "multiple", 0, 10, "how much faster a fully captured KAM concedes (tactic exponent "
+        "multiplied by 1 + gain x (1 - alignment))", "model guide 3: a captured KAM concedes "
+        "faster; calibrated")
+    client_wish_weight: float = _s(
+        0.5, "weight", 0, 1, "how far a captured KAM's walk-away goes below the buyer's target, "
+        "per unit of the cut the buyer asks", "model guide 3: his utility weighs the client's")
+    patience_base: float = _s(
+        0.95, "per offer", 0.5, 1, "a calm KAM's discount factor per offer", "Rubinstein 1982; "
+        "assumption")
+    patience_loss: float = _s(
+        0.15, "per offer", 0, 0.5, "patience lost at full 'we have to agree'",
+        "E8: time pressure; assumption")
+    coping_skill: float = _s(
+        0.5, "weight", 0, 1, "share of felt pressure a fully skilled KAM copes with",
+        "E7: a strong KAM learns to hold; assumption")
+    refusal_pressure: float = _s(
+        0.5, "weight", 0, 1, "how far 'we have to agree' erodes a loyal, unskilled KAM's "
+        "refusal of extra demands", "E8, E9; assumption")
+    # Reach: how far the KAM reconnects the buyer to its firm's result (E7)
+    reach_skill: float = _s(
+        0.5, "weight", 0, 1, "weight of skill in the KAM's reach", "E7: seeking causes")
+    reach_senior: float = _s(
+        0.3, "weight", 0, 1, "weight of senior support in the KAM's reach",
+        "Workman, Homburg & Jensen 2003: team selling")
+    reach_familiarity: float = _s(
+        0.2, "weight", 0, 1, "weight of knowing the account in the KAM's reach",
+        "relationship knowledge lost by rotation (Tirole 1986)")
+    familiarity_months: float = _s(
+        12.0, "months", 1, 60, "months for a new KAM to know an account fully",
+        "assumption: one KPI year")
+    # Felt pressure (E8)
+    w_base: float = _s(0.3, "index", 0, 2, "felt pressure from the KPI when it is on track",
+                       "assumption; calibrated with threshold")
+    w_gap: float = _s(1.5, "index", 0, 5, "felt pressure per unit of KPI shortfall",
+                      "Oyer 1998; Larkin 2014: quota gaps drive deals")
+    w_deadline: float = _s(0.4, "index", 0, 2, "felt pressure added by the end of the KPI "
+                           "year (grows linearly over the year)", "Oyer 1998; Larkin 2014")
+    w_stress: float = _s(1.0, "index", 0, 5, "felt pressure per unit of stress", "assumption")
+    w_skill: float = _s(0.8, "index", 0, 5, "felt pressure removed by full skill", "E7")
+    w_senior: float = _s(0.4, "index", 0, 5, "felt pressure removed by full senior support",
+                         "E7; Workman, Homburg & Jensen 2003")
+    w_keep: float = _s(1.0, "index", 0, 5, "felt pressure from management's 'keep the client' "
+                       "instruction at full dependence", "E8: the client's share is critical")
+    kpi_months: int = _s(12, "months", 1, 24, "length of the KPI year", "annual quotas "
+                         "(Oyer 1998)")
+    # Capture dynamics (E8 to E11)
+    theta: float = _s(4.2, "index", 0, 10, "threshold of the drive toward the client's side",
+                      "calibrated (ODD, Calibration)")
+    g_width: float = _s(0.3, "index", 0.01, 2, "width of the logistic drive toward the "
+                        "client's side", "calibrated (ODD, Calibration)")
+    id_rate: float = _s(0.15, "per month", 0.01, 1, "rate at which identification follows "
+                        "behaviour", "assumption: months, not weeks or years")
+    id_ops: float = _s(0.85, "weight", 0, 1, "weight of client-side work (vs. the client's "
+                       "approval) in what identification follows", "E10: the work turns "
+                       "operational; calibrated")
+    pull_review: float = _s(0.5, "per month", 0, 5, "extra pull back to loyalty at full deal "
+                            "review", "Joseph 2001")
+    pull_senior: float = _s(0.5, "per month", 0, 5, "extra pull back to loyalty at full "
+                            "senior support", "Workman, Homburg & Jensen 2003")
+    # Stress (E8)
+    stress_keep: float = _s(0.8, "share", 0, 0.99, "share of stress kept from one month to "
+                            "the next", "assumption: stress fades over a few months")
+    stress_deadlock: float = _s(0.5, "stress", 0, 5, "stress of a deadlock, before blame",
+                                "assumption")
+    stress_pliant: float = _s(0.15, "stress", 0, 5, "stress of a deal at or below the buyer's "
+                              "target", "assumption")
+    stress_below_floor: float = _s(0.3, "stress", 0, 5, "stress of a deal below the floor",
+                                   "assumption")
+    stress_refusal: float = _s(0.3, "stress", 0, 5, "stress of refusing a detached "
+                               "negotiator's demands (he escalates by procedure)", "E4")
+    # Learning (E7)
+    skill_step: float = _s(0.2, "share", 0, 1, "share of the remaining skill gap closed by "
+                           "one learning step", "assumption")
+    learn_base: float = _s(0.5, "weight", 0, 1, "learning support without training or seniors",
+                           "assumption")
+    learn_training: float = _s(0.5, "weight", 0, 2, "learning support of full, protected "
+                               "training", "E6, E7")
+    learn_senior: float = _s(0.5, "weight", 0, 2, "learning support of full senior support",
+                             "E7")
+    learn_relief: float = _s(0.5, "share", 0, 1, "share of stress relieved by a learning step",
+                             "E7")
+    # Time (E10)
+    ops_base: float = _s(0.15, "months", 0, 1, "operational time with no demands granted",
+                         "assumption")
+    ops_span: float = _s(1.4, "months", 0, 3, "most operational time that granted demands can "
+                         "take", "E10: activity stays high; assumption")
+    nego_base: float = _s(0.5, "months", 0, 1, "negotiating time of a loyal KAM", "assumption")
+    nego_floor: float = _s(0.4, "share", 0, 1, "share of negotiating time a captured KAM keeps",
+                           "E10: negotiation drops out")
+    nego_push: float = _s(0.4, "months", 0, 2, "most time spent arguing about refused demands",
+                          "assumption")
+    learn_time: float = _s(0.1, "months", 0, 1, "learning time at full training", "assumption")
+    # The buyer's negotiator (E4, E5)
+    owner_beta: float = _s(1.0, "tactic exponent", 0.05, 20, "tactic of an owner-negotiator",
+                           "Faratin et al. 1998: linear")
+    detached_beta: float = _s(0.25, "tactic exponent", 0.01, 1, "tactic of a fully detached "
+                              "negotiator (Boulware)", "E4, E5; Zeuthen 1930")
+    owner_delta: float = _s(0.90, "per offer", 0.5, 1, "patience of an owner (delay is his own "
+                            "money)", "model guide 2")
+    detached_delta: float = _s(0.99, "per offer", 0.5, 1, "patience of a detached negotiator",
+                               "model guide 2")
+    owner_reciprocity: float = _s(0.5, "weight", 0, 1, "tit-for-tat in an owner's tactic",
+                                  "Faratin et al. 1998")
+    opening_cut: float = _s(2.0, "multiple", 1, 5, "how far below the current price a buyer "
+                            "opens, in multiples of the cut it asks for", "assumption")
+    initial_satisfaction: float = _s(0.5, "share", 0, 1, "a key buyer's satisfaction with "
+                                     "each supplier at the start", "neutral start; assumption")
+    tender_weight: float = _s(0.5, "weight", 0, 1, "weight of one tender's result in the "
+                              "buyer's satisfaction", "assumption")
+    service_weight: float = _s(0.2, "weight", 0, 1, "weight of one month's service in the "
+                               "buyer's satisfaction", "assumption")
+    reallocation_speed: float = _s(0.25, "share", 0, 1, "share of the gap to its preferred "
+                                   "split a buyer closes at each tender", "assumption")
+    max_aspiration: float = _s(3.0, "multiple", 0, 10, "cap of the buyer's ratchet",
+                               "assumption")
+    handover_trust_loss: float = _s(0.3, "share", 0, 1, "share of the buyer's satisfaction "
+                                    "that was personal to a KAM who knew the account fully, "
+                                    "lost at a handover", "Tirole 1986; Hertzberg et al. 2010")
+    # Suppliers and SMB clients
+    sales_delta: float = _s(0.9, "per offer", 0.5, 0.999, "patience of the supplier's sales "
+                            "force with SMB owners", "model guide 2: 35.7 % against an owner")
+    smb_owner_delta: float = _s(0.9, "per offer", 0.5, 0.999, "patience of an SMB owner",
+                                "model guide 2")
+    smb_size_spread: float = _s(0.5, "log-normal sigma", 0, 2, "spread of SMB clients' sizes",
+                                "assumption")
+    key_buyer_volume: float = _s(100.0, "units per month", 1, 1e6, "mean monthly volume of a "
+                                 "key buyer (the scale is arbitrary; shares matter)",
+                                 "scale only")
 
     def __post_init__(self) -> None:
         for f in dataclasses.fields(self):
@@ -281,15 +491,32 @@ class Parameters:
 
     @classmethod
     def markdown_table(cls) -> str:
-        """The parameter table of ``docs/ODD.md``, generated from this class."""
+        """The parameter table of ``docs/ODD.md``, generated from this class.
+
+        Structural constants have a table of their own (:meth:`constants_table`).
+        """
         rows = ["| group | name | default | unit | range | meaning |",
                 "|---|---|---|---|---|---|"]
         for group in GROUPS:
+            if group == STRUCTURAL:
+                continue
             for f in dataclasses.fields(cls):
                 spec: Spec = f.metadata["spec"]
                 if spec.group == group:
                     rows.append(f"| {group} | `{f.name}` | {_fmt(f.default)} | {spec.unit} | "
                                 f"{spec.range_text()} | {spec.meaning} |")
+        return "\n".join(rows)
+
+    @classmethod
+    def constants_table(cls) -> str:
+        """The structural-constants table of ``docs/ODD.md``: value, range, meaning, source."""
+        rows = ["| name | value | unit | plausible range | meaning | source or assumption |",
+                "|---|---|---|---|---|---|"]
+        for f in dataclasses.fields(cls):
+            spec: Spec = f.metadata["spec"]
+            if spec.group == STRUCTURAL:
+                rows.append(f"| `{f.name}` | {_fmt(f.default)} | {spec.unit} | "
+                            f"{spec.range_text()} | {spec.meaning} | {spec.source} |")
         return "\n".join(rows)
 
 

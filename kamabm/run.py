@@ -14,12 +14,24 @@ import mesa
 import numpy as np
 
 from kamabm.kam import CAPTURED_BELOW
-from kamabm.model import KAMMarket
+from kamabm.model import FIVE_YEARS, KAMMarket
 from kamabm.params import ParameterError, Parameters
+
+#: Alignment thresholds at which capture is also reported, so no claim hangs on 0.5.
+CAPTURE_THRESHOLDS = (0.3, 0.4, 0.6, 0.7)
 
 #: Outcomes of one run, with their meaning (model guide section 4).
 OUTCOMES: dict[str, str] = {
     "capture_rate": "share of KAMs captured (alignment < 0.5) at the end",
+    "capture_rate_5y": "share of KAMs captured at month 60 (the end, if the run is shorter)",
+    "captured_months": "share of KAM-months spent captured over the run",
+    **{f"capture_rate_t{round(100 * t)}": f"share of KAMs with alignment below {t} at the end"
+       for t in CAPTURE_THRESHOLDS},
+    "co_capture_supplier": "excess chance that two KAMs of the same supplier are both captured, "
+    "over drawing the captured at random (0 when captures are independent)",
+    "co_capture_buyer": "the same for two KAMs (of rival suppliers) on the same key buyer",
+    "months_run": "months simulated (fewer than the horizon when a steady state stops the run)",
+    "steady_state": "1 if the run stopped at a steady state, else 0",
     "time_to_first_capture": "month in which a KAM was first captured (None if none was)",
     "key_account_margin": "gross margin on key accounts over the last 12 months",
     "supplier_margin": "net margin of all suppliers over the horizon, after cost to serve",
@@ -35,6 +47,7 @@ OUTCOMES: dict[str, str] = {
     "erosion_price": "margin lost to price concessions, share of revenue",
     "erosion_demands": "margin lost to extra demands granted, share of revenue",
     "erosion_resources": "SMB margin lost to diverted service resources, share of revenue",
+    "lever_costs": "people and lever costs beyond base KAM salaries, share of revenue",
 }
 
 #: Per-month series ``run_one`` can return (``keep_series``), each one value per month.
@@ -108,6 +121,25 @@ def _ratio(a: float, b: float) -> float:
     return float(a / b) if b else 0.0
 
 
+def _excess_pairs(captured: np.ndarray, groups: list[list[int]]) -> float:
+    """Share of within-group KAM pairs both captured, less its value under random labels.
+
+    Under random assignment of the same number of captured KAMs, a pair is both captured
+    with probability ``c (c - 1) / (n (n - 1))``; the excess is 0 for independent capture
+    and positive when captures cluster in groups.
+    """
+    n, c = len(captured), int(captured.sum())
+    pairs = both = 0
+    for members in groups:
+        k = int(captured[members].sum())
+        m = len(members)
+        pairs += m * (m - 1) // 2
+        both += k * (k - 1) // 2
+    if pairs == 0 or n < 2:
+        return 0.0
+    return both / pairs - c * (c - 1) / (n * (n - 1))
+
+
 def outcomes(model: KAMMarket) -> dict[str, Any]:
     """Outcomes of a finished (or stopped) model run; see :data:`OUTCOMES`."""
     months = model.month
@@ -120,16 +152,29 @@ def outcomes(model: KAMMarket) -> dict[str, Any]:
     captured = model.trace.captured[:months]
     first = np.flatnonzero(captured > 0)
     kams = model.kams
+    alignment = np.array([k.alignment for k in kams])
+    is_captured = alignment < CAPTURED_BELOW
+    by_supplier = [[i for i, k in enumerate(kams) if k.supplier is s] for s in model.suppliers]
+    by_buyer = [[i for i, k in enumerate(kams) if k.account.buyer is b] for b in model.buyers]
     accounts = [a for s in model.suppliers for a in s.accounts]
     negotiations = sum(b.tenders for b in model.buyers) * model.params.n_suppliers
     smb_start = sum(s.smb_initial_count for s in model.suppliers)
+    base_people = sum(len(s.accounts) * s.kam_month_cost for s in model.suppliers) * months
     return {
-        "capture_rate": float(np.mean([k.captured for k in kams])),
+        "capture_rate": float(is_captured.mean()),
+        "capture_rate_5y": float(captured[min(months, FIVE_YEARS) - 1] / len(kams)),
+        "captured_months": float(captured.sum() / (months * len(kams))),
+        **{f"capture_rate_t{round(100 * t)}": float((alignment < t).mean())
+           for t in CAPTURE_THRESHOLDS},
+        "co_capture_supplier": _excess_pairs(is_captured, by_supplier),
+        "co_capture_buyer": _excess_pairs(is_captured, by_buyer),
+        "months_run": months,
+        "steady_state": float(model.steady),
         "time_to_first_capture": int(first[0]) + 1 if len(first) else None,
         "key_account_margin": _ratio(key_revenue - key_cogs, key_revenue),
         "supplier_margin": _ratio(profit, revenue),
         "operational_share": float(np.mean([k.operational_share for k in kams])),
-        "mean_alignment": float(np.mean([k.alignment for k in kams])),
+        "mean_alignment": float(alignment.mean()),
         "mean_skill": float(np.mean([k.skill for k in kams])),
         "kam_activity": float(np.mean([k.activity for k in kams])),
         "deadlock_rate": _ratio(sum(b.deadlocks for b in model.buyers), negotiations),
@@ -143,6 +188,8 @@ def outcomes(model: KAMMarket) -> dict[str, Any]:
         "erosion_price": _ratio(sum(b.concessions[:months].sum() for b in books), revenue),
         "erosion_demands": _ratio(sum(b.demands[:months].sum() for b in books), revenue),
         "erosion_resources": _ratio(sum(b.resources[:months].sum() for b in books), revenue),
+        "lever_costs": _ratio(sum(b.people[:months].sum() + b.acquisition[:months].sum()
+                                  for b in books) - base_people, revenue),
     }
 
 

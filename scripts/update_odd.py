@@ -1,4 +1,4 @@
-"""Regenerate the parameter table of docs/ODD.md from kamabm.params.Parameters."""
+"""Regenerate the parameter and constants tables of docs/ODD.md from kamabm.params."""
 
 import re
 from pathlib import Path
@@ -6,13 +6,16 @@ from pathlib import Path
 from kamabm.params import Parameters
 
 ODD = Path(__file__).resolve().parent.parent / "docs" / "ODD.md"
-BEGIN, END = "<!-- parameters:begin -->", "<!-- parameters:end -->"
+TABLES = {"parameters": Parameters.markdown_table, "constants": Parameters.constants_table}
 
 
 def main() -> None:
     text = ODD.read_text(encoding="utf-8")
-    block = f"{BEGIN}\n{Parameters.markdown_table()}\n{END}"
-    text = re.sub(re.escape(BEGIN) + ".*?" + re.escape(END), lambda _: block, text, flags=re.S)
+    for name, table in TABLES.items():
+        begin, end = f"<!-- {name}:begin -->", f"<!-- {name}:end -->"
+        block = f"{begin}\n{table()}\n{end}"
+        text = re.sub(re.escape(begin) + ".*?" + re.escape(end), lambda _, b=block: b, text,
+                      flags=re.S)
     ODD.write_text(text, encoding="utf-8")
     print(f"updated {ODD}")
 

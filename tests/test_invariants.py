@@ -47,7 +47,10 @@ def test_states_stay_in_their_ranges_and_books_balance(params):
                 sum(a.price * a.volume for a in supplier.accounts))
             assert books.key_cogs[t] == pytest.approx(sum(a.volume for a in supplier.accounts))
             assert books.demands[t] == pytest.approx(
-                sum(a.granted_demand for a in supplier.accounts))
+                sum(a.delivered_demand for a in supplier.accounts))
+            for a in supplier.accounts:  # the pool delivers at most what the KAM granted
+                assert 0.0 <= a.delivered_demand <= a.granted_demand + 1e-12
+                assert 0.0 <= a.dependence <= 1.0
             assert 0.0 <= books.service_level[t] <= 1.0
 
     result = run_one(params, seed=3)
@@ -57,8 +60,8 @@ def test_states_stay_in_their_ranges_and_books_balance(params):
             assert value is None or 1 <= value <= params.horizon_months
         else:
             assert math.isfinite(value), name
-    for name in ("capture_rate", "operational_share", "mean_alignment", "client_satisfaction",
-                 "smb_service_level", "deadlock_rate"):
+    for name in ("capture_rate", "capture_rate_5y", "captured_months", "operational_share",
+                 "mean_alignment", "client_satisfaction", "smb_service_level", "deadlock_rate"):
         assert 0.0 <= result[name] <= 1.0, name
 
 
@@ -70,7 +73,8 @@ def test_revenue_less_costs_is_profit_and_margins_agree_with_the_books():
     revenue = profit = 0.0
     for supplier in model.suppliers:
         b = supplier.ledger
-        lines = b.key_revenue + b.smb_revenue - b.key_cogs - b.smb_cogs - b.service - b.demands
+        lines = (b.key_revenue + b.smb_revenue - b.key_cogs - b.smb_cogs - b.service
+                 - b.demands - b.people - b.overhead - b.acquisition)
         np.testing.assert_allclose(b.profit, lines)
         revenue += b.revenue.sum()
         profit += b.profit.sum()

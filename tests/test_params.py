@@ -87,10 +87,10 @@ def test_broken_toml_files_are_named_in_the_error(tmp_path):
         Parameters.from_toml(tmp_path / "missing.toml")
 
 
-def test_the_markdown_table_lists_every_parameter_once():
-    table = Parameters.markdown_table()
+def test_the_two_markdown_tables_list_every_parameter_once():
+    tables = Parameters.markdown_table() + Parameters.constants_table()
     for name in Parameters.names():
-        assert table.count(f"`{name}`") == 1
+        assert tables.count(f"`{name}`") == 1
 
 
 def test_numpy_scalars_from_result_tables_are_accepted():
