@@ -27,9 +27,10 @@ OUTCOMES: dict[str, str] = {
     "captured_months": "share of KAM-months spent captured over the run",
     **{f"capture_rate_t{round(100 * t)}": f"share of KAMs with alignment below {t} at the end"
        for t in CAPTURE_THRESHOLDS},
-    "co_capture_supplier": "excess chance that two KAMs of the same supplier are both captured, "
-    "over drawing the captured at random (0 when captures are independent)",
-    "co_capture_buyer": "the same for two KAMs (of rival suppliers) on the same key buyer",
+    "co_capture_supplier": "chance that two KAMs of the same supplier (on different buyers) "
+    "are both captured, less that of two KAMs sharing neither supplier nor buyer",
+    "co_capture_buyer": "chance that two KAMs on the same buyer (at rival suppliers) are "
+    "both captured, less that of two KAMs sharing neither",
     "months_run": "months simulated (fewer than the horizon when a steady state stops the run)",
     "steady_state": "1 if the run stopped at a steady state, else 0",
     "time_to_first_capture": "month in which a KAM was first captured (None if none was)",
@@ -121,23 +122,20 @@ def _ratio(a: float, b: float) -> float:
     return float(a / b) if b else 0.0
 
 
-def _excess_pairs(captured: np.ndarray, groups: list[list[int]]) -> float:
-    """Share of within-group KAM pairs both captured, less its value under random labels.
+def co_capture(captured: np.ndarray, same: np.ndarray, other: np.ndarray) -> float:
+    """How much more often a pair is both captured when it shares something.
 
-    Under random assignment of the same number of captured KAMs, a pair is both captured
-    with probability ``c (c - 1) / (n (n - 1))``; the excess is 0 for independent capture
-    and positive when captures cluster in groups.
+    ``same`` and ``other`` are boolean pair matrices: pairs that share the tie studied
+    (the same supplier, or the same buyer) and comparison pairs that share neither. The
+    result is the share of ``same`` pairs both captured less that of ``other`` pairs: 0
+    when captures are independent of the tie, positive when they cluster along it.
     """
-    n, c = len(captured), int(captured.sum())
-    pairs = both = 0
-    for members in groups:
-        k = int(captured[members].sum())
-        m = len(members)
-        pairs += m * (m - 1) // 2
-        both += k * (k - 1) // 2
-    if pairs == 0 or n < 2:
+    both = np.outer(captured, captured)
+    upper = np.triu(np.ones_like(both, dtype=bool), k=1)
+    same, other = same & upper, other & upper
+    if not same.any() or not other.any():
         return 0.0
-    return both / pairs - c * (c - 1) / (n * (n - 1))
+    return float(both[same].mean() - both[other].mean())
 
 
 def outcomes(model: KAMMarket) -> dict[str, Any]:
@@ -154,8 +152,10 @@ def outcomes(model: KAMMarket) -> dict[str, Any]:
     kams = model.kams
     alignment = np.array([k.alignment for k in kams])
     is_captured = alignment < CAPTURED_BELOW
-    by_supplier = [[i for i, k in enumerate(kams) if k.supplier is s] for s in model.suppliers]
-    by_buyer = [[i for i, k in enumerate(kams) if k.account.buyer is b] for b in model.buyers]
+    supplier = np.array([k.supplier.index for k in kams])
+    buyer = np.array([k.account.buyer.index for k in kams])
+    same_supplier = supplier[:, None] == supplier[None, :]
+    same_buyer = buyer[:, None] == buyer[None, :]
     accounts = [a for s in model.suppliers for a in s.accounts]
     negotiations = sum(b.tenders for b in model.buyers) * model.params.n_suppliers
     smb_start = sum(s.smb_initial_count for s in model.suppliers)
@@ -166,8 +166,10 @@ def outcomes(model: KAMMarket) -> dict[str, Any]:
         "captured_months": float(captured.sum() / (months * len(kams))),
         **{f"capture_rate_t{round(100 * t)}": float((alignment < t).mean())
            for t in CAPTURE_THRESHOLDS},
-        "co_capture_supplier": _excess_pairs(is_captured, by_supplier),
-        "co_capture_buyer": _excess_pairs(is_captured, by_buyer),
+        "co_capture_supplier": co_capture(is_captured, same_supplier & ~same_buyer,
+                                          ~same_supplier & ~same_buyer),
+        "co_capture_buyer": co_capture(is_captured, same_buyer & ~same_supplier,
+                                       ~same_supplier & ~same_buyer),
         "months_run": months,
         "steady_state": float(model.steady),
         "time_to_first_capture": int(first[0]) + 1 if len(first) else None,
