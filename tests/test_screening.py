@@ -1,0 +1,198 @@
+"""Morris screening: known answers, coverage of every declared field, resume, bad files."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from kamabm.params import RUN, Parameters
+from kamabm.screening import (
+    Screening,
+    ScreeningError,
+    morris_indices,
+    parse_screening,
+    plot_screening,
+    run_screening,
+)
+
+MINIMAL = """
+name = "tiny"
+seed = 7
+trajectories = 4
+outcomes = ["capture_rate"]
+exclude = ["pressure_change_month", "pressure_after_change"]
+"""
+
+
+def linear_outcomes(params: Parameters, seed: int) -> dict[str, float]:
+    """A stand-in model with a known answer: y = 3 kam_pressure - 2 buyer_detachment."""
+    return {"capture_rate": 3.0 * params.kam_pressure - 2.0 * params.buyer_detachment}
+
+
+def small(text: str = MINIMAL, **extra: str) -> Screening:
+    lines = "\n".join(f"{k} = {v}" for k, v in extra.items())
+    return parse_screening(lines + "\n" + text, known_outcomes=["capture_rate", "margin"])
+
+
+def test_morris_gives_the_slopes_of_a_linear_function() -> None:
+    # In the unit cube every elementary effect of a linear function is its slope, so
+    # mu = slope, mu* = |slope| and sigma = 0 exactly.
+    from SALib.sample import morris
+
+    slopes = np.array([1.0, -2.0, 0.5, 0.0])
+    names = ["a", "b", "c", "d"]
+    problem = {"num_vars": 4, "names": names, "bounds": [[0.0, 1.0]] * 4}
+    x = morris.sample(problem, 10, num_levels=4, seed=3)
+    table = morris_indices(x, x @ slopes + 5.0, names, levels=4).set_index("parameter")
+    assert table.loc[names, "mu"].to_numpy() == pytest.approx(slopes)
+    assert table.loc[names, "mu_star"].to_numpy() == pytest.approx(np.abs(slopes))
+    assert table["sigma"].to_numpy() == pytest.approx(0.0, abs=1e-12)
+
+
+def test_screening_of_the_parameter_object_finds_the_two_active_factors(tmp_path) -> None:
+    # Elementary effects are per full range; both factors range over [0, 1] here.
+    summary = run_screening(small(), tmp_path, workers=1, run_fn=linear_outcomes)
+    table = summary.indices.set_index("parameter")
+    assert table.loc["kam_pressure", "mu_star"] == pytest.approx(3.0)
+    assert table.loc["buyer_detachment", "mu_star"] == pytest.approx(2.0)
+    assert table.loc["buyer_detachment", "mu"] == pytest.approx(-2.0)
+    others = table.drop(index=["kam_pressure", "buyer_detachment"])
+    assert others["mu_star"].max() == pytest.approx(0.0, abs=1e-12)
+    assert list(summary.indices["parameter"][:2]) == ["kam_pressure", "buyer_detachment"]
+
+
+def test_design_covers_every_declared_field_except_run_control_and_exclusions() -> None:
+    screening = small(MINIMAL + "[base]\nn_smb_clients = 50\n")
+    skipped = {"pressure_change_month", "pressure_after_change", "n_smb_clients"}
+    expected = [n for n in Parameters.names()
+                if Parameters.spec(n).group != RUN and n not in skipped]
+    assert screening.names == expected
+    structural = [n for n in Parameters.names() if Parameters.spec(n).group == "structural"]
+    assert set(structural) <= set(screening.names)
+    design = screening.design()
+    assert len(design) == screening.trajectories * (len(expected) + 1)
+    for name in expected:
+        assert design[name].nunique() >= 2, name
+    for row in design.head(30).to_dict("records"):  # every point is a valid parameter set
+        screening.base.replace(**{k: int(v) if Parameters.is_integer(k) else v
+                                  for k, v in row.items()})
+
+
+def test_open_ends_of_a_declared_range_are_not_sampled() -> None:
+    spec = Parameters.spec("client_revenue_share")
+    assert spec.low_open
+    factor = next(f for f in small().factors if f.name == "client_revenue_share")
+    assert factor.low > spec.low
+    assert small().design()["client_revenue_share"].min() > spec.low
+
+
+def test_narrowed_ranges_are_used_and_whole_numbers_stay_whole() -> None:
+    screening = small(MINIMAL + "[ranges]\nn_suppliers = [2, 5]\nkam_pressure = [0.2, 0.6]\n")
+    design = screening.design()
+    assert set(design["n_suppliers"]) <= {2, 3, 4, 5}
+    assert (design["n_suppliers"] == design["n_suppliers"].round()).all()
+    assert design["kam_pressure"].between(0.2, 0.6).all()
+
+
+def test_seeds_come_from_the_master_seed_and_are_shared_across_points() -> None:
+    a, b = small(replications="3"), small(replications="3")
+    assert a.seeds() == b.seeds()
+    assert len(set(a.seeds())) == 3
+    other = parse_screening(MINIMAL.replace("seed = 7", "seed = 8"),
+                            known_outcomes=["capture_rate"])
+    assert other.seeds()[0] != a.seeds()[0]
+
+
+def test_interrupted_screening_resumes_with_the_same_indices(tmp_path) -> None:
+    screening = small(runs_per_part="20")
+    first = run_screening(screening, tmp_path, workers=1, run_fn=linear_outcomes)
+    parts = sorted((tmp_path / "parts").glob("part-*.csv"))
+    for part in parts[1::2]:  # as if killed with half the parts on disk
+        part.unlink()
+    again = run_screening(screening, tmp_path, workers=1, run_fn=linear_outcomes)
+    assert again.runs_resumed + again.runs_now == screening.n_runs
+    assert 0 < again.runs_now < screening.n_runs
+    pd.testing.assert_frame_equal(first.indices, again.indices)
+
+
+def test_a_folder_of_another_screening_is_refused(tmp_path) -> None:
+    run_screening(small(), tmp_path, workers=1, run_fn=linear_outcomes)
+    with pytest.raises(ScreeningError, match="another screening"):
+        run_screening(small(seed="8", text=MINIMAL.replace("seed = 7\n", "")), tmp_path,
+                      workers=1, run_fn=linear_outcomes)
+
+
+@pytest.mark.parametrize(("text", "key"), [
+    (MINIMAL + "colour = 1\n", "colour: unknown key"),
+    (MINIMAL.replace("trajectories = 4", "trajectories = 1"), "trajectories: expected"),
+    (MINIMAL + "levels = 5\n", "levels: expected an even"),
+    (MINIMAL.replace('["capture_rate"]', '["capture_rat"]'), "outcomes[0]: unknown outcome"),
+    (MINIMAL + "[ranges]\nkam_pressure = [0.5, 2]\n", "ranges.kam_pressure: 2 out of range"),
+    (MINIMAL + "[ranges]\nkam_pressure = [0.5, 0.1]\n", "ranges.kam_pressure: expected low"),
+    (MINIMAL + "[ranges]\nn_suppliers = [2, 4.5]\n", "ranges.n_suppliers: 4.5 out of range"),
+    (MINIMAL + "[ranges]\nhorizon_months = [12, 24]\n", "ranges.horizon_months: not screened"),
+    (MINIMAL + "[ranges]\nkam_presure = [0, 1]\n", "ranges.kam_presure: unknown parameter"),
+    (MINIMAL + "[base]\nkam_pressure = 3\n", "base.kam_pressure"),
+    (MINIMAL.replace('"pressure_after_change"]', '"pressure_after"]'), "exclude[1]: unknown"),
+])
+def test_a_bad_screening_file_is_refused_in_one_line_naming_the_key(text, key) -> None:
+    with pytest.raises(ScreeningError) as caught:
+        parse_screening(text, where="s.toml", known_outcomes=["capture_rate"])
+    message = str(caught.value)
+    assert message.startswith("s.toml: ") and key in message
+    assert "\n" not in message
+
+
+def test_optional_outcomes_are_kept_only_when_reported() -> None:
+    text = MINIMAL + 'optional_outcomes = ["margin", "not_reported"]\n'
+    assert small(text).outcomes == ("capture_rate", "margin")
+
+
+def test_chart_is_written_with_the_numbers_it_plots(tmp_path) -> None:
+    summary = run_screening(small(), tmp_path, workers=1, run_fn=linear_outcomes)
+    files = plot_screening(summary.indices, tmp_path / "charts", title="a title")
+    png, svg, csv = files
+    assert png.stat().st_size > 20_000 and svg.stat().st_size > 5_000
+    pd.testing.assert_frame_equal(pd.read_csv(csv), pd.read_csv(tmp_path / "morris.csv"),
+                                  check_exact=False, rtol=1e-5)
+
+
+def test_screening_of_the_real_model_runs_on_two_workers(tmp_path) -> None:
+    # Runs that raise are recorded and their trajectories left out, not fatal.
+    from kamabm.run import OUTCOMES
+
+    text = MINIMAL + (
+        'horizon = 12\n[ranges]\nn_suppliers = [2, 3]\nn_key_buyers = [1, 2]\n'
+        'n_smb_clients = [20, 60]\nrotation_months = [0, 12]\n')
+    screening = parse_screening(text, known_outcomes=list(OUTCOMES))
+    summary = run_screening(screening, tmp_path, workers=2)
+    assert len(summary.indices) == len(screening.factors)
+    assert np.isfinite(summary.indices["mu_star"]).all()
+    assert (summary.indices["trajectories"] >= 2).all()
+    runs = pd.read_csv(tmp_path / "runs.csv")
+    assert len(runs) == screening.n_runs
+    ok = runs["error"].isna()
+    assert runs.loc[ok, "capture_rate"].between(0, 1).all()
+    assert ok.sum() == screening.n_runs - summary.failed
+
+
+def test_a_trajectory_with_a_failed_run_is_left_out_of_the_indices() -> None:
+    from kamabm.screening import indices_table
+
+    screening = small(MINIMAL.replace("trajectories = 4", "trajectories = 5"))
+    unit = screening.unit_design()
+    design = screening.design()
+    y = 3.0 * design["kam_pressure"] + 10.0 * design["kam_pressure"] ** 2
+    runs = pd.DataFrame({"point": np.arange(len(design)), "capture_rate": y})
+    per = len(screening.factors) + 1
+    runs.loc[per + 3, "capture_rate"] = np.nan  # a run of trajectory 1 raised
+    table = indices_table(screening, runs)
+    assert (table["trajectories"] == 4).all()
+    kept = np.r_[0:per, 2 * per:5 * per]
+    expected = morris_indices(unit[kept], y.to_numpy()[kept], screening.names, levels=4,
+                              seed=screening.seed)
+    got = table.set_index("parameter").loc["kam_pressure"]
+    want = expected.set_index("parameter").loc["kam_pressure"]
+    assert got["mu_star"] == pytest.approx(want["mu_star"])
+    assert got["sigma"] == pytest.approx(want["sigma"])
