@@ -38,6 +38,8 @@ class Account:
         dependence: how far the supplier cannot afford to lose this account, in [0, 1]:
             the contribution a deadlock would cost against the firm's profit cushion, as
             its management reads it from the books (:meth:`Supplier.read_books`).
+        profit: last month's profit on the account: gross margin after cost to serve, less
+            the demands delivered and the KAM's cost.
 
     """
 
@@ -53,6 +55,7 @@ class Account:
     delivered_demand: float = 0.0
     revenue_share: float = 0.0
     dependence: float = 0.0
+    profit: float = 0.0
 
     @property
     def revenue(self) -> float:

@@ -81,6 +81,9 @@ class KeyBuyer(mesa.Agent):
             seller = kam.stance(account, target)
             buyer = self.stance(account, target, kam.reach)
             outcome = alternating_offers(seller, buyer, rounds)
+            if outcome.agreed:
+                self.model.trace.record_concession(
+                    kam.kpi_month, (account.price - outcome.price) * account.volume)
             kam.after_negotiation(account, outcome, target)
             self._after_negotiation(account, outcome, target)
             account.supplier.deals_reviewed += p.deal_review

@@ -264,7 +264,9 @@ class KAM(mesa.Agent):
 
     def _felt_pressure(self, account: Account) -> float:
         p = self.model.params
-        progress = self._kpi_months / p.kpi_months
+        # The share of the KPI year that will be over at the end of the coming month,
+        # when his next negotiation may fall: 1 in the year's last month.
+        progress = (self._kpi_months + 1) / p.kpi_months
         kpi = p.w_base + p.w_gap * self.kpi_gap() + p.w_deadline * progress
         keep = p.keep_client_override * account.dependence
         return (self.model.kam_pressure * kpi + p.w_keep * keep + p.w_stress * self.stress
@@ -284,18 +286,33 @@ class KAM(mesa.Agent):
 
     # --- the KPI contract ---------------------------------------------------------------
     def _track_kpi(self, account: Account) -> None:
+        """Add the month to the KPI year; when the year is over, start the next one.
+
+        The quota asks for ``quota_stretch * pressure`` more than the account does when
+        the year starts (volume, or profit under a margin KPI).
+        """
         p = self.model.params
         profit = ((account.price - 1.0 - p.service_cost) * account.volume
                   - account.delivered_demand)
-        if self._kpi_months == p.kpi_months or self._kpi_quota_volume == 0.0:
-            growth = 1.0 + p.quota_stretch * self.model.kam_pressure
-            self._kpi_quota_volume = account.volume * growth
-            self._kpi_quota_profit = max(profit, 1e-9) * growth
-            self._kpi_volume_sum = self._kpi_profit_sum = 0.0
-            self._kpi_months = 0
+        if self._kpi_quota_volume == 0.0:
+            self._new_kpi_year(account.volume, profit)
         self._kpi_months += 1
         self._kpi_volume_sum += account.volume
         self._kpi_profit_sum += profit
+        if self._kpi_months == p.kpi_months:
+            self._new_kpi_year(account.volume, profit)
+
+    def _new_kpi_year(self, volume: float, profit: float) -> None:
+        growth = 1.0 + self.model.params.quota_stretch * self.model.kam_pressure
+        self._kpi_quota_volume = volume * growth
+        self._kpi_quota_profit = max(profit, 1e-9) * growth
+        self._kpi_volume_sum = self._kpi_profit_sum = 0.0
+        self._kpi_months = 0
+
+    @property
+    def kpi_month(self) -> int:
+        """Month of the KPI year now running: 0 (first) to ``kpi_months - 1`` (last)."""
+        return self._kpi_months % self.model.params.kpi_months
 
     def kpi_gap(self) -> float:
         """Shortfall of the KPI year so far against quota, in [0, 1]."""

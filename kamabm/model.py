@@ -92,7 +92,7 @@ class KAMMarket(mesa.Model):
         for supplier in self.suppliers:
             key_revenue = sum(a.revenue for a in supplier.accounts)
             supplier.open_books(key_revenue * (1.0 - share) / share)
-        self.trace = _Trace(p.horizon_months, len(self.kams))
+        self.trace = _Trace(p.horizon_months, len(self.kams), p.kpi_months)
 
     def step(self) -> None:
         """Advance the market by one month (the schedule in the module docstring).
@@ -169,19 +169,30 @@ class KAMMarket(mesa.Model):
 class _Trace:
     """Per-month series a run keeps cheaply (preallocated arrays, filled each step)."""
 
-    def __init__(self, months: int, n_kams: int) -> None:
+    def __init__(self, months: int, n_kams: int, kpi_months: int) -> None:
         self.alignment = np.ones((months, n_kams))
+        #: Price concessions (price cut x volume) by month of the KAM's KPI year (P7).
+        self.concessions_by_kpi_month = np.zeros(kpi_months)
+        #: Each account's monthly profit after its demands and its KAM (P9), in the order
+        #: of ``model.kams``' first accounts (suppliers, then buyers).
+        self.account_profit = np.zeros((months, n_kams))
         self.operational_share = np.zeros((months, n_kams))
         self.activity = np.zeros((months, n_kams))
         self.key_price = np.zeros(months)
         self.captured = np.zeros(months)
         self.mean_alignment = np.ones(months)
 
+    def record_concession(self, kpi_month: int, amount: float) -> None:
+        """Add a tender's price cut (times volume) at its month of the KPI year."""
+        if amount > 0.0:
+            self.concessions_by_kpi_month[kpi_month] += amount
+
     def record(self, model: KAMMarket) -> None:
         t = model.month - 1
         alignment = [kam.alignment for kam in model.kams]
         self.alignment[t] = alignment
         self.operational_share[t] = [kam.operational_share for kam in model.kams]
+        self.account_profit[t] = [a.profit for s in model.suppliers for a in s.accounts]
         self.activity[t] = [kam.activity for kam in model.kams]
         volume = revenue = 0.0
         for s in model.suppliers:

@@ -49,6 +49,15 @@ OUTCOMES: dict[str, str] = {
     "erosion_demands": "margin lost to extra demands granted, share of revenue",
     "erosion_resources": "SMB margin lost to diverted service resources, share of revenue",
     "lever_costs": "people and lever costs beyond base KAM salaries, share of revenue",
+    "year_end_concessions": "share of the price concessions made in the last quarter of the "
+    "KPI year (0.25 if they do not cluster; P7)",
+    "loyalty_discount": "how much less the more satisfied half of a buyer's suppliers charge "
+    "it than the less satisfied half, relative to the mean price (P6)",
+    "whale_peak": "peak of the cumulative profit curve of a supplier's customers sorted by "
+    "profit, as a multiple of total profit (1 if no customer loses money; P9), over the "
+    "suppliers whose customers make a profit in all (0 if none does)",
+    "whale_key_at_both_ends": "share of suppliers whose most and least profitable customers "
+    "are both key accounts (P9)",
 }
 
 #: Per-month series ``run_one`` can return (``keep_series``), each one value per month.
@@ -138,6 +147,47 @@ def co_capture(captured: np.ndarray, same: np.ndarray, other: np.ndarray) -> flo
     return float(both[same].mean() - both[other].mean())
 
 
+def _loyalty_discount(model: KAMMarket) -> float:
+    """Relative price gap between each buyer's less and more satisfied suppliers (P6)."""
+    gaps = []
+    for buyer in model.buyers:
+        accounts = sorted(buyer.accounts, key=lambda a: a.satisfaction)
+        half = len(accounts) // 2
+        if half == 0:
+            continue
+        low = np.mean([a.price for a in accounts[:half]])
+        high = np.mean([a.price for a in accounts[-half:]])
+        gaps.append((low - high) / np.mean([a.price for a in accounts]))
+    return float(np.mean(gaps)) if gaps else 0.0
+
+
+def _whale_curve(model: KAMMarket) -> tuple[float, float]:
+    """Peak of the cumulative-profit curve and key accounts at both of its ends (P9).
+
+    Each supplier's customers (key accounts and SMB clients) are ranked by their profit
+    over the last 12 months; the curve is cumulative profit over total profit.
+    """
+    months = model.month
+    first = max(0, months - 12)
+    profit_12m = model.trace.account_profit[first:months].sum(axis=0)
+    peaks, both_ends = [], []
+    k = 0
+    for supplier in model.suppliers:
+        n = len(supplier.accounts)
+        key = profit_12m[k:k + n]
+        k += n
+        margin = supplier.smb_price - 1.0 - model.params.service_cost
+        smb = margin * supplier.smb_volumes * (months - first)
+        profits = np.concatenate([key, smb])
+        is_key = np.arange(len(profits)) < n
+        order = np.argsort(-profits, kind="stable")
+        total = profits.sum()
+        if total > 0.0:
+            peaks.append(float(np.cumsum(profits[order]).max() / total))
+        both_ends.append(float(is_key[order[0]] and is_key[order[-1]]))
+    return (float(np.mean(peaks)) if peaks else 0.0), float(np.mean(both_ends))
+
+
 def outcomes(model: KAMMarket) -> dict[str, Any]:
     """Outcomes of a finished (or stopped) model run; see :data:`OUTCOMES`."""
     months = model.month
@@ -160,6 +210,9 @@ def outcomes(model: KAMMarket) -> dict[str, Any]:
     negotiations = sum(b.tenders for b in model.buyers) * model.params.n_suppliers
     smb_start = sum(s.smb_initial_count for s in model.suppliers)
     base_people = sum(len(s.accounts) * s.kam_month_cost for s in model.suppliers) * months
+    by_kpi_month = model.trace.concessions_by_kpi_month
+    kpi_months = len(by_kpi_month)
+    whale_peak, whale_ends = _whale_curve(model)
     return {
         "capture_rate": float(is_captured.mean()),
         "capture_rate_5y": float(captured[min(months, FIVE_YEARS) - 1] / len(kams)),
@@ -192,6 +245,11 @@ def outcomes(model: KAMMarket) -> dict[str, Any]:
         "erosion_resources": _ratio(sum(b.resources[:months].sum() for b in books), revenue),
         "lever_costs": _ratio(sum(b.people[:months].sum() + b.acquisition[:months].sum()
                                   for b in books) - base_people, revenue),
+        "year_end_concessions": _ratio(by_kpi_month[kpi_months - kpi_months // 4:].sum(),
+                                       by_kpi_month.sum()),
+        "loyalty_discount": _loyalty_discount(model),
+        "whale_peak": whale_peak,
+        "whale_key_at_both_ends": whale_ends,
     }
 
 

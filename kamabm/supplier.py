@@ -209,6 +209,7 @@ class Supplier(mesa.Agent):
         self.profit_cushion += (max(0.0, profit) - self.profit_cushion) / p.kpi_months
         for a in self.accounts:
             contribution = (a.price - 1.0 - p.service_cost) * a.volume - a.delivered_demand
+            a.profit = contribution - self.kam_month_cost
             loss = p.breakdown_shift * max(0.0, contribution)
             a.dependence = loss / (loss + self.profit_cushion) if loss > 0.0 else 0.0
 
