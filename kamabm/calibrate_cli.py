@@ -1,0 +1,97 @@
+"""``kamabm calibrate FILE``: fit structural constants to published numbers by ABC-SMC.
+
+Exit status: 0 success, 2 bad input (one line naming the file and key) or pyabc missing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+EXIT_OK, EXIT_USAGE = 0, 2
+
+
+def add_calibrate_parser(commands: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    """Register the ``calibrate`` sub-command on ``commands``."""
+    parser = commands.add_parser(
+        "calibrate", help="fit structural constants to published numbers (ABC-SMC, pyabc)",
+        description="Fit the constants a calibration file lists to its published targets by "
+                    "ABC-SMC (pyabc; pip install -e '.[calibrate]'), write the posterior, "
+                    "each target against the model, and charts. Resumes when run again.")
+    _arguments(parser)
+    return parser
+
+
+def _arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("file", type=Path, help="calibration file (TOML), e.g. "
+                        "experiments/calibration.toml")
+    parser.add_argument("--out", type=Path, metavar="DIR",
+                        help="results folder (default results/<name>, results/<name>-quick "
+                             "with --quick)")
+    parser.add_argument("--quick", action="store_true",
+                        help="a tiny fit (8 particles, 2 generations, 1 replication, at most "
+                             "24 months) to try the pipeline")
+    parser.add_argument("--workers", type=int, default=None, metavar="N",
+                        help="local worker processes (default: all cores)")
+    parser.add_argument("--scheduler", metavar="ADDRESS",
+                        help="sample on an existing Dask cluster (tcp://HOST:PORT)")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="discard the history of a different calibration in --out")
+    parser.add_argument("--quiet", action="store_true", help="no progress lines")
+
+
+def run_calibrate_command(args: argparse.Namespace) -> int:
+    """Carry out ``kamabm calibrate`` with parsed arguments; return the exit status."""
+    from kamabm.calibration import CalibrationError, fit, load_calibration, plot_calibration
+
+    try:
+        calibration = load_calibration(args.file)
+    except CalibrationError as exc:
+        return _fail(str(exc))
+    if args.workers is not None and args.workers < 1:
+        return _fail(f"--workers {args.workers}: expected a whole number >= 1")
+    if args.quick:
+        calibration = calibration.quick_version()
+    out = args.out or Path("results") / (calibration.name + ("-quick" if args.quick else ""))
+    if not args.quiet:
+        for name in calibration.skipped:
+            print(f"target {name} left out: the model does not report its outcome",
+                  file=sys.stderr)
+        print(f"{calibration.name}: {len(calibration.targets)} targets, fitting "
+              f"{', '.join(p.name for p in calibration.priors)}; "
+              f"{calibration.runs_per_particle} runs per particle -> {out}", file=sys.stderr)
+    try:
+        summary = fit(calibration, out, workers=args.workers, scheduler=args.scheduler,
+                      overwrite=args.overwrite, progress=not args.quiet)
+    except CalibrationError as exc:
+        return _fail(str(exc))
+    files = plot_calibration(summary.targets, summary.posterior, calibration, out / "charts")
+    for row in summary.targets.itertuples():
+        print(f"{row.target}: published {row.value:.4g} +- {row.tolerance:.3g}, model "
+              f"{row.posterior_mean:.4g} [{row.posterior_low:.4g}, {row.posterior_high:.4g}]")
+    for prior in calibration.priors:
+        values, weights = summary.posterior[prior.name], summary.posterior["weight"]
+        print(f"{prior.name}: posterior mean {(values * weights).sum():.4g} "
+              f"(prior [{prior.low:g}, {prior.high:g}])")
+    print(f"{summary.generations} generations, {summary.simulations} particles simulated, "
+          f"stopped: {summary.stopped_because}; {summary.wall_time:.1f} s; "
+          f"posterior {out / 'posterior.csv'}, chart {files[0]}", file=sys.stderr)
+    return EXIT_OK
+
+
+def _fail(message: str) -> int:
+    print(f"kamabm: error: {message}", file=sys.stderr)
+    return EXIT_USAGE
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run ``kamabm calibrate`` on its own (``python -m kamabm.calibrate_cli FILE``)."""
+    parser = argparse.ArgumentParser(prog="kamabm calibrate", description=__doc__)
+    _arguments(parser)
+    return run_calibrate_command(parser.parse_args(argv))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

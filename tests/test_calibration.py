@@ -1,0 +1,218 @@
+"""Calibration: measures, the targets file, ABC-SMC on a toy with a known answer, the CLI."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from kamabm.calibration import (
+    CalibrationError,
+    difference,
+    load_calibration,
+    mean,
+    parse_calibration,
+    relative_change,
+    summary_statistics,
+    weighted_quantiles,
+)
+from kamabm.params import Parameters
+
+ROOT = Path(__file__).resolve().parents[1]
+FILE = ROOT / "experiments" / "calibration.toml"
+
+TOY = """
+name = "toy"
+seed = 3
+[abc]
+population = 60
+generations = 4
+min_epsilon = 0.05
+max_simulations = 5000
+[fit.kam_pressure]
+range = [0.0, 1.0]
+[targets.y]
+source = "a simulator whose answer is known"
+value = 0.3
+tolerance = 0.1
+measure = "mean"
+outcome = "y"
+"""
+
+
+def toy_simulator(parameter) -> dict[str, float]:
+    """y = kam_pressure + small noise: the posterior of kam_pressure centres on y's value."""
+    return {"y": float(parameter["kam_pressure"]) + 0.02 * np.random.normal()}
+
+
+def toy(text: str = TOY):
+    return parse_calibration(text, where="cal.toml", known_outcomes=["y", "capture_rate"])
+
+
+def test_measures_give_known_answers() -> None:
+    assert mean(np.array([1.0, 3.0])) == 2.0
+    assert relative_change(np.array([0.9, 0.9]), np.array([1.0, 1.0])) == pytest.approx(-0.1)
+    assert difference(np.array([2.0]), np.array([0.5])) == 1.5
+    assert np.isnan(relative_change(np.array([1.0]), np.array([0.0])))
+
+
+def test_weighted_quantiles_of_equal_weights_are_the_order_statistics() -> None:
+    values = np.arange(1.0, 101.0)
+    low, high = weighted_quantiles(values, np.ones(100), [0.05, 0.95])
+    assert (low, high) == (5.0, 95.0)
+
+
+def test_summary_statistics_read_each_setting_on_the_same_seeds() -> None:
+    seen: list[tuple[float, int]] = []
+
+    def fake_run(params: Parameters, seed: int) -> dict[str, float]:
+        seen.append((params.client_revenue_share, seed))
+        return {"capture_rate": 2.0 * params.client_revenue_share + params.kam_pressure}
+
+    text = TOY.replace('outcome = "y"', 'outcome = "capture_rate"').replace(
+        'measure = "mean"', 'measure = "relative_change"') + (
+        "at = { client_revenue_share = 0.3 }\nagainst = { client_revenue_share = 0.1 }\n")
+    calibration = toy(text.replace("seed = 3", "seed = 3\nreplications = 3"))
+    stats = summary_statistics(calibration, {"kam_pressure": 0.0}, run_fn=fake_run)
+    assert stats["y"] == pytest.approx(0.6 / 0.2 - 1.0)
+    seeds = {share: sorted(s for v, s in seen if v == share) for share in (0.3, 0.1)}
+    assert seeds[0.3] == seeds[0.1] and len(set(seeds[0.3])) == 3
+    first = list(seen)
+    seen.clear()
+    summary_statistics(calibration, {"kam_pressure": 0.0}, run_fn=fake_run)
+    assert seen == first  # a particle's runs depend only on its values and the master seed
+
+
+def test_the_calibration_file_is_valid_and_every_target_has_a_source() -> None:
+    calibration = load_calibration(FILE)
+    text = FILE.read_text()
+    for target in calibration.targets:
+        assert target.source and target.tolerance > 0
+    assert "Revere" in text and "Patatoukas" in text and "Wieseke" in text and "Larkin" in text
+    for prior in calibration.priors:
+        assert Parameters.spec(prior.name).group == "structural", prior.name
+    assert calibration.base.client_revenue_share == pytest.approx(2 * 0.22)
+
+
+def test_targets_whose_outcome_the_model_lacks_are_left_out_unless_required() -> None:
+    extra = TOY + ('[targets.later]\nsource = "s"\nvalue = 1\ntolerance = 1\nmeasure = "mean"'
+                   '\noutcome = "not_yet"\nrequired = false\n')
+    calibration = toy(extra)
+    assert calibration.skipped == ("later",)
+    assert [t.name for t in calibration.targets] == ["y"]
+    with pytest.raises(CalibrationError, match="targets.later.outcome: not_yet not reported"):
+        toy(extra.replace("required = false", "required = true"))
+
+
+def test_the_first_reported_outcome_of_a_list_is_measured() -> None:
+    calibration = toy(TOY.replace('outcome = "y"', 'outcome = ["gross", "capture_rate", "y"]'))
+    assert calibration.targets[0].outcome == "capture_rate"
+
+
+@pytest.mark.parametrize(("change", "key"), [
+    ((None, "colour = 1\n"), "colour: unknown key"),
+    (('source = "a simulator whose answer is known"\n', ""), "targets.y.source: expected"),
+    (("tolerance = 0.1", "tolerance = 0"), "targets.y.tolerance: expected a number > 0"),
+    (("value = 0.3", 'value = "a lot"'), "targets.y.value: expected a number"),
+    (('measure = "mean"', 'measure = "median"'), "targets.y.measure: expected one of"),
+    (('outcome = "y"', 'outcome = "y"\nagainst = { kam_pressure = 0.5 }'),
+     "targets.y.against: not used by measure 'mean'"),
+    (('measure = "mean"', 'measure = "difference"'), "targets.y.against: expected a table"),
+    (('outcome = "y"', 'outcome = "y"\nat = { n_suppliers = 0 }'), "targets.y.at.n_suppliers"),
+    (('outcome = "y"', 'outcome = "y"\nat = { kam_pressure = 0.5 }'),
+     "targets.y.at.kam_pressure: is being fitted"),
+    (("[fit.kam_pressure]", "[fit.n_suppliers]"), "fit.n_suppliers: a whole-number"),
+    (("[fit.kam_pressure]", "[fit.kam_presure]"), "fit.kam_presure: kam_presure: unknown"),
+    (("range = [0.0, 1.0]", "range = [0.0, 2.0]"), "fit.kam_pressure.range[1]: kam_pressure"),
+    (("range = [0.0, 1.0]", "range = [0.5, 0.5]"), "fit.kam_pressure.range: expected low"),
+    (("population = 60", "population = 1"), "abc.population: expected a whole number >= 2"),
+    (("population = 60", "populaton = 60"), "abc.populaton: unknown key"),
+    (('name = "toy"', 'name = "t/y"'), "name: expected letters"),
+])
+def test_a_bad_calibration_file_is_refused_in_one_line_naming_the_field(change, key) -> None:
+    old, new = change
+    text = new + TOY if old is None else TOY.replace(old, new)
+    assert text != TOY
+    with pytest.raises(CalibrationError) as caught:
+        toy(text)
+    message = str(caught.value)
+    assert message.startswith("cal.toml: ") and key in message, message
+    assert "\n" not in message
+
+
+pyabc = pytest.importorskip("pyabc", reason="the calibrate extra is not installed")
+
+
+def test_abc_smc_recovers_the_known_parameter_of_a_toy_simulator(tmp_path) -> None:
+    from kamabm.calibration import fit
+
+    summary = fit(toy(), tmp_path, workers=1, simulator=toy_simulator)
+    posterior = summary.posterior
+    centre = float((posterior["kam_pressure"] * posterior["weight"]).sum())
+    spread = float(np.sqrt((posterior["weight"] * (posterior["kam_pressure"] - centre) ** 2)
+                           .sum()))
+    assert centre == pytest.approx(0.3, abs=0.02)  # 10 master seeds: within 0.003
+    assert spread < 0.1 < 1 / np.sqrt(12)  # far narrower than the uniform prior
+    assert len(posterior) == 60 and posterior["weight"].sum() == pytest.approx(1.0)
+    assert summary.targets.loc[0, "matched"]
+
+
+class Interrupted(Exception):
+    """Stands for a kill in the middle of a generation."""
+
+
+class FailsAfter:
+    def __init__(self, calls: int) -> None:
+        self.calls = calls
+
+    def __call__(self, parameter) -> dict[str, float]:
+        self.calls -= 1
+        if self.calls < 0:
+            raise Interrupted
+        return toy_simulator(parameter)
+
+
+def test_a_stopped_fit_resumes_from_its_last_finished_generation(tmp_path) -> None:
+    from kamabm.calibration import fit
+
+    calibration = toy(TOY.replace("population = 60", "population = 20"))
+    with pytest.raises(Interrupted):
+        fit(calibration, tmp_path, workers=1, simulator=FailsAfter(150))
+    summary = fit(calibration, tmp_path, workers=1, simulator=toy_simulator)
+    assert summary.resumed_from >= 1
+    assert summary.generations == 4
+    assert pd.read_csv(tmp_path / "populations.csv")["t"].tolist() == [0, 1, 2, 3]
+
+
+def test_a_folder_of_another_calibration_is_refused(tmp_path) -> None:
+    from kamabm.calibration import fit
+
+    small = TOY.replace("generations = 4", "generations = 1").replace("population = 60",
+                                                                      "population = 10")
+    fit(toy(small), tmp_path, workers=1, simulator=toy_simulator)
+    with pytest.raises(CalibrationError, match="another calibration"):
+        fit(toy(small.replace("value = 0.3", "value = 0.4")), tmp_path, workers=1,
+            simulator=toy_simulator)
+
+
+def test_calibrate_quick_runs_the_real_model_to_a_posterior(tmp_path) -> None:
+    from kamabm.calibrate_cli import main
+
+    out = tmp_path / "cal"
+    assert main([str(FILE), "--quick", "--out", str(out), "--workers", "2"]) == 0
+    posterior = pd.read_csv(out / "posterior.csv")
+    calibration = load_calibration(FILE)
+    assert len(posterior) == calibration.quick_version().abc.population
+    for prior in calibration.priors:
+        assert posterior[prior.name].between(prior.low, prior.high).all()
+    targets = pd.read_csv(out / "targets.csv")
+    assert targets["target"].tolist() == [t.name for t in calibration.targets]
+    assert np.isfinite(targets["posterior_mean"]).all()
+    for name in ("targets", "posterior"):
+        assert (out / "charts" / f"{name}.png").stat().st_size > 20_000
+    assert main([str(FILE), "--quick", "--out", str(out), "--workers", "1"]) == 0
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["resumed_from_generation"] == manifest["generations"] == 2  # nothing new
