@@ -25,6 +25,8 @@ import numpy as np
 import pandas as pd
 from scipy.optimize import isotonic_regression
 
+from kamabm.names import CAPTURE_RATE, CLIENT_SHARE, PRESSURE, PRESSURE_AFTER
+
 #: Status of a boundary estimate at one pressure level.
 INSIDE, ABOVE, BELOW = "inside", "above range", "below range"
 
@@ -73,8 +75,8 @@ class BoundaryEstimate:
     status: str
 
 
-def capture_boundary(results: pd.DataFrame, *, along: str = "client_revenue_share",
-                     across: str = "kam_pressure", outcome: str = "capture_rate",
+def capture_boundary(results: pd.DataFrame, *, along: str = CLIENT_SHARE,
+                     across: str = PRESSURE, outcome: str = CAPTURE_RATE,
                      threshold: float = 0.5, n_boot: int = 500, confidence: float = 0.95,
                      seed: int = 0) -> pd.DataFrame:
     """Estimate the capture boundary and its bootstrap band at every level of ``across``.
@@ -120,8 +122,8 @@ def capture_boundary(results: pd.DataFrame, *, along: str = "client_revenue_shar
     return pd.DataFrame(rows)
 
 
-def cell_means(results: pd.DataFrame, outcome: str, *, along: str = "client_revenue_share",
-               across: str = "kam_pressure") -> pd.DataFrame:
+def cell_means(results: pd.DataFrame, outcome: str, *, along: str = CLIENT_SHARE,
+               across: str = PRESSURE) -> pd.DataFrame:
     """Mean of ``outcome`` at every (``across``, ``along``) design point, as a grid."""
     return results.pivot_table(index=across, columns=along, values=outcome, aggfunc="mean")
 
@@ -214,10 +216,11 @@ def one_at_a_time(results: pd.DataFrame, levers: list[str]) -> dict[str, dict[st
             settings[name] = {**low, name: high[name]}
     if len(levers) > 1:
         settings["all levers"] = dict(high)
-    return {k: v for k, v in settings.items() if len(_select(results, v))}
+    return {k: v for k, v in settings.items() if len(select_setting(results, v))}
 
 
-def _select(results: pd.DataFrame, setting: dict[str, float]) -> pd.DataFrame:
+def select_setting(results: pd.DataFrame, setting: dict[str, float]) -> pd.DataFrame:
+    """The runs at ``setting`` (``{parameter: value}``, values compared with tolerance)."""
     mask = np.ones(len(results), dtype=bool)
     for name, value in setting.items():
         mask &= np.isclose(results[name].to_numpy(dtype=float), value)
@@ -253,12 +256,12 @@ def paired_differences(results: pd.DataFrame, outcome: str,
     """
     if control not in settings:
         raise KeyError(f"settings have no control {control!r}")
-    base = _select(results, settings[control]).groupby(pair_on)[outcome].mean()
+    base = select_setting(results, settings[control]).groupby(pair_on)[outcome].mean()
     rows = []
     for name, setting in settings.items():
         if name == control:
             continue
-        treated = _select(results, setting).groupby(pair_on)[outcome].mean()
+        treated = select_setting(results, setting).groupby(pair_on)[outcome].mean()
         common = base.index.intersection(treated.index)
         if len(common) == 0:
             raise ValueError(f"{name}: no run shares a {pair_on} with the {control}; "
@@ -299,7 +302,7 @@ def capture_class(capture_rate: pd.Series, threshold: float = 0.5) -> pd.Series:
                      index=capture_rate.index)
 
 
-def margin_gap(results: pd.DataFrame, outcome: str, *, along: str = "client_revenue_share",
+def margin_gap(results: pd.DataFrame, outcome: str, *, along: str = CLIENT_SHARE,
                threshold: float = 0.5) -> dict[str, float]:
     """How much lower ``outcome`` is in captured runs than in others at the same ``along``.
 
@@ -313,7 +316,7 @@ def margin_gap(results: pd.DataFrame, outcome: str, *, along: str = "client_reve
         weighted means of each class, and the number of levels compared (gap NaN if none).
 
     """
-    cls = capture_class(results["capture_rate"], threshold)
+    cls = capture_class(results[CAPTURE_RATE], threshold)
     gaps, weights, cap, free = [], [], [], []
     for _, group in results.groupby(along):
         kind = cls[group.index]
@@ -333,8 +336,8 @@ def margin_gap(results: pd.DataFrame, outcome: str, *, along: str = "client_reve
             "not_captured": float(np.average(free, weights=w)), "levels": len(gaps)}
 
 
-def hysteresis_branches(results: pd.DataFrame, *, start: str = "kam_pressure",
-                        level: str = "pressure_after_change", outcome: str = "capture_rate",
+def hysteresis_branches(results: pd.DataFrame, *, start: str = PRESSURE,
+                        level: str = PRESSURE_AFTER, outcome: str = CAPTURE_RATE,
                         confidence: float = 0.95) -> pd.DataFrame:
     """The two branches of a hysteresis experiment: pressure raised, and pressure lowered.
 

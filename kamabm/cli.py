@@ -98,11 +98,9 @@ def _run(args: argparse.Namespace) -> int:
         except OSError as exc:
             return _fail(f"--out {args.out}: cannot write there ({exc.strerror})")
 
-    from kamabm.model import KAMMarket
-    from kamabm.run import outcomes
+    from kamabm.run import run_with_table
 
-    model = KAMMarket(params, seed=args.seed).run()
-    result = outcomes(model)
+    result, table = run_with_table(params, args.seed)
     if args.json:
         print(json.dumps(result, indent=2))
     else:
@@ -113,13 +111,12 @@ def _run(args: argparse.Namespace) -> int:
     if args.no_chart:
         return EXIT_OK
 
-    from kamabm.charts import plot_run, run_table, save_table
+    from kamabm.charts import plot_run, save_table
 
     changed = {k: v for k, v in params.as_dict().items() if v != Parameters.default(k)}
     title = ", ".join(f"{k} = {v:g}" for k, v in changed.items()) or "default parameters"
     stem = args.out / f"run_seed{args.seed}"
     try:
-        table = run_table(model)
         save_table(table, stem.with_suffix(".csv"))
         written = plot_run(table, result, f"{title}; seed {args.seed}", stem)
     except OSError as exc:

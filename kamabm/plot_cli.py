@@ -89,18 +89,20 @@ def _writable(folder: Path) -> str | None:
 def run_plot_command(args: argparse.Namespace) -> int:
     """Carry out ``kamabm plot`` or ``kamabm report`` with parsed arguments.
 
+    Remarks on the results (runs missing from an interrupted sweep, a chart the design
+    calls for that the runs cannot give) are printed on stderr, one line each; what can
+    be drawn is drawn.
+
     Returns:
         The exit status: 0 done, 2 bad input or an output that cannot be written.
 
     """
-    from kamabm.plots import PlotError, load
+    from kamabm.results import ResultsError, analyse, load
 
     command = args.command
     try:
         res = load(args.results)
         if command == "report":
-            from kamabm.report import write_report
-
             path = args.out if args.out is not None else args.results / REPORT
             charts_dir = args.charts if args.charts is not None else path.parent / CHARTS
             if path.is_dir():
@@ -108,25 +110,35 @@ def run_plot_command(args: argparse.Namespace) -> int:
             problem = _writable(path.parent) or _writable(charts_dir)
             if problem:
                 return _fail(command, problem)
-            written, charts = write_report(res, path, charts_dir=charts_dir,
-                                           n_boot=args.n_boot, typical=args.typical)
+            an = analyse(res, n_boot=args.n_boot, typical=args.typical)
+            _notes(command, an.notes)
+            from kamabm.report import write_report
+
+            written, charts = write_report(an, path, charts_dir=charts_dir)
             print(f"report: {written} ({len(charts)} charts in {charts_dir})",
                   file=sys.stderr)
             return EXIT_OK
-        from kamabm.plots import make_charts
-
         out = args.out if args.out is not None else args.results / CHARTS
         problem = _writable(out)
         if problem:
             return _fail(command, problem)
-        charts = make_charts(res, out, n_boot=args.n_boot, typical=args.typical)
-    except PlotError as exc:
+        an = analyse(res, n_boot=args.n_boot, typical=args.typical)
+        _notes(command, an.notes)
+        from kamabm.plots import make_charts
+
+        charts = make_charts(an, out)
+    except ResultsError as exc:
         return _fail(command, str(exc))
     except OSError as exc:
         return _fail(command, f"{exc.filename or ''}: cannot write ({exc.strerror or exc})")
     for chart in charts:
         print(f"{chart.files[0]}: {chart.title}")
     return EXIT_OK
+
+
+def _notes(command: str, notes: tuple[str, ...]) -> None:
+    for note in notes:
+        print(f"kamabm {command}: note: {note}", file=sys.stderr)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -15,22 +15,19 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from kamabm.analysis import EROSION, INSIDE, margin_gap
+from kamabm.analysis import EROSION
+from kamabm.charts.base import Chart
+from kamabm.names import levels_text
 from kamabm.params import Parameters
-from kamabm.plots import (
+from kamabm.plots import make_charts
+from kamabm.results import (
+    HYSTERESIS,
+    INTERVENTIONS,
+    MAP,
     MARGINS,
-    Chart,
+    SENSITIVITY,
+    Analysis,
     SweepResults,
-    boundary,
-    grid_pair,
-    intervention_table,
-    is_hysteresis,
-    levels_text,
-    make_charts,
-    outside_levels,
-    sensitivity_table,
-    summary_table,
-    swept_levers,
 )
 
 _CSS = """
@@ -74,19 +71,19 @@ def table_html(frame: pd.DataFrame, *, max_rows: int | None = None) -> str:
 
 
 # --- findings -----------------------------------------------------------------------------
-def headline_findings(res: SweepResults, *, n_boot: int = 500) -> list[str]:
+def headline_findings(an: Analysis) -> list[str]:
     """The report's headline findings, each a sentence computed from the results."""
+    res = an.results
     runs = res.runs
     found: list[str] = []
-    pair = grid_pair(res)
-    if is_hysteresis(res):
-        found += _hysteresis_findings(res)
-    elif res.experiment.design.method == "sobol":
-        found += _sensitivity_findings(res)
-    elif pair:
-        found += _phase_findings(res, *pair, n_boot=n_boot)
-    elif len(swept_levers(res)) >= 2:
-        found += _intervention_findings(res)
+    if an.kind == HYSTERESIS:
+        found += _hysteresis_findings(an)
+    elif an.kind == SENSITIVITY and an.sobol is not None:
+        found += _sensitivity_findings(an)
+    elif an.kind == MAP:
+        found += _phase_findings(an)
+    elif an.kind == INTERVENTIONS and an.interventions is not None:
+        found += _intervention_findings(an)
     if set(EROSION) <= set(runs.columns):
         total = runs[list(EROSION)].sum(axis=1)
         high = runs["capture_rate"] >= 0.5
@@ -102,8 +99,8 @@ def headline_findings(res: SweepResults, *, n_boot: int = 500) -> list[str]:
     return found
 
 
-def _sensitivity_findings(res: SweepResults) -> list[str]:
-    table = sensitivity_table(res)
+def _sensitivity_findings(an: Analysis) -> list[str]:
+    table = an.sobol
     found = []
     for outcome, part in table.groupby("outcome", sort=False):
         top = part.sort_values("ST", ascending=False).head(3)
@@ -114,18 +111,18 @@ def _sensitivity_findings(res: SweepResults) -> list[str]:
     return found
 
 
-def _phase_findings(res: SweepResults, along: str, across: str, *, n_boot: int) -> list[str]:
-    runs = res.runs
-    table, direction = boundary(res, along, across, n_boot=n_boot)
+def _phase_findings(an: Analysis) -> list[str]:
+    along, across = an.factors
+    table, direction = an.boundary.table, an.boundary.direction
     found = []
-    inside = table[table.status == INSIDE]
+    inside = an.boundary.inside
     word = "from" if direction == 1 else "below"
     for row in inside.itertuples():
         low = "the bottom of the range" if not np.isfinite(row.low) else f"{row.low:.2f}"
         high = "beyond the range" if not np.isfinite(row.high) else f"{row.high:.2f}"
         found.append(f"At {across} = {row.level:g}, most KAMs are captured {word} "
                      f"{along} = {row.critical:.2f} (95 % bootstrap band {low} to {high}).")
-    never, always = outside_levels(table, direction)
+    never, always = an.boundary.outside()
     if never:
         found.append(f"At {across} = {levels_text(never, table.level)}, fewer than half of "
                      f"KAMs are captured at every {along} swept.")
@@ -133,13 +130,12 @@ def _phase_findings(res: SweepResults, along: str, across: str, *, n_boot: int) 
         end = "smallest" if direction == 1 else "largest"
         found.append(f"At {across} = {levels_text(always, table.level)}, most KAMs are "
                      f"captured already at the {end} {along} swept.")
-    means = runs.groupby([along, across])[["capture_rate", *[m for m in MARGINS
-                                                             if m in runs]]].mean()
+    means = an.cells
     high, low = means[means.capture_rate >= 0.5], means[means.capture_rate < 0.1]
     for name, meaning in MARGINS.items():
         if name not in means or high.empty or low.empty:
             continue
-        gap = margin_gap(runs, name, along=along)
+        gap = an.margin_gaps[name]
         found.append(
             f"{meaning.split(' (')[0].capitalize()} averages {_pct(high[name].mean())} at "
             f"the {len(high)} design points where most KAMs are captured and "
@@ -148,8 +144,8 @@ def _phase_findings(res: SweepResults, along: str, across: str, *, n_boot: int) 
     return found
 
 
-def _intervention_findings(res: SweepResults) -> list[str]:
-    table = intervention_table(res)
+def _intervention_findings(an: Analysis) -> list[str]:
+    table = an.interventions.table
     found = []
     for name, part in table.groupby("treatment", sort=False):
         bits = []
@@ -163,10 +159,8 @@ def _intervention_findings(res: SweepResults) -> list[str]:
     return found
 
 
-def _hysteresis_findings(res: SweepResults) -> list[str]:
-    from kamabm.analysis import hysteresis_branches, hysteresis_gap
-
-    gaps = hysteresis_gap(hysteresis_branches(res.runs))
+def _hysteresis_findings(an: Analysis) -> list[str]:
+    gaps = an.hysteresis[1]
     found = []
     for row in gaps.itertuples():
         found.append(f"At final pressure {row.level:g}: {_pct(row.down)} of KAMs captured "
@@ -233,25 +227,24 @@ def _experiment_html(res: SweepResults) -> str:
     return f"<p>{_e(exp.description)}</p><table>{body}</table>"
 
 
-def write_report(res: SweepResults, path: str | Path, *, charts_dir: str | Path | None = None,
-                 n_boot: int = 500, typical: bool = True) -> tuple[Path, list[Chart]]:
+def write_report(an: Analysis, path: str | Path, *, charts_dir: str | Path | None = None
+                 ) -> tuple[Path, list[Chart]]:
     """Draw the charts and write the self-contained HTML report.
 
     Args:
-        res: loaded results (:func:`kamabm.plots.load`).
+        an: the analysed results (:func:`kamabm.results.analyse`).
         path: the HTML file to write.
         charts_dir: folder for the charts and tables (default ``charts`` beside ``path``).
-        n_boot: bootstrap resamples for the capture boundary.
-        typical: whether to re-run and draw two typical runs.
 
     Returns:
         The report's path and the charts it embeds.
 
     """
+    res = an.results
     path = Path(path)
     charts_dir = Path(charts_dir) if charts_dir is not None else path.parent / "charts"
-    charts = make_charts(res, charts_dir, n_boot=n_boot, typical=typical)
-    findings = headline_findings(res, n_boot=n_boot)
+    charts = make_charts(an, charts_dir)
+    findings = headline_findings(an)
     exp = res.experiment
     parts = [f"<!DOCTYPE html><html lang=en><head><meta charset=utf-8>"
              f"<title>kamabm report: {_e(exp.name)}</title><style>{_CSS}</style></head>"
@@ -261,24 +254,18 @@ def write_report(res: SweepResults, path: str | Path, *, charts_dir: str | Path 
              "<h2>Experiment</h2>" + _experiment_html(res),
              "<h2>Parameters</h2>" + _parameters_html(res),
              "<h2>Charts</h2>" + "".join(_figure_html(c, path.parent) for c in charts)]
-    # The boundary and the Sobol indices were computed (with their bootstraps) when the
-    # charts were drawn; the tables read them back instead of computing them again.
     tables = ["<h2>Tables</h2>"]
-    pair = grid_pair(res)
-    if pair and any(c.kind == "phase_diagram" for c in charts):
-        table = pd.read_csv(charts_dir / "boundary.csv")
-        tables.append(f"<h3>Capture boundary along {_e(pair[0])} at each level of "
-                      f"{_e(pair[1])}</h3>" + table_html(table))
-    sobol = next((c for c in charts if c.kind == "sensitivity"), None)
-    if sobol is not None:
+    if an.boundary is not None:
+        tables.append(f"<h3>Capture boundary along {_e(an.boundary.along)} at each level of "
+                      f"{_e(an.boundary.across)}</h3>" + table_html(an.boundary.table))
+    if an.sobol is not None:
         tables.append("<h3>Sobol indices (first order S1, total ST, with half-widths of "
-                      "their 95 % intervals)</h3>" + table_html(pd.read_csv(sobol.csv)))
-    if any(c.kind == "interventions" for c in charts):
+                      "their 95 % intervals)</h3>" + table_html(an.sobol))
+    if an.interventions is not None:
         tables.append("<h3>Interventions: paired differences against the status quo</h3>" +
-                      table_html(intervention_table(res).drop(columns=["treated_value"])))
-    summary = summary_table(res)
+                      table_html(an.interventions.table.drop(columns=["treated_value"])))
     tables.append("<h3>Mean outcomes at every design point</h3>" +
-                  table_html(summary, max_rows=200))
+                  table_html(an.summary, max_rows=200))
     parts += tables
     parts.append(f"<p class=meta>Generated by <code>kamabm report {_e(res.directory)}"
                  "</code>.</p></body></html>")

@@ -1,10 +1,11 @@
-"""Small sweeps for the chart and report tests: the smoke experiment and two miniatures.
+"""Small sweeps for the chart and report tests: the smoke experiment and miniatures.
 
 Each is swept once per test session into a temporary folder, in-process (one worker).
 """
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 from kamabm.experiment import load_experiment, parse_experiment
@@ -74,15 +75,64 @@ method = "grid"
 values = [0.3, 0.6]
 """
 
+ONE_FACTOR = """
+name = "one_factor"
+replications = 3
+seed = 15
+horizon = 36
+[design]
+method = "grid"
+[base]
+kam_pressure = 0.8
+[uncertainties.client_revenue_share]
+values = [0.2, 0.5, 0.8, 1.0]
+"""
+
+ONE_POINT = """
+name = "one_point"
+replications = 2
+seed = 16
+horizon = 12
+[design]
+method = "grid"
+[uncertainties.client_revenue_share]
+values = [0.8]
+"""
+
+ONE_BY_FOUR = """
+name = "one_by_four"
+replications = 2
+seed = 17
+horizon = 12
+[design]
+method = "grid"
+[uncertainties.client_revenue_share]
+values = [0.2, 0.4, 0.6, 0.8]
+[levers.kam_pressure]
+values = [0.8]
+"""
+
+MINIATURES = {"interventions": INTERVENTIONS, "hysteresis": HYSTERESIS,
+              "sensitivity": SENSITIVITY, "no_capture": NO_CAPTURE,
+              "one_factor": ONE_FACTOR, "one_point": ONE_POINT, "one_by_four": ONE_BY_FOUR}
+
 
 def sweep(directory: Path, name: str) -> Path:
     """Sweep ``"smoke"`` (the shipped file) or one of this module's miniatures."""
     if name == "smoke":
         experiment = load_experiment(ROOT / "experiments" / "smoke.toml")
     else:
-        text = {"interventions": INTERVENTIONS, "hysteresis": HYSTERESIS,
-                "sensitivity": SENSITIVITY, "no_capture": NO_CAPTURE}[name]
-        experiment = parse_experiment(text)
+        experiment = parse_experiment(MINIATURES[name])
     out = directory / name
     run_sweep(experiment, out, workers=1, progress=False, command=f"test sweep {name}")
+    return out
+
+
+def interrupt(results: Path, directory: Path, keep: int) -> Path:
+    """A copy of a finished sweep as if interrupted: its manifest and first ``keep`` parts."""
+    out = directory / f"{results.name}_interrupted_{keep}"
+    (out / "parts").mkdir(parents=True)
+    shutil.copy(results / "manifest.json", out / "manifest.json")
+    for part in sorted((results / "parts").glob("runs-*.parquet"))[:keep]:
+        shutil.copy(part, out / "parts" / part.name)
     return out

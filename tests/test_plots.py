@@ -5,41 +5,46 @@ from __future__ import annotations
 
 import argparse
 import xml.etree.ElementTree as ET
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 from matplotlib.image import imread
-from plot_fixtures import sweep
+from plot_fixtures import interrupt, sweep
 
+from kamabm.names import levels_text
 from kamabm.plot_cli import add_plot_parsers, run_plot_command
-from kamabm.plots import (
+from kamabm.plots import make_charts
+from kamabm.results import (
     KINDS,
-    PlotError,
-    SweepResults,
+    ResultsError,
+    analyse,
     boundary,
-    levels_text,
     load,
-    make_charts,
     outside_levels,
     pick_typical,
     plan,
 )
 
 
+def draw(results, out, *, n_boot=60, typical=True):
+    return make_charts(analyse(load(results), n_boot=n_boot, typical=typical), out)
+
+
 @pytest.fixture(scope="module")
 def swept(tmp_path_factory):
     root = tmp_path_factory.mktemp("sweeps")
     return {name: sweep(root, name)
-            for name in ("smoke", "interventions", "hysteresis", "sensitivity", "no_capture")}
+            for name in ("smoke", "interventions", "hysteresis", "sensitivity", "no_capture",
+                         "one_factor", "one_point", "one_by_four")}
 
 
 @pytest.fixture(scope="module")
 def drawn(swept, tmp_path_factory):
     out = tmp_path_factory.mktemp("charts")
-    return {name: make_charts(load(swept[name]), out / name, n_boot=60)
-            for name in ("smoke", "interventions", "hysteresis", "sensitivity")}
+    return {name: draw(swept[name], out / name)
+            for name in ("smoke", "interventions", "hysteresis", "sensitivity",
+                         "one_factor")}
 
 
 def assert_not_blank(png):
@@ -56,6 +61,7 @@ EXPECTED = {
     "interventions": {"interventions", "erosion", "typical_runs"},
     "hysteresis": {"hysteresis", "typical_runs"},
     "sensitivity": {"sensitivity", "typical_runs"},
+    "one_factor": {"outcome_by_factor", "typical_runs"},
 }
 
 
@@ -135,16 +141,15 @@ def test_typical_runs_repeat_a_captured_and_an_uncaptured_run(swept, drawn):
 
 
 def test_charts_are_reproducible_byte_for_byte(swept, tmp_path):
-    res = load(swept["hysteresis"])
-    first = make_charts(res, tmp_path / "a", n_boot=20, typical=False)
-    second = make_charts(res, tmp_path / "b", n_boot=20, typical=False)
+    first = draw(swept["hysteresis"], tmp_path / "a", n_boot=20, typical=False)
+    second = draw(swept["hysteresis"], tmp_path / "b", n_boot=20, typical=False)
     for a, b in zip(first, second, strict=True):
         assert a.svg.read_bytes() == b.svg.read_bytes()
         assert a.csv.read_bytes() == b.csv.read_bytes()
 
 
 def test_results_without_capture_rate_cannot_be_charted(swept):
-    with pytest.raises(PlotError, match="capture_rate"):
+    with pytest.raises(ResultsError, match="capture_rate"):
         plan(load(swept["no_capture"]))
 
 
@@ -182,8 +187,8 @@ def test_boundary_of_a_capture_that_falls_along_the_factor_is_mirrored_back():
     rows = [{"x": x, "level": level, "capture_rate": float(level == 0 and x < 0.4),
              "replication": r}
             for level in (0.0, 1.0) for x in np.linspace(0.0, 1.0, 6) for r in range(5)]
-    res = SweepResults(Path("."), pd.DataFrame(rows), None, {}, 0)
-    table, direction = boundary(res, "x", "level", n_boot=50)
+    found = boundary(pd.DataFrame(rows), "x", "level", n_boot=50)
+    table, direction = found.table, found.direction
     assert direction == -1
     first = table.iloc[0]
     assert first.status == "inside" and 0.2 <= first.critical <= 0.4
@@ -196,3 +201,42 @@ def test_levels_are_named_briefly():
     assert levels_text([0.0, 0.5], every) == "0.5 or less"
     assert levels_text([0.5, 1.0], every) == "0.5 or more"
     assert levels_text([0.0, 1.0], every) == "0, 1"
+
+
+# --- incomplete and degenerate sweeps -----------------------------------------------------
+def test_one_factor_sweep_gets_its_outcomes_against_the_factor(swept, drawn):
+    runs = load(swept["one_factor"]).runs
+    chart = next(c for c in drawn["one_factor"] if c.kind == "outcome_by_factor")
+    table = pd.read_csv(chart.csv)
+    capture = table[table.outcome == "capture_rate"].sort_values("client_revenue_share")
+    expected = runs.groupby("client_revenue_share")["capture_rate"].mean()
+    assert np.allclose(capture["mean"], expected.to_numpy())
+    assert {"key_account_margin", "supplier_margin"} <= set(table.outcome)
+
+
+@pytest.mark.parametrize("keep", [2, 5])
+def test_plot_on_an_interrupted_sweep_says_how_many_runs_are_missing_and_draws(
+        swept, tmp_path, capsys, keep):
+    partial = interrupt(swept["smoke"], tmp_path, keep)
+    stored = len(load(partial).runs)
+    assert command(["plot", str(partial), "--out", str(tmp_path / "c"), "--n-boot", "20",
+                    "--no-typical-runs"]) == 0
+    captured = capsys.readouterr()
+    notes = [line for line in captured.err.splitlines() if "missing" in line]
+    assert notes == [f"kamabm plot: note: {48 - stored} of 48 runs are missing (an "
+                     f"interrupted or running sweep?); the charts show the {stored} stored"]
+    assert "Traceback" not in captured.err
+    assert captured.out.count(".png") >= 1  # what can be drawn is drawn
+
+
+@pytest.mark.parametrize(("name", "drawn_kinds", "why"), [
+    ("one_point", set(), "the runs are all at one design point"),
+    ("one_by_four", {"outcome_by_factor"}, "the runs vary only client_revenue_share"),
+])
+def test_a_sweep_without_a_map_says_why(swept, tmp_path, capsys, name, drawn_kinds, why):
+    assert command(["plot", str(swept[name]), "--out", str(tmp_path), "--no-typical-runs",
+                    "--n-boot", "20"]) == 0
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("kamabm plot: note: no capture map")
+    assert why in err
+    assert {c for c in plan(load(swept[name]))} - {"typical_runs"} == drawn_kinds

@@ -12,8 +12,8 @@ import pytest
 from plot_fixtures import sweep
 
 from kamabm.plot_cli import add_plot_parsers, run_plot_command
-from kamabm.plots import load
 from kamabm.report import headline_findings, write_report
+from kamabm.results import analyse, load
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
@@ -27,7 +27,8 @@ def reports(tmp_path_factory):
     written = {}
     for name in ("smoke", "interventions"):
         results = sweep(root, name)
-        path, charts = write_report(load(results), results / "report.html", n_boot=60)
+        path, charts = write_report(analyse(load(results), n_boot=60),
+                                    results / "report.html")
         written[name] = (path, charts)
     return written
 
@@ -56,7 +57,7 @@ def test_report_embeds_every_chart_and_fetches_nothing(reports):
 def test_report_states_findings_computed_from_the_results(reports):
     path, _ = reports["smoke"]
     res = load(path.parent)
-    findings = headline_findings(res, n_boot=60)
+    findings = headline_findings(analyse(res, n_boot=60, typical=False))
     assert findings
     text = path.read_text(encoding="utf-8")
     for sentence in findings:

@@ -1,0 +1,119 @@
+"""Maps over two factors: the capture phase diagram and the margin maps."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from kamabm.charts.base import Chart, edges, figure, save, setting, title
+from kamabm.charts.palette import CAPTURE_CMAP, MARGIN_CMAP
+from kamabm.names import CAPTURE_RATE, SUPPLIER_MARGIN, fmt, label, levels_text, short
+from kamabm.results import MARGINS, Analysis, Boundary
+
+
+def heat(ax: Any, fig: Any, grid: pd.DataFrame, cmap: str, bar_label: str,
+         scale: float = 100.0) -> None:
+    """A grid of means as coloured cells, with a colour bar."""
+    x, y = grid.columns.to_numpy(float), grid.index.to_numpy(float)
+    mesh = ax.pcolormesh(edges(x), edges(y), scale * grid.to_numpy(float), cmap=cmap,
+                         shading="flat", rasterized=False)
+    fig.colorbar(mesh, ax=ax, label=bar_label)
+
+
+def boundary_sentence(found: Boundary) -> str:
+    """Where most KAMs are captured, in one sentence, from a boundary."""
+    table, along, across, direction = found.table, found.along, found.across, found.direction
+    inside = found.inside
+    word = "above" if direction == 1 else "below"
+    never, always = found.outside()
+    if inside.empty:
+        if len(never) == len(table):
+            return "Capture probability stays under 50 % everywhere in the swept range"
+        if len(always) == len(table):
+            return "Most KAMs are captured everywhere in the swept range"
+        return "Capture probability crosses 50 % outside the swept range"
+    first, last = inside.iloc[0], inside.iloc[-1]
+    text = (f"Most KAMs are captured {word} {short(along)} {first.critical:.2f} at "
+            f"{short(across)} {fmt(first.level)}")
+    if len(inside) > 1:
+        text += f", {word} {last.critical:.2f} at {fmt(last.level)}"
+    if never:
+        text += (f"; at {short(across)} {levels_text(never, table.level)}, at no "
+                 f"{short(along)} swept")
+    return text
+
+
+def phase_diagram(an: Analysis, out: Path) -> Chart:
+    """Heat map of mean capture rate with the capture boundary and its bootstrap band."""
+    along, across = an.factors
+    found = an.boundary
+    grid = an.grid(CAPTURE_RATE)
+    fig, axes = figure(7.0, 5.6)
+    ax = axes[0, 0]
+    heat(ax, fig, grid, CAPTURE_CMAP, "KAMs captured at the end (% of KAMs, mean)")
+    xe = edges(grid.columns.to_numpy(float))
+    inside = found.inside
+    if not inside.empty:
+        lo = inside.low.clip(xe[0], xe[-1])
+        hi = inside.high.clip(xe[0], xe[-1])
+        ax.fill_betweenx(inside.level, lo, hi, color="white", alpha=0.35, lw=0,
+                         label="95 % bootstrap band")
+        ax.plot(inside.critical, inside.level, color="white", lw=2.0, marker="o", ms=4,
+                mec="black", mew=0.6, label="capture boundary (50 % captured)")
+        ax.legend(loc="upper left" if found.direction == 1 else "upper right", fontsize=8,
+                  framealpha=0.8)
+    ax.set_xlabel(label(along))
+    ax.set_ylabel(label(across))
+    ax.set_xlim(xe[0], xe[-1])
+    finding = boundary_sentence(found)
+    title(fig, finding, setting(an.results))
+    long = grid.stack().rename("capture_rate_mean").reset_index()
+    csv = long.merge(found.table.rename(columns={"level": across}), on=across, how="left")
+    csv = csv.rename(columns={"critical": "boundary", "low": "boundary_low",
+                              "high": "boundary_high", "status": "boundary_status",
+                              "n_runs": "runs_at_level"})
+    files = save(fig, csv, out, "phase_diagram")
+    caption = (f"Mean share of KAMs captured at the end of the run at every ({along}, "
+               f"{across}) point; the white line is the capture boundary, where the "
+               "isotonic fit of capture on " + along + " crosses 50 %, and the shaded band "
+               "its 95 % bootstrap interval over replications.")
+    return Chart("phase_diagram", finding, caption, files)
+
+
+def margin_maps(an: Analysis, out: Path) -> Chart:
+    """Heat maps of supplier and key-account margin on the phase diagram's axes."""
+    along, across = an.factors
+    margins = an.margins
+    fig, axes = figure(6.0 * len(margins), 5.0, ncols=len(margins))
+    frames = []
+    inside = an.boundary.inside
+    for ax, name in zip(axes[0], margins, strict=True):
+        grid = an.grid(name)
+        heat(ax, fig, grid, MARGIN_CMAP, MARGINS[name].replace("(", "(mean, ", 1))
+        if not inside.empty:
+            ax.plot(inside.critical, inside.level, color="white", lw=1.6, ls="--",
+                    label="capture boundary")
+            ax.legend(loc="upper left", fontsize=8, framealpha=0.8)
+        ax.set_xlabel(label(along))
+        ax.set_ylabel(label(across))
+        frames.append(grid.stack().rename(f"{name}_mean"))
+        cells = grid.stack()
+        top, low = cells.idxmax(), cells.idxmin()
+        ax.set_title(f"{MARGINS[name].split(' (')[0]}: {100 * cells.max():.1f} % at "
+                     f"({fmt(top[1])}, {fmt(top[0])}) to {100 * cells.min():.1f} % at "
+                     f"({fmt(low[1])}, {fmt(low[0])})", fontsize=8.5)
+    capture = an.grid(CAPTURE_RATE).stack()
+    key = SUPPLIER_MARGIN if SUPPLIER_MARGIN in margins else margins[0]
+    cells = an.grid(key).stack()
+    worst, best = cells.idxmin(), cells.idxmax()
+    finding = (f"The lowest {MARGINS[key].split(' (')[0]} falls where "
+               f"{100 * capture[worst]:.0f} % of KAMs are captured; the highest where "
+               f"{100 * capture[best]:.0f} % are")
+    title(fig, finding, setting(an.results))
+    files = save(fig, pd.concat(frames, axis=1).reset_index(), out, "margin_maps")
+    caption = ("Mean supplier net margin (after cost to serve and granted demands, over the "
+               "whole run) and key-account gross margin (last 12 months) at every design "
+               "point, on the axes of the phase diagram; dashed: the capture boundary.")
+    return Chart("margin_maps", finding, caption, files)

@@ -1,0 +1,551 @@
+"""The results layer: a sweep's results folder, loaded, classified, and analysed once.
+
+:func:`load` reads a folder written by ``kamabm sweep``; :func:`analyse` decides once
+what kind of experiment it holds (a two-factor map, one factor, levers against the status
+quo, hysteresis, Sobol sensitivity) and computes every table the charts
+(:mod:`kamabm.plots`, :mod:`kamabm.charts`) and the report (:mod:`kamabm.report`) need:
+the capture boundary with its bootstrap band, point means, margins with intervals,
+interventions on common random numbers, erosion, Sobol indices, hysteresis branches,
+per-point summaries and two typical runs. Charts draw what :class:`Analysis` holds and
+the report writes from it; neither computes a table of its own.
+
+An incomplete folder (an interrupted or still running sweep) is analysed as far as its
+runs allow: :attr:`Analysis.notes` says how many runs are missing and why a chart the
+design calls for cannot be drawn.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from kamabm.analysis import (
+    ABOVE,
+    BELOW,
+    EROSION,
+    INSIDE,
+    capture_boundary,
+    erosion_attribution,
+    hysteresis_branches,
+    hysteresis_gap,
+    margin_gap,
+    one_at_a_time,
+    paired_differences,
+    select_setting,
+    sobol_indices,
+    summarise,
+)
+from kamabm.experiment import Experiment, ExperimentError, parse_experiment
+from kamabm.names import (
+    CAPTURE_RATE,
+    KEY_MARGIN,
+    PRESSURE,
+    PRESSURE_AFTER,
+    SUPPLIER_MARGIN,
+    fmt,
+)
+from kamabm.params import LEVER, Parameters
+from kamabm.store import MANIFEST, StoreError, load_results
+
+#: Kinds of experiment, as :func:`kind_of` tells them apart.
+MAP, ONE_FACTOR, INTERVENTIONS, HYSTERESIS, SENSITIVITY, SINGLE = (
+    "map", "one factor", "interventions", "hysteresis", "sensitivity", "single point")
+#: Chart kinds, in the order they are drawn and shown in the report.
+KINDS = ("phase_diagram", "margin_maps", "margin_by_factor", "margin_vs_capture",
+         "outcome_by_factor", "interventions", "hysteresis", "sensitivity", "erosion",
+         "typical_runs")
+#: Outcomes whose margins are charted, with their axis labels.
+MARGINS = {SUPPLIER_MARGIN: "supplier net margin (% of revenue)",
+           KEY_MARGIN: "key-account gross margin (% of key revenue)"}
+#: Outcomes compared in the intervention chart, with their axis labels (points of %).
+INTERVENTION_OUTCOMES = {
+    CAPTURE_RATE: "KAMs captured (points of %)",
+    KEY_MARGIN: "key-account gross margin (points of %)",
+    SUPPLIER_MARGIN: "supplier net margin (points of %)",
+}
+#: Outcomes decomposed in the sensitivity chart.
+SENSITIVITY_OUTCOMES = (CAPTURE_RATE, SUPPLIER_MARGIN, KEY_MARGIN)
+#: Outcomes drawn against a single swept factor.
+FACTOR_OUTCOMES = (CAPTURE_RATE, KEY_MARGIN, SUPPLIER_MARGIN)
+#: Outcomes averaged per design point in the summary table.
+SUMMARY_OUTCOMES = (CAPTURE_RATE, KEY_MARGIN, SUPPLIER_MARGIN, "operational_share",
+                    "client_satisfaction", "deadlock_rate", *EROSION)
+#: Most lines drawn in one panel (a readable subset of levels).
+MAX_LINES = 5
+
+
+class ResultsError(ValueError):
+    """Results that cannot be analysed or charted as asked; the message is one line."""
+
+
+@dataclass(frozen=True)
+class SweepResults:
+    """A results folder, loaded: the successful runs, the experiment and the manifest.
+
+    Attributes:
+        directory: the folder.
+        runs: the successful runs, one row each.
+        experiment: the experiment the sweep ran.
+        manifest: the folder's manifest.
+        failed: runs that raised (left out of ``runs``).
+        missing: design runs not stored yet (an interrupted or running sweep).
+
+    """
+
+    directory: Path
+    runs: pd.DataFrame
+    experiment: Experiment
+    manifest: dict[str, Any]
+    failed: int
+    missing: int = 0
+
+    @property
+    def varied(self) -> tuple[str, ...]:
+        """The varied parameters, uncertainties first, then levers."""
+        return tuple(v.name for v in self.experiment.variables)
+
+    @property
+    def factors(self) -> tuple[str, ...]:
+        """The varied parameters that take two values or more in the stored runs."""
+        return tuple(n for n in self.varied if self.runs[n].nunique() > 1)
+
+    @property
+    def levers(self) -> list[str]:
+        """The varied parameters that are management levers."""
+        return [n for n in self.varied if n in Parameters.names()
+                and Parameters.spec(n).group == LEVER]
+
+
+def load(directory: str | Path) -> SweepResults:
+    """Load a results folder written by ``kamabm sweep``.
+
+    Raises:
+        ResultsError: the folder is missing, holds no results or manifest, or no run
+            succeeded.
+
+    """
+    directory = Path(directory)
+    if not directory.is_dir():
+        raise ResultsError(f"{directory}: no such results folder")
+    try:
+        manifest = json.loads((directory / MANIFEST).read_text(encoding="utf-8"))
+        experiment = parse_experiment(manifest["experiment"]["text"])
+        runs = load_results(directory)
+    except FileNotFoundError:
+        raise ResultsError(f"{directory}: not a results folder (no {MANIFEST})") from None
+    except (OSError, json.JSONDecodeError, KeyError, TypeError) as exc:
+        raise ResultsError(f"{directory / MANIFEST}: unreadable ({exc})") from None
+    except (StoreError, ExperimentError) as exc:
+        raise ResultsError(str(exc)) from None
+    except Exception as exc:  # a damaged parquet file: pyarrow raises its own errors
+        raise ResultsError(f"{directory}: results unreadable ({type(exc).__name__}: {exc})"
+                           ) from None
+    ok = runs[runs["status"] == "ok"].reset_index(drop=True) if "status" in runs else runs
+    if ok.empty:
+        raise ResultsError(f"{directory}: no successful runs to plot")
+    design = runs if "stage" not in runs else runs[runs["stage"] == "design"]
+    missing = max(0, experiment.n_runs - design["run"].nunique()) if "run" in runs else 0
+    return SweepResults(directory, ok, experiment, manifest, len(runs) - len(ok), missing)
+
+
+# --- what kind of experiment ---------------------------------------------------------------
+def kind_of(res: SweepResults) -> tuple[str, tuple[str, ...], str | None]:
+    """The kind of experiment the stored runs hold, its factors, and why it gets no map.
+
+    The kind is read from the design and from the factors that actually vary among the
+    stored runs, so an interrupted sweep is charted for what it holds.
+
+    Returns:
+        ``(kind, factors, note)``: one of :data:`MAP`, :data:`ONE_FACTOR`,
+        :data:`INTERVENTIONS`, :data:`HYSTERESIS`, :data:`SENSITIVITY`, :data:`SINGLE`;
+        the factors charted (``(along, across)`` for a map); and a one-line reason when
+        a grid sweep gets no capture map, else ``None``.
+
+    """
+    exp = res.experiment
+    factors = res.factors
+    grid = exp.design.method == "grid"
+    if exp.base.pressure_change_month > 0 and {PRESSURE, PRESSURE_AFTER} <= set(factors):
+        return HYSTERESIS, (PRESSURE, PRESSURE_AFTER), None
+    if exp.design.method == "sobol":
+        return SENSITIVITY, res.varied, None
+    levers = [n for n in res.levers if n in factors]
+    if grid and len(levers) >= 2 and len(factors) != 2:
+        return INTERVENTIONS, tuple(levers), None
+    if grid and len(factors) == 2:
+        return MAP, factors, None
+    why = _no_map(res, factors) if grid else None
+    if grid and len(factors) == 1:
+        return ONE_FACTOR, factors, why
+    return SINGLE, (), why
+
+
+def _no_map(res: SweepResults, factors: Sequence[str]) -> str:
+    single = [n for n in res.varied if n not in factors]
+    held = "; ".join(f"the runs hold one value of {n} "
+                     f"({fmt(res.runs[n].iloc[0])})" for n in single)
+    if not factors:
+        what = "the runs are all at one design point"
+    elif len(factors) == 1:
+        what = f"the runs vary only {factors[0]}"
+    else:
+        what = f"the runs vary {len(factors)} factors ({', '.join(factors)})"
+    return (f"no capture map: a map needs exactly two factors with two values or more; "
+            f"{what}" + (f" ({held})" if held else ""))
+
+
+def plan(res: SweepResults) -> list[str]:
+    """The chart kinds (from :data:`KINDS`) this experiment's results call for."""
+    return list(_plan(res, kind_of(res)[0]))
+
+
+def _plan(res: SweepResults, kind: str) -> tuple[str, ...]:
+    columns = set(res.runs.columns)
+    if CAPTURE_RATE not in columns:
+        raise ResultsError(f"{res.directory}: results hold no capture_rate; sweep with it "
+                           "kept")
+    margins = [m for m in MARGINS if m in columns]
+    erosion = set(EROSION) <= columns
+    kinds = {MAP: ["phase_diagram", *(["margin_maps", "margin_by_factor",
+                                       "margin_vs_capture"] if margins else []),
+                   *(["erosion"] if erosion else [])],
+             ONE_FACTOR: ["outcome_by_factor"],
+             INTERVENTIONS: ["interventions", *(["erosion"] if erosion else [])],
+             HYSTERESIS: ["hysteresis"],
+             SENSITIVITY: ["sensitivity"],
+             SINGLE: []}[kind]
+    return tuple(k for k in KINDS if k in [*kinds, "typical_runs"])
+
+
+# --- the tables ----------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Boundary:
+    """The capture boundary along one factor at every level of another.
+
+    Attributes:
+        table: one row per level of ``across`` (:func:`kamabm.analysis.capture_boundary`).
+        along: the factor the boundary is a value of.
+        across: the factor whose levels each get a boundary.
+        direction: +1 capture rises along ``along``, -1 it falls.
+
+    """
+
+    table: pd.DataFrame
+    along: str
+    across: str
+    direction: int
+
+    @property
+    def inside(self) -> pd.DataFrame:
+        """The levels where the boundary lies inside the swept range."""
+        return self.table[self.table.status == INSIDE]
+
+    def outside(self) -> tuple[list[float], list[float]]:
+        """Levels where capture stays under 50 % at every swept value, and where it is over.
+
+        Returns:
+            ``(never, always)``: the levels of each kind, sorted.
+
+        """
+        return outside_levels(self.table, self.direction)
+
+
+def boundary(runs: pd.DataFrame, along: str, across: str, *, n_boot: int = 500,
+             seed: int = 0) -> Boundary:
+    """The capture boundary along ``along`` at every level of ``across``, either direction.
+
+    :func:`kamabm.analysis.capture_boundary` assumes capture rises along the factor; when
+    it falls (e.g. with learning ability) the factor is mirrored, the boundary estimated,
+    and mirrored back, so ``low <= critical <= high`` still holds.
+    """
+    rho = runs[[along, CAPTURE_RATE]].corr(method="spearman").iloc[0, 1]
+    direction = -1 if np.isfinite(rho) and rho < 0 else 1
+    if direction == 1:
+        table = capture_boundary(runs, along=along, across=across, n_boot=n_boot, seed=seed)
+        return Boundary(table, along, across, 1)
+    mirrored = runs.assign(**{along: -runs[along]})
+    table = capture_boundary(mirrored, along=along, across=across, n_boot=n_boot, seed=seed)
+    table["critical"], table["low"], table["high"] = (
+        -table["critical"], -table["high"], -table["low"])
+    table["status"] = table["status"].map({ABOVE: BELOW, BELOW: ABOVE, INSIDE: INSIDE})
+    return Boundary(table, along, across, -1)
+
+
+def outside_levels(table: pd.DataFrame, direction: int) -> tuple[list[float], list[float]]:
+    """Levels of a boundary table where capture never, and always, wins (see :class:`Boundary`)."""
+    never = ABOVE if direction == 1 else BELOW
+    always = BELOW if direction == 1 else ABOVE
+    return (sorted(table.loc[table.status == never, "level"]),
+            sorted(table.loc[table.status == always, "level"]))
+
+
+@dataclass(frozen=True)
+class Interventions:
+    """Each lever (alone, and all together) against the status quo, paired on seeds.
+
+    Attributes:
+        table: one row per (treatment, outcome): ``treatment``, ``control_mean``,
+            ``treated_mean``, ``diff``, ``low``, ``high``, ``n_pairs``, ``outcome``,
+            ``treated_value`` (the lever's value, NaN for "all levers") and ``setting``.
+        settings: ``{treatment: {lever: value}}``, the status quo first.
+
+    """
+
+    table: pd.DataFrame
+    settings: dict[str, dict[str, float]]
+
+
+def interventions(res: SweepResults) -> Interventions:
+    """Paired differences of each lever (alone, and all together) against the status quo."""
+    runs = res.runs
+    settings = one_at_a_time(runs, res.levers)
+    if len(settings) < 2 or "status quo" not in settings:
+        raise ResultsError(f"{res.directory}: no status quo and lever settings to compare")
+    tables = [paired_differences(runs, name, settings).assign(outcome=name)
+              for name in INTERVENTION_OUTCOMES if name in runs]
+    table = pd.concat(tables, ignore_index=True)
+    table["treated_value"] = table["treatment"].map(
+        lambda t: settings[t].get(t, float("nan")))
+    table["setting"] = table["treatment"].map(
+        lambda t: ", ".join(f"{k} = {fmt(v)}" for k, v in settings[t].items()
+                            if v != settings["status quo"][k]) or "")
+    return Interventions(table, settings)
+
+
+def erosion_by_treatment(res: SweepResults, settings: dict[str, dict[str, float]]
+                         ) -> pd.DataFrame:
+    """Margin erosion by source at the status quo and each lever setting, in that order."""
+    runs = res.runs
+    frames = [select_setting(runs, s).assign(treatment=n) for n, s in settings.items()]
+    table = erosion_attribution(pd.concat(frames, ignore_index=True), "treatment")
+    return table.set_index("treatment").loc[list(settings)].reset_index()
+
+
+def sensitivity_table(res: SweepResults) -> pd.DataFrame:
+    """Sobol indices of each charted outcome (long format, one row per outcome and parameter)."""
+    names = [v.name for v in res.experiment.variables]
+    frames = [sobol_indices(res.runs, names, outcome,
+                            second_order=res.experiment.design.second_order,
+                            seed=res.experiment.seed).assign(outcome=outcome)
+              for outcome in SENSITIVITY_OUTCOMES if outcome in res.runs]
+    return pd.concat(frames, ignore_index=True)
+
+
+def summary_table(res: SweepResults) -> pd.DataFrame:
+    """Per design point: the varied values, the number of runs and mean outcomes."""
+    keys = list(res.varied) or ["point"]
+    names = [c for c in SUMMARY_OUTCOMES if c in res.runs]
+    grouped = res.runs.groupby(keys, sort=True)
+    table = grouped[names].mean()
+    table.insert(0, "n_runs", grouped.size())
+    table["capture_rate_sd"] = grouped[CAPTURE_RATE].std()
+    return table.reset_index()
+
+
+def subset(levels: Sequence[float], k: int = MAX_LINES) -> list[float]:
+    """At most ``k`` of ``levels``, evenly spread, ends included."""
+    levels = sorted(levels)
+    if len(levels) <= k:
+        return list(levels)
+    idx = np.unique(np.round(np.linspace(0, len(levels) - 1, k)).astype(int))
+    return [levels[i] for i in idx]
+
+
+@dataclass(frozen=True)
+class TypicalRuns:
+    """Two runs repeated from their stored seeds: one not captured, one captured.
+
+    Attributes:
+        rows: the two runs' rows in the results, uncaptured first.
+        tables: their per-month tables (:func:`kamabm.run.run_table`).
+        outcomes: their outcomes as repeated now.
+        reproduced: whether the repeats end with the stored capture rates.
+
+    """
+
+    rows: tuple[pd.Series, pd.Series]
+    tables: tuple[pd.DataFrame, pd.DataFrame]
+    outcomes: tuple[dict[str, Any], dict[str, Any]]
+    reproduced: bool
+
+
+def pick_typical(runs: pd.DataFrame, threshold: float = 0.5) -> tuple[pd.Series, pd.Series]:
+    """A captured and an uncaptured run, from the same design point when one holds both.
+
+    Among the points holding both kinds, the one whose replications differ most in capture
+    rate is chosen (ties: mean capture nearest one half), and its least and most captured
+    runs are returned; failing such a point, the runs with the lowest and highest capture
+    rate overall.
+
+    Returns:
+        ``(uncaptured row, captured row)`` of ``runs``.
+
+    """
+    captured = runs[CAPTURE_RATE] >= threshold
+    stats = runs.assign(_c=captured).groupby("point").agg(
+        any=("_c", "any"), all=("_c", "all"), mean=(CAPTURE_RATE, "mean"),
+        spread=(CAPTURE_RATE, lambda c: c.max() - c.min()))
+    mixed = stats[stats["any"] & ~stats["all"]]
+    if not mixed.empty:
+        # the widest contrast between replications, then the point nearest one half
+        mixed = mixed.assign(_d=(mixed["mean"] - 0.5).abs())
+        point = mixed.sort_values(["spread", "_d"], ascending=[False, True]).index[0]
+        group = runs[runs["point"] == point].sort_values([CAPTURE_RATE, "replication"])
+        low = group.iloc[0]
+        high = group[group[CAPTURE_RATE] == group[CAPTURE_RATE].max()].iloc[0]
+        return low, high
+    order = runs.sort_values([CAPTURE_RATE, "run"])
+    return order.iloc[0], order.iloc[-1]
+
+
+def typical_runs(runs: pd.DataFrame) -> TypicalRuns:
+    """Repeat :func:`pick_typical`'s two runs through the model's one door (:mod:`kamabm.run`)."""
+    from kamabm.run import run_with_table
+    from kamabm.store import run_parameters
+
+    rows = pick_typical(runs)
+    tables, results = [], []
+    for row in rows:
+        got, table = run_with_table(run_parameters(row), int(row["seed"]))
+        tables.append(pd.DataFrame(table))
+        results.append(got)
+    reproduced = all(bool(np.isclose(got[CAPTURE_RATE], row[CAPTURE_RATE]))
+                     for got, row in zip(results, rows, strict=True))
+    return TypicalRuns(rows, (tables[0], tables[1]), (results[0], results[1]), reproduced)
+
+
+# --- everything at once --------------------------------------------------------------------
+@dataclass(frozen=True)
+class Analysis:
+    """Every table the charts and the report of one results folder draw on, computed once.
+
+    Attributes:
+        results: the loaded folder.
+        kind: the kind of experiment (:func:`kind_of`).
+        factors: the factors charted (``(along, across)`` for a map).
+        charts: the chart kinds to draw, in the order of :data:`KINDS`.
+        notes: one-line remarks for the reader: runs missing, charts the design calls
+            for that the runs cannot give, and why.
+        summary: per design point means (:func:`summary_table`).
+        cells: mean capture and margins at every design point of a map, indexed by
+            ``(along, across)``.
+        boundary: the capture boundary of a map.
+        margin_lines: margins against ``along`` with intervals, for a subset of levels of
+            ``across``, long format with an ``outcome`` column.
+        margin_gaps: per margin, :func:`kamabm.analysis.margin_gap` along the first factor.
+        by_factor: outcomes against the single factor of a one-factor sweep, with
+            intervals (long format, ``outcome`` column).
+        erosion: margin erosion by source, per level of the second factor of a map or per
+            lever setting.
+        interventions: levers against the status quo.
+        sobol: Sobol indices (long format).
+        hysteresis: ``(branches, gaps)`` of a hysteresis experiment.
+        typical: two typical runs, repeated.
+
+    """
+
+    results: SweepResults
+    kind: str
+    factors: tuple[str, ...]
+    charts: tuple[str, ...]
+    notes: tuple[str, ...] = ()
+    summary: pd.DataFrame = field(default_factory=pd.DataFrame)
+    cells: pd.DataFrame | None = None
+    boundary: Boundary | None = None
+    margin_lines: pd.DataFrame | None = None
+    margin_gaps: dict[str, dict[str, float]] = field(default_factory=dict)
+    by_factor: pd.DataFrame | None = None
+    erosion: pd.DataFrame | None = None
+    interventions: Interventions | None = None
+    sobol: pd.DataFrame | None = None
+    hysteresis: tuple[pd.DataFrame, pd.DataFrame] | None = None
+    typical: TypicalRuns | None = None
+
+    @property
+    def margins(self) -> list[str]:
+        """The margin outcomes the runs hold, in the order of :data:`MARGINS`."""
+        return [m for m in MARGINS if m in self.results.runs]
+
+    def grid(self, outcome: str) -> pd.DataFrame:
+        """Mean ``outcome`` of a map as a grid: rows ``across``, columns ``along``."""
+        if self.cells is None:
+            raise ResultsError("no map: the experiment is not a two-factor grid")
+        return self.cells[outcome].unstack(self.factors[0])
+
+
+def analyse(res: SweepResults, *, n_boot: int = 500, seed: int = 0,
+            typical: bool = True) -> Analysis:
+    """Compute every table the charts and the report need, once.
+
+    Args:
+        res: loaded results (:func:`load`).
+        n_boot: bootstrap resamples for the capture boundary.
+        seed: seed of that bootstrap.
+        typical: whether to repeat two typical runs (through :mod:`kamabm.run`).
+
+    Raises:
+        ResultsError: the results hold no capture rate.
+
+    """
+    kind, factors, why = kind_of(res)
+    charts = list(_plan(res, kind))
+    runs = res.runs
+    notes: list[str] = []
+    if res.missing:
+        planned = res.experiment.n_runs
+        notes.append(f"{res.missing} of {planned} runs are missing (an interrupted or "
+                     f"running sweep?); the charts show the {planned - res.missing} stored")
+    if why:
+        notes.append(why + ("; outcomes are drawn against it instead"
+                            if kind == ONE_FACTOR else ""))
+    tables: dict[str, Any] = {}
+    margins = [m for m in MARGINS if m in runs]
+    if kind == MAP:
+        along, across = factors
+        tables["boundary"] = boundary(runs, along, across, n_boot=n_boot, seed=seed)
+        tables["cells"] = runs.groupby([along, across], sort=True)[
+            [CAPTURE_RATE, *margins]].mean()
+        if margins:
+            levels = subset(runs[across].unique())
+            tables["margin_lines"] = pd.concat(
+                [summarise(runs[runs[across].isin(levels)], m, [across, along]).assign(
+                    outcome=m) for m in margins], ignore_index=True)
+            tables["margin_gaps"] = {m: margin_gap(runs, m, along=along) for m in margins}
+        if "erosion" in charts:
+            tables["erosion"] = erosion_attribution(runs, across)
+    elif kind == ONE_FACTOR:
+        (factor,) = factors
+        tables["by_factor"] = pd.concat(
+            [summarise(runs, o, factor).assign(outcome=o)
+             for o in FACTOR_OUTCOMES if o in runs], ignore_index=True)
+    elif kind == INTERVENTIONS:
+        try:
+            found = interventions(res)
+        except (ResultsError, ValueError) as exc:
+            notes.append(f"no intervention chart: {exc}")
+            charts = [c for c in charts if c not in ("interventions", "erosion")]
+        else:
+            tables["interventions"] = found
+            if "erosion" in charts:
+                tables["erosion"] = erosion_by_treatment(res, found.settings)
+    elif kind == HYSTERESIS:
+        branches = hysteresis_branches(runs)
+        tables["hysteresis"] = (branches, hysteresis_gap(branches))
+    elif kind == SENSITIVITY:
+        try:
+            tables["sobol"] = sensitivity_table(res)
+        except ValueError as exc:
+            notes.append(f"no Sobol indices: {exc}")
+            charts.remove("sensitivity")
+    if typical and "typical_runs" in charts:
+        tables["typical"] = typical_runs(runs)
+    else:
+        charts = [c for c in charts if c != "typical_runs"]
+    return Analysis(res, kind, tuple(factors), tuple(charts), tuple(notes),
+                    summary=summary_table(res), **tables)
