@@ -460,7 +460,7 @@ def run_screening(screening: Screening, out: str | Path, *, workers: int | None 
     table.insert(0, "point", np.arange(len(design)))
     runs = runs.merge(table, on="point")
     _atomic_csv(runs, directory / RUNS_CSV)
-    failed = int((runs["error"].fillna("") != "").sum())
+    failed = int(runs["error"].notna().sum())  # read back from CSV: no error is missing
     if failed and progress:
         print(f"{failed} runs raised; their trajectories are left out (errors in "
               f"{directory / RUNS_CSV})", file=sys.stderr)
@@ -490,7 +490,7 @@ def _run_chunk(run_fn: RunFunction, base: dict[str, Any],
         params = template.replace(**{k: int(v) if Parameters.is_integer(k) else float(v)
                                      for k, v in values.items()})
         row: dict[str, Any] = {"point": point, "replication": replication, "seed": seed,
-                               "error": ""}
+                               "error": None}
         try:
             result = run_fn(params, seed)
         except Exception as exc:  # noqa: BLE001 (recorded; its trajectory is left out)
