@@ -1,12 +1,23 @@
-"""The students' explorer: a Mesa SolaraViz page over the KAM market.
+"""The students' explorer: a Solara page over one run of the KAM market.
 
-Start it with ``kamabm app`` (or ``solara run kamabm.app``). The sidebar's controls are
-generated from :class:`~kamabm.params.Parameters` (label, range and default are read from
-each field's spec, never typed here); moving one takes effect at *Reset*, as in every
-Mesa app. The page shows what capture looks like from inside the supplier: each KAM's
-alignment drifting (E8, E11), the count of captured KAMs, the key-account price ratchet
-and margins (E9), the work turning operational while activity stays high (E10) and the
-market itself, coloured by alignment.
+Start it with ``kamabm app`` (or ``solara run kamabm.app``). The controls are generated
+from :class:`~kamabm.params.Parameters` through :mod:`kamabm.app_labels` (plain labels
+there; ranges, defaults and meanings from each field's spec). Moving one takes effect at
+*Reset*, which builds a new market with :func:`kamabm.run.new_model`. The page shows what
+capture looks like from inside the supplier: each KAM's alignment drifting (E8, E11), the
+count of captured KAMs, the key-account price ratchet and margins (E9), the work turning
+operational while activity stays high (E10) and the market itself.
+
+Why not Mesa's ``SolaraViz``: it fixes a sidebar we could neither word nor group (Play
+Interval, Render Interval and Use Threads unexplained, one flat list of sliders, the step
+count from ``model.steps``), lays charts out in a draggable grid that shows only the
+sidebar on a phone, and rebuilds the model by calling its class with the sliders as
+keywords. This page is built from the same Solara components, takes its model from the
+single door :func:`~kamabm.run.new_model`, and behaves alike on Mesa 3.3 and 3.5.
+
+Drawing is the cost of a step (the model takes under a millisecond): each chart is a
+small matplotlib figure at screen resolution, without a layout engine, redrawn only
+when the month changes; while playing, the charts are redrawn every *N* months.
 
 This module needs the optional extra (``pip install "kamabm[app]"``); nothing else in
 the package imports it.
@@ -14,295 +25,592 @@ the package imports it.
 
 from __future__ import annotations
 
-import html
-import math
-from typing import Any
+import io
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import solara
-from matplotlib import colormaps
+from matplotlib.artist import Artist
 from matplotlib.axes import Axes
-from matplotlib.cm import ScalarMappable
+from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.collections import LineCollection
-from matplotlib.colors import Normalize
+from matplotlib.colors import LinearSegmentedColormap, Normalize
 from matplotlib.figure import Figure
-from mesa.visualization import Slider, SolaraViz
-from mesa.visualization.utils import update_counter
+from matplotlib.lines import Line2D
+from matplotlib.patches import Patch
+from PIL import Image as PILImage
 
-from kamabm.kam import CAPTURED_BELOW
-from kamabm.model import KAMMarket
-from kamabm.params import LEVER, Parameters
-from kamabm.run import series
-
-#: Parameters with a slider: the headline ones (E1, E8), detachment (E4), learning (E7),
-#: the size of the market and every management lever (E12). The rest keep their defaults.
-CONTROLLED: tuple[str, ...] = (
-    "client_revenue_share", "kam_pressure", "buyer_detachment", "learning_ability",
-    "pressure_change_month", "pressure_after_change", "n_suppliers", "n_key_buyers",
-    "horizon_months",
-    *(name for name in Parameters.names() if Parameters.spec(name).group == LEVER),
+from kamabm.app_labels import (
+    DEFAULT_SEED,
+    GROUPS,
+    MAX_SEED,
+    SEED_HELP,
+    SEED_LABEL,
+    Control,
+    controls,
 )
-#: Seed of the first model the page shows (the ``kamabm run`` default too).
-DEFAULT_SEED = 1
-#: Highest seed the seed slider offers.
-MAX_SEED = 999
-#: Colours of alignment: red is the client's agent (0), green loyal to the employer (1).
-ALIGNMENT_CMAP = colormaps["RdYlGn"]
-#: Size of every chart, inches.
-FIGSIZE = (6.4, 4.0)
+from kamabm.charts import ACTIVITY, CAPTURED, LOYAL, MARGIN, OPERATIONAL, PRICE
+from kamabm.model import KAMMarket
+from kamabm.params import ParameterError, Parameters
+from kamabm.run import CAPTURED_BELOW, new_model, run_table
+
+#: Every control, by parameter name (labels and groups in :mod:`kamabm.app_labels`).
+CONTROLS: dict[str, Control] = controls()
+#: Colour of a KAM by alignment: Okabe-Ito vermillion (captured, 0) to blue (loyal, 1),
+#: through light grey at the capture line; safe for colour-blind readers, and shapes
+#: (crosses, dashes) tell captured from loyal without colour.
+ALIGNMENT_CMAP = LinearSegmentedColormap.from_list("alignment", [CAPTURED, "#DDDDDD", LOYAL])
+#: Charts: size (inches) and resolution (a figure is about 480 x 290 pixels).
+FIGSIZE = (6.0, 3.6)
+DPI = 80
+#: While playing, the next months wait until the page has drawn the last ones, at most
+#: this long (a closed page draws nothing).
+FRAME_WAIT_S = 5.0
+#: Highest "redraw every N months" the page offers.
+MAX_REDRAW_EVERY = 24
+TUTORIAL = Path(__file__).resolve().parents[1] / "docs" / "tutorial.md"
+TITLE = "KAM capture explorer: key account managers and their clients"
+#: The seed's control (a run's seed is no parameter of the model).
+SEED = Control("seed", SEED_LABEL, SEED_HELP, 0, MAX_SEED, 1, DEFAULT_SEED, 1.0, True)
 
 
-class AppMarket(KAMMarket):
-    """The market as the app builds it: parameters by keyword, an integer seed.
-
-    Mesa's page re-creates the model at *Reset* with ``Model(**controls)``; this
-    subclass gives it the plain keyword signature it checks for. Mesa 3.5 also passes
-    its (empty) default ``scenario`` there; our parameters live in :class:`Parameters`,
-    so it is dropped.
-    """
-
-    def __init__(self, seed: int = DEFAULT_SEED, scenario: Any = None, **kwargs: Any) -> None:
-        super().__init__(Parameters.from_mapping(kwargs), seed=int(seed))
+def parameters(settings: dict[str, float]) -> tuple[Parameters, int]:
+    """The parameters and seed of a run from the controls' positions (shown units)."""
+    values = {name: CONTROLS[name].value(shown) for name, shown in settings.items()
+              if name != "seed"}
+    return Parameters().replace(**values), int(settings["seed"])
 
 
-def slider_step(name: str) -> float | int:
-    """A round slider step for ``name`` on whose grid the low end and the default lie."""
-    if Parameters.is_integer(name):
-        return 1
-    spec = Parameters.spec(name)
-    default = Parameters.default(name)
-    step = 10.0 ** math.floor(math.log10((spec.high - spec.low) / 50.0))
-    while not all(_on_grid(x, step) for x in (spec.low, default)):
-        step /= 10.0
-    return step
+def default_settings() -> dict[str, float]:
+    """The controls' positions at start: every parameter's default, and the first seed."""
+    return {"seed": DEFAULT_SEED, **{name: c.default for name, c in CONTROLS.items()}}
 
 
-def _on_grid(x: float, step: float) -> bool:
-    return abs(x / step - round(x / step)) < 1e-6
-
-
-def control(name: str) -> Slider:
-    """The slider of parameter ``name``: range and default from its spec."""
-    spec = Parameters.spec(name)
-    step = slider_step(name)
-    low = spec.low + step if spec.low_open else spec.low
-    high = spec.high - step if spec.high_open else spec.high
-    if Parameters.is_integer(name):
-        return Slider(f"{name} ({spec.unit})", Parameters.default(name), int(low), int(high),
-                      1, dtype=int)
-    return Slider(f"{name} ({spec.unit})", Parameters.default(name), round(low, 12),
-                  round(high, 12), step, dtype=float)
-
-
-def model_params() -> dict[str, Slider]:
-    """Mesa's ``model_params``: the seed, then one slider per controlled parameter."""
-    controls = {"seed": Slider("seed", DEFAULT_SEED, 0, MAX_SEED, 1, dtype=int)}
-    controls.update({name: control(name) for name in CONTROLLED})
-    return controls
-
-
-# --- drawing: pure functions of (axes, model), also usable outside the app -------------
-def _months(model: KAMMarket) -> np.ndarray:
-    return np.arange(1, model.steps + 1)
+# --- drawing: a chart's frame once per run, its data on top of it each month -----------
+# Drawing axes, ticks and labels is most of a chart's cost; they do not change during a
+# run (the month axis runs to the horizon, every y range is fixed), so each chart is
+# split in two functions: ``frame(ax, model)`` draws the static part and returns the
+# chart's axes; ``data(axes, model)`` adds the month-by-month artists. Artists of the
+# frame marked animated (legends, reference lines) are drawn again over the data.
+Frame = Callable[[Axes, KAMMarket], list[Axes]]
+Data = Callable[[list[Axes], KAMMarket], list[Artist]]
 
 
 def _month_axis(ax: Axes, model: KAMMarket) -> None:
-    # A fixed axis: the run grows into it step by step, and runs are comparable.
     ax.set_xlim(0, model.params.horizon_months)
     ax.set_xlabel("month")
     ax.grid(alpha=0.3)
 
 
-def draw_alignment(ax: Axes, model: KAMMarket) -> None:
-    """Each KAM's alignment per month; the ones captured now in red, with the month."""
-    months = _months(model)
-    alignment = model.trace.alignment[: model.steps]
-    for k, kam in enumerate(model.kams):
-        if kam.captured:
-            loyal = np.flatnonzero(alignment[:, k] >= CAPTURED_BELOW)
-            since = loyal[-1] + 1 if len(loyal) else 0  # first month of this capture
-            ax.plot(months, alignment[:, k], color="tab:red", lw=1.6, zorder=3)
-            ax.plot(months[since], alignment[since, k], "x", color="black", ms=6, zorder=4)
-        else:
-            ax.plot(months, alignment[:, k], color="tab:blue", lw=1.0, alpha=0.6)
-    ax.axhline(CAPTURED_BELOW, color="black", ls="--", lw=0.8)
-    ax.text(0.5, CAPTURED_BELOW - 0.02, "captured below", va="top", fontsize=8)
+def _on_top(*artists: Artist) -> None:
+    for artist in artists:
+        artist.set_animated(True)
+
+
+def _legend(ax: Axes, handles: list[Artist], ncols: int = 2) -> None:
+    # Above the plot, in the static frame: data drawn later never covers it.
+    ax.legend(handles=handles, loc="lower left", bbox_to_anchor=(0.0, 1.01), ncols=ncols,
+              fontsize=8, frameon=False, borderaxespad=0.0, handlelength=2.5)
+
+
+def capture_months(alignment: np.ndarray) -> np.ndarray:
+    """Index of the month each KAM's current capture began (-1 for KAMs loyal now)."""
+    months = np.full(alignment.shape[1], -1)
+    if not len(alignment):
+        return months
+    for k in np.flatnonzero(alignment[-1] < CAPTURED_BELOW):
+        loyal = np.flatnonzero(alignment[:, k] >= CAPTURED_BELOW)
+        months[k] = loyal[-1] + 1 if len(loyal) else 0
+    return months
+
+
+def alignment_frame(ax: Axes, model: KAMMarket) -> list[Axes]:
+    """Frame of each KAM's alignment: the capture line and the legend."""
+    _on_top(ax.axhline(CAPTURED_BELOW, color="black", ls=":", lw=0.8))
+    _legend(ax, [Line2D([], [], color=LOYAL, label="loyal KAM (solid)"),
+                 Line2D([], [], color=CAPTURED, ls="--", lw=1.8, marker="x", mec="black",
+                        label="captured KAM (dashed; x: since)")])
     ax.set_ylim(-0.02, 1.05)
-    ax.set_ylabel("alignment (1 = employer)")
-    ax.set_title("KAM alignment with the employer (red: captured, x: since)")
+    ax.set_ylabel("alignment with employer")
     _month_axis(ax, model)
+    return [ax]
 
 
-def draw_captures(ax: Axes, model: KAMMarket) -> None:
-    """Number of captured KAMs per month, against all KAMs."""
+def alignment_data(axes: list[Axes], model: KAMMarket) -> list[Artist]:
+    """Each KAM's alignment per month: loyal ones solid blue, captured dashed vermillion."""
+    ax = axes[0]
+    table = run_table(model)
+    months = table["month"]
+    if not len(months):
+        return []
+    alignment = np.column_stack([v for k, v in table.items() if k.endswith("_alignment")])
+    since = capture_months(alignment)
+    lines = [np.column_stack([months, alignment[:, k]]) for k in range(alignment.shape[1])]
+    loyal = LineCollection([x for x, s in zip(lines, since, strict=True) if s < 0],
+                           colors=LOYAL, linewidths=1.0, alpha=0.8)
+    captured = LineCollection([x for x, s in zip(lines, since, strict=True) if s >= 0],
+                              colors=CAPTURED, linewidths=1.8, linestyles="--")
+    k = np.flatnonzero(since >= 0)
+    marks = ax.plot(months[since[k]], alignment[since[k], k], "x", color="black", ms=6)
+    return [ax.add_collection(loyal), ax.add_collection(captured), *marks]
+
+
+def captures_frame(ax: Axes, model: KAMMarket) -> list[Axes]:
+    """Frame of the captured count: 0 to all KAMs."""
     n = len(model.kams)
-    ax.step(_months(model), model.trace.captured[: model.steps], where="post",
-            color="tab:red", lw=2)
     ax.set_ylim(-0.3, n + 0.3)
     ax.set_ylabel("captured KAMs")
-    now = int(sum(kam.captured for kam in model.kams))
-    ax.set_title(f"Captured KAMs: {now} of {n} now")
     _month_axis(ax, model)
+    return [ax]
 
 
-def draw_price_and_margins(ax: Axes, model: KAMMarket) -> None:
-    """Mean key-account price (left axis) and the key-account and supplier margins."""
-    s = series(model)
-    months = _months(model)
-    ax.plot(months, s["key_price"], color="black", lw=2, label="key-account price")
-    ax.axhline(model.initial_key_price, color="black", ls=":", lw=0.8)
+def captures_data(axes: list[Axes], model: KAMMarket) -> list[Artist]:
+    """Number of captured KAMs per month, and now in the title."""
+    ax = axes[0]
+    n = len(model.kams)
+    table = run_table(model)
+    line = ax.step(table["month"], np.rint(table["captured_share"] * n), where="post",
+                   color=CAPTURED, lw=2)
+    return line
+
+
+def price_frame(ax: Axes, model: KAMMarket) -> list[Axes]:
+    """Frame of price (left axis) and margins (right axis, %), with the starting price."""
+    ax.axhline(model.initial_key_price, color=PRICE, ls=":", lw=0.8)
     ax.set_ylabel("price (unit cost = 1)")
     ax.set_ylim(0.95, max(1.05 * model.initial_key_price, 1.3))
     right = ax.twinx()
-    right.plot(months, s["key_account_margin"], color="tab:purple", label="key-account margin")
-    right.plot(months, s["supplier_margin"], color="tab:green", label="supplier net margin")
-    right.set_ylim(-0.1, 0.3)
-    right.set_ylabel("margin (share of revenue)")
-    handles = ax.get_legend_handles_labels()[0] + right.get_legend_handles_labels()[0]
-    ax.legend(handles=handles, loc="lower left", fontsize=8)
-    ax.set_title("Key-account price and margins")
+    right.set_ylim(-10, 30)
+    right.set_ylabel("margin (% of revenue)")
+    _legend(ax, [Line2D([], [], color=PRICE, lw=2, label="key-account price (left)"),
+                 Line2D([], [], color=MARGIN, ls="--", label="key-account margin (right)"),
+                 Line2D([], [], color=OPERATIONAL, ls="-.",
+                        label="suppliers' net margin (right)")])
     _month_axis(ax, model)
+    return [ax, right]
 
 
-def draw_time_split(ax: Axes, model: KAMMarket) -> None:
-    """Mean share of KAM time on fulfilment versus negotiation, and total activity."""
-    s = series(model)
-    months = _months(model)
-    operational = s["operational_share"]
-    ax.stackplot(months, operational, 1.0 - operational, colors=["tab:orange", "tab:cyan"],
-                 labels=["operational (fulfilling demands)", "commercial (negotiating)"],
-                 alpha=0.8)
-    ax.plot(months, s["kam_activity"] / 2.0, color="black", lw=1.5,
-            label="activity (right scale)")
-    ax.set_ylim(0, 1)
-    ax.set_ylabel("share of KAM time")
-    right = ax.secondary_yaxis("right", functions=(lambda y: 2.0 * y, lambda y: y / 2.0))
-    right.set_ylabel("months worked per month")
-    ax.legend(loc="lower left", fontsize=8)
-    ax.set_title("Where KAM time goes")
+def price_data(axes: list[Axes], model: KAMMarket) -> list[Artist]:
+    """Key-account price, key-account margin and the suppliers' net margin per month."""
+    ax, right = axes
+    table = run_table(model)
+    months = table["month"]
+    return [*ax.plot(months, table["key_price"], color=PRICE, lw=2),
+            *right.plot(months, 100 * table["key_account_margin"], color=MARGIN, ls="--"),
+            *right.plot(months, 100 * table["supplier_margin"], color=OPERATIONAL, ls="-.")]
+
+
+#: Top of the time chart: working time is drawn up to twice a full month.
+TIME_TOP = 200.0
+
+
+def time_frame(ax: Axes, model: KAMMarket) -> list[Axes]:
+    """Frame of where KAM time goes: percent of a month, and the legend."""
+    ax.set_ylim(0, TIME_TOP)
+    ax.set_ylabel("% of a month")
+    _on_top(ax.axhline(100, color="grey", lw=0.8))
+    _legend(ax, [Patch(facecolor=OPERATIONAL, hatch="//", label="fulfilling demands"),
+                 Patch(facecolor=ACTIVITY, label="negotiating"),
+                 Line2D([], [], color="black", lw=1.5, label="working time (100 = full time)")])
     _month_axis(ax, model)
+    return [ax]
 
 
-def draw_market(ax: Axes, model: KAMMarket) -> None:
-    """Suppliers (bottom), their KAMs, and the key buyers (top), coloured by alignment.
+def time_data(axes: list[Axes], model: KAMMarket) -> list[Artist]:
+    """Share of KAM time on fulfilment versus negotiation, and total working time."""
+    ax = axes[0]
+    table = run_table(model)
+    months = table["month"]
+    operational = 100 * table["operational_share"]
+    areas = ax.stackplot(months, operational, 100 - operational,
+                         colors=[OPERATIONAL, ACTIVITY], alpha=0.8, hatch=["//", ""])
+    return [*areas, *ax.plot(months, np.minimum(100 * table["kam_activity"], TIME_TOP),
+                             color="black", lw=1.5)]
 
-    Each KAM sits above his supplier and is linked to the buyer he serves; the link's
-    width is the account's volume. A supplier's colour is its KAMs' mean alignment.
-    """
+
+def _market_layout(model: KAMMarket) -> tuple[float, list[float], dict[int, float]]:
+    """Width of the picture, each supplier's x and each buyer's x (by id)."""
     n_s, n_b = len(model.suppliers), len(model.buyers)
     width = max(n_s, n_b)
-    slot = width / n_s
+    supplier_x = [(i + 0.5) * width / n_s for i in range(n_s)]
     buyer_x = {id(b): (j + 0.5) * width / n_b for j, b in enumerate(model.buyers)}
+    return width, supplier_x, buyer_x
+
+
+def market_frame(ax: Axes, model: KAMMarket) -> list[Axes]:
+    """Frame of the market: suppliers (squares), key clients (diamonds), the legend."""
+    width, supplier_x, buyer_x = _market_layout(model)
+    ax.scatter(supplier_x, np.zeros(len(supplier_x)), s=300, marker="s", color="white",
+               edgecolors="black")
+    ax.scatter(list(buyer_x.values()), np.full(len(buyer_x), 2.0), s=300, marker="D",
+               color="lightgrey", edgecolors="black")
+    for j, bx in enumerate(buyer_x.values()):
+        ax.text(bx, 2.25, f"key client {j + 1}", ha="center", va="bottom", fontsize=7)
+    ax.text(-0.1, 1.0, "KAMs", ha="right", va="center", fontsize=8)
+    _legend(ax, [
+        Line2D([], [], ls="", marker="o", mfc=LOYAL, mec="black", ms=8, label="loyal KAM"),
+        Line2D([], [], ls="", marker="X", mfc=CAPTURED, mec="black", ms=9,
+               label="captured KAM (colour: alignment)")])
+    ax.set_xlim(-0.9, width + 0.1)
+    ax.set_ylim(-0.95, 2.6)
+    ax.axis("off")
+    return [ax]
+
+
+def market_data(axes: list[Axes], model: KAMMarket) -> list[Artist]:
+    """KAMs coloured by alignment, crosses if captured; links as wide as the volume.
+
+    Each KAM sits above his supplier and is linked to the client he serves.
+    """
+    ax = axes[0]
+    _, supplier_x, buyer_x = _market_layout(model)
+    slot = supplier_x[0] * 2
     volume = max(a.volume for s in model.suppliers for a in s.accounts) or 1.0
-    links, link_widths, kam_xy, kams, supplier_x, supplier_alignment = [], [], [], [], [], []
-    for i, supplier in enumerate(model.suppliers):
-        centre = (i + 0.5) * slot
+    links, link_widths, kam_x, kams, artists = [], [], [], [], []
+    for centre, supplier in zip(supplier_x, model.suppliers, strict=True):
         n = len(supplier.accounts)
         xs = centre + (np.arange(n) - (n - 1) / 2) * slot / (n + 1)
         for x, account in zip(xs, supplier.accounts, strict=True):
             links += [[(x, 1.0), (buyer_x[id(account.buyer)], 2.0)], [(centre, 0.0), (x, 1.0)]]
             link_widths += [0.5 + 4.0 * account.volume / volume, 0.8]
-            kam_xy.append((x, 1.0))
+            kam_x.append(x)
             kams.append(account.kam)
-        supplier_x.append(centre)
-        supplier_alignment.append(np.mean([a.kam.alignment for a in supplier.accounts]))
-        ax.text(centre, -0.3, f"supplier {i + 1}", ha="center", va="top", fontsize=8)
-    ax.add_collection(LineCollection(links, linewidths=link_widths, colors="grey", alpha=0.5,
-                                     zorder=1))
+        captured = sum(a.kam.captured for a in supplier.accounts)
+        artists.append(ax.text(centre, -0.35, f"supplier\n{captured} of {n} captured",
+                               ha="center", va="top", fontsize=7))
+    artists.append(ax.add_collection(LineCollection(links, linewidths=link_widths,
+                                                    colors="grey", alpha=0.5)))
+    kam_x = np.array(kam_x)
+    alignment = np.array([k.alignment for k in kams])
+    captured = alignment < CAPTURED_BELOW
     norm = Normalize(0.0, 1.0)
-    x, y = np.array(kam_xy).T
-    ax.scatter(x, y, s=140, c=[k.alignment for k in kams], cmap=ALIGNMENT_CMAP, norm=norm,
-               edgecolors="black", linewidths=[2.5 if k.captured else 0.5 for k in kams],
-               zorder=3)
-    ax.scatter(supplier_x, np.zeros(n_s), s=420, marker="s", c=supplier_alignment,
-               cmap=ALIGNMENT_CMAP, norm=norm, edgecolors="black", zorder=3)
-    ax.scatter(list(buyer_x.values()), np.full(n_b, 2.0), s=420, marker="D",
-               color="lightgrey", edgecolors="black", zorder=3)
-    for j, bx in enumerate(buyer_x.values()):
-        ax.text(bx, 2.3, f"key buyer {j + 1}", ha="center", va="bottom", fontsize=8)
-    ax.text(-0.1, 1.0, "KAMs", ha="right", va="center", fontsize=8)
-    ax.set_xlim(-0.6, width + 0.1)
-    ax.set_ylim(-0.7, 2.7)
-    ax.axis("off")
-    ax.set_title("The market, coloured by alignment (thick ring: captured)")
-    bar = ax.figure.colorbar(ScalarMappable(norm, ALIGNMENT_CMAP), ax=ax, fraction=0.04,
-                             pad=0.02)
-    bar.set_label("alignment")
+    for kind, mask, marker, size in (("loyal", ~captured, "o", 120),
+                                     ("captured", captured, "X", 170)):
+        if mask.any():
+            artists.append(ax.scatter(kam_x[mask], np.ones(mask.sum()), s=size, marker=marker,
+                                      c=alignment[mask], cmap=ALIGNMENT_CMAP, norm=norm,
+                                      edgecolors="black", linewidths=0.6, gid=f"{kind} KAMs"))
+    return artists
 
 
-# --- the page's components --------------------------------------------------------------
-def _chart(draw: Any, css_class: str) -> Any:
-    """A Mesa page component drawing ``draw(ax, model)``, redrawn after every step."""
+@dataclass(frozen=True)
+class ChartSpec:
+    """A chart of the page: how to draw it, its CSS class, its title and its caption.
 
-    @solara.component
-    def Chart(model: KAMMarket) -> None:
-        update_counter.get()
-        fig = Figure(figsize=FIGSIZE)
-        # Fixed margins: a layout engine would double the drawing time of every step.
-        fig.subplots_adjust(left=0.11, right=0.88, bottom=0.13, top=0.91)
-        draw(fig.add_subplot(), model)
-        with solara.Column(classes=[css_class]):
-            solara.FigureMatplotlib(fig, format="png",
-                                    dependencies=[model, update_counter.value])
+    Title and caption are page text, not pixels: they stay sharp on any screen and cost
+    nothing to draw.
+    """
 
-    Chart.__name__ = f"Chart_{draw.__name__}"
-    return Chart
+    frame: Frame
+    data: Data
+    css_class: str
+    title: Callable[[KAMMarket], str]
+    caption: str
 
 
-#: Show every slider's value, not only while it is dragged (students compare settings).
-SLIDER_CSS = """
-.v-slider__thumb-label-container { display: block !important; }
+#: The charts in page order.
+CHARTS: tuple[ChartSpec, ...] = (
+    ChartSpec(alignment_frame, alignment_data, "kamabm-alignment",
+              lambda m: "Each KAM's alignment with his employer",
+              "One line per KAM: 1 he works for his own firm, 0 for the client (E8, E11)."),
+    ChartSpec(captures_frame, captures_data, "kamabm-captures",
+              lambda m: f"Captured KAMs: {sum(k.captured for k in m.kams)} of {len(m.kams)} "
+                        "now",
+              "How many KAMs are captured each month."),
+    ChartSpec(price_frame, price_data, "kamabm-price", lambda m: "Key-account price and margins",
+              "The price key clients pay falls first; margins follow (E9). Dotted line: "
+              "the starting price."),
+    ChartSpec(time_frame, time_data, "kamabm-time", lambda m: "Where KAM time goes",
+              "Fulfilment grows while total working time stays high (E10)."),
+    ChartSpec(market_frame, market_data, "kamabm-market", lambda m: "The market now",
+              "Suppliers (squares), their KAMs, and the key clients (diamonds) they serve."),
+)
+
+
+class LiveChart:
+    """One chart of one run: its frame drawn once, its data drawn over it on demand."""
+
+    def __init__(self, spec: ChartSpec, model: KAMMarket) -> None:
+        self.spec = spec
+        self.figure = Figure(figsize=FIGSIZE, dpi=DPI)
+        self.canvas = FigureCanvasAgg(self.figure)
+        # Fixed margins: a layout engine would double the drawing time.
+        self.figure.subplots_adjust(left=0.11, right=0.89, bottom=0.14, top=0.86)
+        self.axes = spec.frame(self.figure.add_subplot(), model)
+        self.on_top = [a for ax in self.axes for a in ax.get_children() if a.get_animated()]
+        self.canvas.draw()
+        self.background = self.canvas.copy_from_bbox(self.figure.bbox)
+
+    def png(self, model: KAMMarket) -> bytes:
+        """The chart of ``model`` now, as PNG bytes."""
+        self.canvas.restore_region(self.background)
+        artists = self.spec.data(self.axes, model)
+        for artist in [*artists, *self.on_top]:
+            self.figure.draw_artist(artist)
+        for artist in artists:
+            artist.remove()
+        width, height = self.canvas.get_width_height()
+        image = PILImage.frombuffer("RGBA", (width, height), self.canvas.buffer_rgba(),
+                                    "raw", "RGBA", 0, 1)
+        out = io.BytesIO()
+        image.save(out, format="png", compress_level=1)
+        return out.getvalue()
+
+
+def chart_png(spec: ChartSpec, model: KAMMarket) -> bytes:
+    """One chart of ``model`` as PNG bytes, drawn from scratch (for use outside the page)."""
+    return LiveChart(spec, model).png(model)
+
+
+# --- the page ----------------------------------------------------------------------------
+CSS = """
+.kamabm-page { display: flex; flex-wrap: wrap; gap: 16px; align-items: flex-start; }
+.kamabm-side { flex: 1 1 300px; max-width: 440px; min-width: 0; }
+.kamabm-main { flex: 3 1 320px; min-width: 0; }
+.kamabm-charts { display: grid; gap: 12px;
+  grid-template-columns: repeat(auto-fill, minmax(min(100%, 440px), 1fr)); }
+.kamabm-charts img { width: 100%; height: auto; }
+.kamabm-chart-title { font-weight: bold; text-align: center; }
+.kamabm-caption, .kamabm-help { font-size: 80%; color: #555; line-height: 1.3; }
+.kamabm-control { margin-bottom: 6px; }
+.kamabm-control .v-input__slot { margin-bottom: 0; }
+.kamabm-control .v-input { margin-top: 0; padding-top: 0; }
+.kamabm-control .v-messages { display: none; }
+.kamabm-value { font-weight: bold; white-space: nowrap; }
+.kamabm-label { display: flex; justify-content: space-between; gap: 8px; }
+@media (max-width: 700px) { .kamabm-side { max-width: none; } }
 """
 
 
 @solara.component
-def Status(model: KAMMarket) -> None:
-    """Month of the run, the live pressure control and what each slider means."""
-    update_counter.get()
-    spec = Parameters.spec("kam_pressure")
-
-    def set_pressure(value: float) -> None:
-        model.kam_pressure = value
-
-    solara.Style(SLIDER_CSS)
-    with solara.Column(classes=["kamabm-status"],
-                       style={"height": "100%", "overflow-y": "auto"}):
-        captured = sum(k.captured for k in model.kams)
-        solara.Text(f"Month {model.steps} of {model.params.horizon_months}: "
-                    f"{captured} of {len(model.kams)} KAMs captured, "
-                    f"pressure now {model.kam_pressure:g}",
-                    classes=["kamabm-month"], style={"font-weight": "bold"})
-        solara.SliderFloat("kam_pressure now (from the next step, no reset)",
-                           value=model.kam_pressure, on_value=set_pressure, min=spec.low,
-                           max=spec.high, step=slider_step("kam_pressure"))
-        solara.HTML(tag="div", unsafe_innerHTML=controls_help(model.params))
-
-
-def controls_help(params: Parameters) -> str:
-    """An HTML table of the sidebar's parameters: this run's value, range, meaning."""
-    rows = "".join(
-        f"<tr><td><code>{name}</code></td><td>{getattr(params, name):g}</td>"
-        f"<td>{spec.range_text()}&nbsp;{html.escape(spec.unit)}</td>"
-        f"<td>{html.escape(spec.meaning)}</td></tr>"
-        for name, spec in ((n, Parameters.spec(n)) for n in CONTROLLED))
-    return ('<table style="font-size: 75%; text-align: left"><tr><th>control</th>'
-            f"<th>this run</th><th>range</th><th>meaning</th></tr>{rows}</table>")
-
-
-COMPONENTS = [
-    _chart(draw_alignment, "kamabm-alignment"),
-    _chart(draw_captures, "kamabm-captures"),
-    _chart(draw_price_and_margins, "kamabm-price"),
-    _chart(draw_time_split, "kamabm-time"),
-    _chart(draw_market, "kamabm-market"),
-    Status,
-]
-
+def SettingSlider(control: Control, value: float, on_value: Callable[[float], None]) -> None:
+    """A labelled slider: plain label and value above, its meaning beside it."""
+    shown = control.text(control.value(value))
+    with solara.Column(gap="0px", classes=["kamabm-control", f"kamabm-control-{control.name}"]):
+        with solara.Tooltip(control.help):
+            with solara.Row(classes=["kamabm-label"], gap="8px"):
+                solara.Text(control.label)
+                solara.Text(shown, classes=["kamabm-value"])
+        slider = solara.SliderInt if control.integer else solara.SliderFloat
+        slider("", value=value, on_value=on_value, min=control.low, max=control.high,
+               step=control.step, thumb_label=False)
+        solara.Text(control.help, classes=["kamabm-help"])
 
 
 @solara.component
-def Page() -> None:
-    """The whole page; each browser session gets its own model."""
-    model = solara.use_memo(AppMarket, [])
-    SolaraViz(model, components=COMPONENTS, model_params=model_params(),
-              name="KAM capture explorer")
+def Settings(settings: solara.Reactive[dict[str, float]]) -> None:
+    """The market's settings by group; changes wait for Reset."""
+
+    def setter(name: str) -> Callable[[float], None]:
+        return lambda value: settings.set({**settings.value, name: value})
+
+    with solara.v.ExpansionPanels(multiple=True, v_model=[0], accordion=True):
+        for group, names in GROUPS.items():
+            with solara.v.ExpansionPanel():
+                solara.v.ExpansionPanelHeader(children=[group],
+                                              class_=f"kamabm-group-{group.split()[0]}")
+                with solara.v.ExpansionPanelContent(eager=True):
+                    for name in names:
+                        SettingSlider(CONTROLS[name], settings.value[name], setter(name))
+                    if group == "Advanced":
+                        SettingSlider(SEED, settings.value["seed"], setter("seed"))
+
+
+@solara.component
+def RunControls(model: solara.Reactive[KAMMarket], tick: solara.Reactive[int],
+                playing: solara.Reactive[bool], redraw_every: solara.Reactive[int],
+                on_reset: Callable[[], None]) -> None:
+    """Reset, play or pause, step one month, and how often charts are redrawn."""
+    tick.value  # noqa: B018 (subscribe: the buttons' state follows each step)
+    m = model.value
+    finished = not m.running
+
+    def step() -> None:
+        m.step()
+        tick.value += 1
+
+    with solara.Row(gap="8px", style={"flex-wrap": "wrap"}):
+        solara.Button("Reset", color="primary", on_click=on_reset,
+                      icon_name="mdi-restart")
+        solara.Button("❚❚ Pause" if playing.value else "▶ Play", color="primary",
+                      on_click=lambda: playing.set(not playing.value), disabled=finished)
+        solara.Button("Step", color="primary", on_click=step,
+                      disabled=playing.value or finished)
+    SettingSlider(Control("redraw", "Redraw the charts every ... months while playing",
+                          "1 shows every month; a higher number plays the run faster. "
+                          "Step always moves one month.", 1, MAX_REDRAW_EVERY, 1, 1, 1.0,
+                          True),
+                  redraw_every.value, redraw_every.set)
+
+
+@solara.component
+def Status(model: solara.Reactive[KAMMarket], tick: solara.Reactive[int],
+           pending: bool) -> None:
+    """Month, captured KAMs, the live pressure, and the pending-change and finished cues."""
+    tick.value  # noqa: B018 (subscribe: redrawn after each step)
+    m = model.value
+    horizon = m.params.horizon_months
+    captured = sum(k.captured for k in m.kams)
+    solara.Text(f"Month {m.month} of {horizon}: {captured} of {len(m.kams)} KAMs captured, "
+                f"pressure now {m.kam_pressure:g}", classes=["kamabm-month"],
+                style={"font-weight": "bold", "font-size": "110%"})
+    if pending:
+        solara.Warning("You changed a setting: press Reset to start a new run with it "
+                       "(this run keeps its settings).", dense=True,
+                       classes=["kamabm-pending"])
+    if not m.running:
+        how = (f"stopped at month {m.month}, steady state reached" if m.steady
+               else f"all {horizon} months played")
+        solara.Success(f"Run finished: {how}, {captured} of {len(m.kams)} KAMs captured. "
+                       "Change a setting and press Reset for a new run.", dense=True,
+                       classes=["kamabm-finished"])
+
+    def set_pressure(value: float) -> None:
+        m.kam_pressure = value
+        tick.value += 1
+
+    pressure = CONTROLS["kam_pressure"]
+    SettingSlider(Control("pressure-now", "Sales pressure now, mid-run (no Reset needed)",
+                          "Changes the running market from the next month on, to see "
+                          "whether capture undoes itself (E11).", pressure.low, pressure.high,
+                          pressure.step, pressure.default, 1.0, False),
+                  m.kam_pressure, set_pressure)
+
+
+@solara.component
+def Chart(spec: ChartSpec, model: KAMMarket, month: int) -> None:
+    """One chart: its frame drawn for each new run, its data when the month changes."""
+    live = solara.use_memo(lambda: LiveChart(spec, model), [model])
+    png = solara.use_memo(lambda: live.png(model), [live, month])
+    with solara.Column(gap="2px", classes=[spec.css_class]):
+        solara.Text(spec.title(model), classes=["kamabm-chart-title"])
+        solara.Image(png, width="100%")
+        solara.Text(spec.caption, classes=["kamabm-caption"])
+
+
+class Frames:
+    """Hand-over between the play thread and the page.
+
+    The page is drawn in the server's thread, not in the one that steps the model; the
+    play thread waits until the month it announced is drawn before it steps again, so a
+    chart never reads a model that is being stepped, and every N-th month is shown.
+    """
+
+    def __init__(self) -> None:
+        self._drawn = -1
+        self._condition = threading.Condition()
+
+    def drawn(self, tick: int) -> None:
+        """The page has drawn the state announced as ``tick``."""
+        with self._condition:
+            self._drawn = max(self._drawn, tick)
+            self._condition.notify_all()
+
+    def wait(self, tick: int, timeout: float = FRAME_WAIT_S) -> bool:
+        """Wait until the state announced as ``tick`` is drawn; whether it was."""
+        with self._condition:
+            return self._condition.wait_for(lambda: self._drawn >= tick, timeout)
+
+
+@solara.component
+def Charts(model: solara.Reactive[KAMMarket], tick: solara.Reactive[int],
+           frames: Frames) -> None:
+    """All charts of the run."""
+    now = tick.value  # subscribe: redrawn after each step
+    solara.use_effect(lambda: frames.drawn(now), [now])
+    m = model.value
+    with solara.Div(classes=["kamabm-charts"]):
+        for spec in CHARTS:
+            Chart(spec, m, m.month)
+
+
+@solara.component
+def Explorer() -> None:
+    """The explorer; each browser session gets its own market."""
+    # use_reactive follows its argument when that changes, so both start from one object.
+    initial = solara.use_memo(default_settings, [])
+    settings = solara.use_reactive(initial)
+    applied = solara.use_reactive(initial)
+    first = solara.use_memo(lambda: new_model(*parameters(initial)), [])
+    model = solara.use_reactive(first)
+    tick = solara.use_reactive(0)
+    playing = solara.use_reactive(False)
+    redraw_every = solara.use_reactive(1)
+    error = solara.use_reactive("")
+    frames = solara.use_memo(Frames, [])
+
+    def reset() -> None:
+        playing.set(False)
+        try:
+            params, seed = parameters(settings.value)
+        except ParameterError as exc:
+            error.set(str(exc))
+            return
+        error.set("")
+        applied.set(settings.value)
+        model.set(new_model(params, seed))
+
+    def play(cancel: threading.Event) -> None:
+        if not playing.value:
+            return
+        m = model.value
+        horizon = m.params.horizon_months
+        while not cancel.is_set() and playing.value and m.running:
+            for _ in range(min(redraw_every.value, horizon - m.month)):
+                m.step()
+            tick.value += 1
+            frames.wait(tick.value)
+        if not cancel.is_set():
+            playing.set(False)
+
+    solara.use_thread(play, dependencies=[playing.value, model.value], intrusive_cancel=False)
+
+    solara.Title(TITLE)
+    solara.Style(CSS)
+    with solara.Column(gap="8px"):
+        with solara.Row(gap="16px", style={"flex-wrap": "wrap", "align-items": "baseline"}):
+            solara.Text("Watch key account managers (KAMs) get captured by the big clients "
+                        "they negotiate with: set the market, press Reset, then ▶ Play.")
+            solara.HTML(tag="a", unsafe_innerHTML="Open the tutorial in a new tab",
+                        attributes={"href": "/tutorial", "target": "_blank"},
+                        classes=["kamabm-tutorial-link"])
+        with solara.Div(classes=["kamabm-page"]):
+            with solara.Div(classes=["kamabm-side"]):
+                with solara.Card("Run", margin=0):
+                    RunControls(model, tick, playing, redraw_every, reset)
+                with solara.Card("Settings (press Reset to apply)", margin=0):
+                    solara.Text("KAM: key account manager; SMB: small owner-run client; "
+                                "KPI: what a KAM's bonus is paid on. Hover a label or read "
+                                "the grey line under it for its meaning.",
+                                classes=["kamabm-help"])
+                    Settings(settings)
+                    if error.value:
+                        solara.Error(error.value)
+            with solara.Div(classes=["kamabm-main"]):
+                Status(model, tick, pending=settings.value != applied.value)
+                Charts(model, tick, frames)
+
+
+@solara.component
+def Tutorial() -> None:
+    """The students' tutorial (``docs/tutorial.md``), beside the explorer."""
+    solara.Title(f"{TITLE}: tutorial")
+    try:
+        text = TUTORIAL.read_text(encoding="utf-8")
+    except OSError:
+        text = ("The tutorial is `docs/tutorial.md` in the kamabm repository "
+                "(not found next to this installation).")
+    # Pictures are relative to the docs folder, which this server does not serve.
+    text = "\n".join(line for line in text.splitlines() if not line.startswith("!["))
+    with solara.Column(style={"max-width": "860px", "margin": "0 auto"}):
+        solara.Markdown(text)
+
+
+#: Two pages; Solara's layout shows them as tabs ("Home" and "tutorial") in its app bar.
+routes = [
+    solara.Route(path="/", component=Explorer, label="Explorer"),
+    solara.Route(path="tutorial", component=Tutorial, label="Tutorial"),
+]

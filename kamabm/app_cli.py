@@ -8,7 +8,11 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import os
+import signal
+import socket
 import sys
+import warnings
 from collections.abc import Sequence
 
 #: Loopback only: the app runs models on the serving machine for whoever connects.
@@ -46,24 +50,84 @@ def missing_modules() -> list[str]:
     return [name for name in APP_MODULES if importlib.util.find_spec(name) is None]
 
 
+def port_in_use(port: int) -> str | None:
+    """Why ``port`` cannot be served on :data:`HOST` (``None`` if it can).
+
+    The probe binds the way the server will (``SO_REUSEADDR``, as uvicorn does), so a
+    port another program listens on is refused and one merely in TIME_WAIT is not.
+    """
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((HOST, port))
+        except OSError as exc:
+            return exc.strerror or str(exc)
+    return None
+
+
+def free_port() -> int:
+    """A port on :data:`HOST` nothing listens on now (for ``--port 0``)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind((HOST, 0))
+        return probe.getsockname()[1]
+
+
 def run_app_command(args: argparse.Namespace) -> int:
-    """Serve the app on loopback at ``args.port``; return the exit status."""
+    """Serve the app on loopback at ``args.port`` until Ctrl-C; return the exit status.
+
+    A port that cannot be served is refused with one line and status 2 before anything
+    is announced; Ctrl-C stops the server with one line and status 0.
+    """
     missing = missing_modules()
     if missing:
-        print(f"kamabm: error: {INSTALL_HINT} (missing: {', '.join(missing)})",
-              file=sys.stderr)
-        return EXIT_USAGE
+        return _error(f"{INSTALL_HINT} (missing: {', '.join(missing)})")
+    port = args.port or free_port()
+    busy = port_in_use(port)
+    if busy:
+        return _error(f"cannot serve on {HOST}:{port}: {busy.lower()} "
+                      "(another program listens there? try --port N)")
+    # Solara's "This website runs on Solara" banner would cover the charts' captions.
+    os.environ.setdefault("SOLARA_THEME_SHOW_BANNER", "False")
+    import click
     from solara.__main__ import run as solara_run
 
-    print(f"kamabm: serving the explorer on http://{HOST}:{args.port}/ (Ctrl-C stops it)",
-          file=sys.stderr)
+    # Solara warns that a session cookie falls back to SameSite=Lax on plain http; that
+    # is what a loopback server wants, and the warning would bury our one line.
+    warnings.filterwarnings("ignore", message="Cookies with samesite=none require https")
+    print(f"kamabm: serving the explorer on http://{HOST}:{port}/ (Ctrl-C stops it)",
+          file=sys.stderr, flush=True)
+    # The server shuts down gracefully on Ctrl-C or SIGTERM, then raises the signal again
+    # for the handler it found: ours ends the command quietly, where a KeyboardInterrupt
+    # would make click print an empty line and raise Abort.
+    previous = {sig: signal.signal(sig, _stop) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
-        solara_run.main(["kamabm.app", "--host", HOST, "--port", str(args.port),
-                     "--production", "--no-open", "--log-level", "warning"],
+        solara_run.main(["kamabm.app", "--host", HOST, "--port", str(port), "--production",
+                         "--no-open", "--log-level", "warning"],
                         prog_name="kamabm app", standalone_mode=False)
-    except KeyboardInterrupt:
+    except (_Stopped, KeyboardInterrupt, click.exceptions.Abort):
         pass
+    except SystemExit as exc:  # the server could not start (e.g. the port was taken since)
+        if exc.code not in (None, 0):
+            return _error(f"the explorer's server stopped with status {exc.code} on "
+                          f"{HOST}:{port}")
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    print("kamabm: explorer stopped", file=sys.stderr)
     return 0
+
+
+class _Stopped(Exception):
+    """The user (Ctrl-C) or the system (SIGTERM) stopped the server."""
+
+
+def _stop(signum: int, frame: object) -> None:
+    raise _Stopped
+
+
+def _error(message: str) -> int:
+    print(f"kamabm: error: {message}", file=sys.stderr)
+    return EXIT_USAGE
 
 
 def main(argv: Sequence[str] | None = None) -> int:
