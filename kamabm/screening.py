@@ -579,11 +579,17 @@ def plot_screening(indices: pd.DataFrame, out: str | Path, *, title: str = "") -
                    edgecolors="white", linewidths=0.4)
         edge = max(float(table["mu_star"].max()), float(table["sigma"].max()), 1e-12)
         ax.plot([0, edge], [0, edge], ls="--", lw=0.8, color="#777777", zorder=0)
-        # Factors at the same point (common with few trajectories) share one label.
+        # Factors at the same point (common with few trajectories) share one label; a
+        # label close to one already placed moves down a line, with a leader to its point.
         top = table.nsmallest(LABELLED, "rank")
+        placed: list[tuple[float, float]] = []
         for (x, y), names in top.groupby(["mu_star", "sigma"], sort=False)["parameter"]:
-            ax.annotate(", ".join(names), (x, y), fontsize=7, xytext=(4, 3),
-                        textcoords="offset points")
+            near = sum(abs(x - px) < 0.12 * edge and abs(y - py) < 0.04 * edge
+                       for px, py in placed)
+            placed.append((x, y))
+            leader = {"arrowstyle": "-", "lw": 0.4, "color": "#777777"} if near else None
+            ax.annotate(", ".join(names), (x, y), fontsize=7, xytext=(8, 3 - 10 * near),
+                        textcoords="offset points", arrowprops=leader)
         ax.set_title(outcome, fontsize=10)
         ax.set_xlabel("mu* (mean |elementary effect| per full range)")
         ax.set_ylabel("sigma (spread of elementary effects)")
