@@ -63,9 +63,10 @@ CONTROLS: dict[str, Control] = controls()
 #: through light grey at the capture line; safe for colour-blind readers, and shapes
 #: (crosses, dashes) tell captured from loyal without colour.
 ALIGNMENT_CMAP = LinearSegmentedColormap.from_list("alignment", [CAPTURED, "#DDDDDD", LOYAL])
-#: Charts: size (inches) and resolution (a figure is about 480 x 290 pixels).
-FIGSIZE = (6.0, 3.6)
-DPI = 80
+#: Charts: size (inches) and resolution: 480 x 300 pixels, with text large enough to read
+#: when a phone shrinks the picture to its width.
+FIGSIZE = (4.8, 3.0)
+DPI = 100
 #: While playing, the next months wait until the page has drawn the last ones, at most
 #: this long (a closed page draws nothing).
 FRAME_WAIT_S = 5.0
@@ -113,7 +114,8 @@ def _on_top(*artists: Artist) -> None:
 def _legend(ax: Axes, handles: list[Artist], ncols: int = 2) -> None:
     # Above the plot, in the static frame: data drawn later never covers it.
     ax.legend(handles=handles, loc="lower left", bbox_to_anchor=(0.0, 1.01), ncols=ncols,
-              fontsize=8, frameon=False, borderaxespad=0.0, handlelength=2.5)
+              fontsize=7.5, frameon=False, borderaxespad=0.0, handlelength=2.5,
+              columnspacing=1.0)
 
 
 def capture_months(alignment: np.ndarray) -> np.ndarray:
@@ -243,19 +245,19 @@ def _market_layout(model: KAMMarket) -> tuple[float, list[float], dict[int, floa
 def market_frame(ax: Axes, model: KAMMarket) -> list[Axes]:
     """Frame of the market: suppliers (squares), key clients (diamonds), the legend."""
     width, supplier_x, buyer_x = _market_layout(model)
-    ax.scatter(supplier_x, np.zeros(len(supplier_x)), s=300, marker="s", color="white",
+    ax.scatter(supplier_x, np.zeros(len(supplier_x)), s=180, marker="s", color="white",
                edgecolors="black")
-    ax.scatter(list(buyer_x.values()), np.full(len(buyer_x), 2.0), s=300, marker="D",
+    ax.scatter(list(buyer_x.values()), np.full(len(buyer_x), 2.0), s=180, marker="D",
                color="lightgrey", edgecolors="black")
     for j, bx in enumerate(buyer_x.values()):
-        ax.text(bx, 2.25, f"key client {j + 1}", ha="center", va="bottom", fontsize=7)
+        ax.text(bx, 2.22, f"key client {j + 1}", ha="center", va="bottom", fontsize=7)
     ax.text(-0.1, 1.0, "KAMs", ha="right", va="center", fontsize=8)
     _legend(ax, [
         Line2D([], [], ls="", marker="o", mfc=LOYAL, mec="black", ms=8, label="loyal KAM"),
         Line2D([], [], ls="", marker="X", mfc=CAPTURED, mec="black", ms=9,
                label="captured KAM (colour: alignment)")])
     ax.set_xlim(-0.9, width + 0.1)
-    ax.set_ylim(-0.95, 2.6)
+    ax.set_ylim(-0.85, 2.6)
     ax.axis("off")
     return [ax]
 
@@ -279,16 +281,16 @@ def market_data(axes: list[Axes], model: KAMMarket) -> list[Artist]:
             kam_x.append(x)
             kams.append(account.kam)
         captured = sum(a.kam.captured for a in supplier.accounts)
-        artists.append(ax.text(centre, -0.35, f"supplier\n{captured} of {n} captured",
-                               ha="center", va="top", fontsize=7))
+        artists.append(ax.text(centre, -0.3, f"{captured} of {n}\ncaptured", ha="center",
+                               va="top", fontsize=7))
     artists.append(ax.add_collection(LineCollection(links, linewidths=link_widths,
                                                     colors="grey", alpha=0.5)))
     kam_x = np.array(kam_x)
     alignment = np.array([k.alignment for k in kams])
     captured = alignment < CAPTURED_BELOW
     norm = Normalize(0.0, 1.0)
-    for kind, mask, marker, size in (("loyal", ~captured, "o", 120),
-                                     ("captured", captured, "X", 170)):
+    for kind, mask, marker, size in (("loyal", ~captured, "o", 60),
+                                     ("captured", captured, "X", 90)):
         if mask.any():
             artists.append(ax.scatter(kam_x[mask], np.ones(mask.sum()), s=size, marker=marker,
                                       c=alignment[mask], cmap=ALIGNMENT_CMAP, norm=norm,
@@ -338,8 +340,12 @@ class LiveChart:
         self.figure = Figure(figsize=FIGSIZE, dpi=DPI)
         self.canvas = FigureCanvasAgg(self.figure)
         # Fixed margins: a layout engine would double the drawing time.
-        self.figure.subplots_adjust(left=0.11, right=0.89, bottom=0.14, top=0.86)
+        self.figure.subplots_adjust(left=0.13, right=0.87, bottom=0.15, top=0.84)
         self.axes = spec.frame(self.figure.add_subplot(), model)
+        for ax in self.axes:
+            ax.tick_params(labelsize=8)
+            ax.xaxis.label.set_size(9)
+            ax.yaxis.label.set_size(9)
         self.on_top = [a for ax in self.axes for a in ax.get_children() if a.get_animated()]
         self.canvas.draw()
         self.background = self.canvas.copy_from_bbox(self.figure.bbox)

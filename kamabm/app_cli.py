@@ -28,7 +28,7 @@ def add_app_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentP
     """Add the ``app`` sub-command to the ``kamabm`` parser's ``subparsers``."""
     app = subparsers.add_parser(
         "app", help="start the interactive explorer in the browser (needs kamabm[app])",
-        description="Serve the interactive explorer (a Mesa SolaraViz app) on "
+        description="Serve the interactive explorer (a Solara web page) on "
                     f"http://{HOST}:PORT/ until interrupted with Ctrl-C.")
     app.add_argument("--port", type=_port, default=DEFAULT_PORT,
                      help=f"port to listen on (default {DEFAULT_PORT}; 0 picks a free one)")
