@@ -129,8 +129,11 @@ class KAMMarket(mesa.Model):
     def _at_steady_state(self) -> bool:
         """Whether the run has settled.
 
-        No KAM crossed the captured threshold and mean alignment hardly moved over the
-        last ``steady_state_window`` months (never before month 60 or a pressure change).
+        No KAM crossed the captured threshold, and neither mean alignment nor mean
+        identification moved by ``steady_state_tolerance`` or more, over the last
+        ``steady_state_window`` months (never before month 60, nor within a window of a
+        pressure change). Identification is checked because it moves first: after a change
+        of pressure it builds up for months before alignment tips.
         """
         p = self.params
         window = p.steady_state_window
@@ -140,8 +143,9 @@ class KAMMarket(mesa.Model):
         captured = self.trace.captured[t - window - 1:t]
         if captured.min() != captured.max():
             return False
-        mean = self.trace.mean_alignment
-        return abs(mean[t - 1] - mean[t - window - 1]) < p.steady_state_tolerance
+        tolerance = p.steady_state_tolerance
+        return all(abs(mean[t - 1] - mean[t - window - 1]) < tolerance
+                   for mean in (self.trace.mean_alignment, self.trace.mean_identification))
 
     def _rotate(self) -> None:
         """Rotate each supplier's KAMs one account on, suppliers staggered over the period.
@@ -181,6 +185,7 @@ class _Trace:
         self.key_price = np.zeros(months)
         self.captured = np.zeros(months)
         self.mean_alignment = np.ones(months)
+        self.mean_identification = np.zeros(months)
 
     def record_concession(self, kpi_month: int, amount: float) -> None:
         """Add a tender's price cut (times volume) at its month of the KPI year."""
@@ -202,3 +207,5 @@ class _Trace:
         self.key_price[t] = revenue / volume
         self.captured[t] = sum(x < CAPTURED_BELOW for x in alignment)
         self.mean_alignment[t] = sum(alignment) / len(alignment)
+        self.mean_identification[t] = sum(k.tie.identification for k in model.kams) / len(
+            alignment)

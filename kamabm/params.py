@@ -245,11 +245,11 @@ class Parameters:
         "steady_state_window", RUN)
     steady_state_window: int = _p(
         0, "months", 0, 120, "stop early once no KAM crossed the captured threshold and mean "
-        "alignment moved less than steady_state_tolerance over this many months, after month "
-        "60 (0 runs to the horizon)", RUN)
+        "alignment and identification moved less than steady_state_tolerance over this many "
+        "months, after month 60 (0 runs to the horizon)", RUN)
     steady_state_tolerance: float = _p(
-        0.01, "alignment", 0, 1, "largest change of mean alignment over the window that still "
-        "counts as steady", RUN)
+        0.01, "alignment", 0, 1, "largest change of mean alignment (and identification) over "
+        "the window that still counts as steady", RUN)
 
     # --- structural constants: the numbers inside the behavioural rules ----------------
     # Each has a plausible range and its source or the assumption behind it; the ODD's

@@ -72,7 +72,8 @@ SERIES: dict[str, str] = {
 }
 
 
-__all__ = ["CAPTURED_BELOW", "OUTCOMES", "SERIES", "new_model", "outcomes", "run_one",
+__all__ = ["CAPTURED_BELOW", "CAPTURE_THRESHOLDS", "OUTCOMES", "SERIES", "account_table",
+           "customer_profits", "finished_model", "new_model", "outcomes", "release", "run_one",
            "run_table", "run_with_table", "series"]
 
 
@@ -81,11 +82,20 @@ def new_model(params: Parameters, seed: int) -> KAMMarket:
     return KAMMarket(params, seed=seed)
 
 
+def finished_model(params: Parameters, seed: int) -> KAMMarket:
+    """A model run to its end, for tables of its final state.
+
+    For :func:`account_table` and :func:`customer_profits`; call :func:`release` on it
+    when done, so that it can be garbage-collected.
+    """
+    return KAMMarket(params, seed=seed).run()
+
+
 def run_with_table(params: Parameters, seed: int) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     """Run the model once; return its outcomes and its per-month table (:func:`run_table`)."""
     model = KAMMarket(params, seed=seed).run()
     result, table = outcomes(model), run_table(model)
-    _release(model)
+    release(model)
     return result, table
 
 
@@ -110,11 +120,11 @@ def run_one(params: Parameters, seed: int, *, keep_series: Sequence[str] = ()) -
     if keep_series:
         every = series(model)
         result["series"] = {name: every[name].tolist() for name in keep_series}
-    _release(model)
+    release(model)
     return result
 
 
-def _release(model: KAMMarket) -> None:
+def release(model: KAMMarket) -> None:
     """Let a finished model be garbage-collected.
 
     Mesa 3.3 keeps every model alive in the class-level ``Agent._ids`` counter table
@@ -161,31 +171,65 @@ def _loyalty_discount(model: KAMMarket) -> float:
     return float(np.mean(gaps)) if gaps else 0.0
 
 
-def _whale_curve(model: KAMMarket) -> tuple[float, float]:
-    """Peak of the cumulative-profit curve and key accounts at both of its ends (P9).
+def customer_profits(model: KAMMarket) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Each supplier's customers' profit over the last 12 months, sorted best first (P9).
 
-    Each supplier's customers (key accounts and SMB clients) are ranked by their profit
-    over the last 12 months; the curve is cumulative profit over total profit.
+    Customers are the key accounts (after their delivered demands and their KAM's cost)
+    and the SMB clients (gross margin after cost to serve).
+
+    Returns:
+        One ``(profits, is_key)`` pair of arrays per supplier, most profitable first.
+
     """
     months = model.month
     first = max(0, months - 12)
     profit_12m = model.trace.account_profit[first:months].sum(axis=0)
-    peaks, both_ends = [], []
+    curves = []
     k = 0
     for supplier in model.suppliers:
         n = len(supplier.accounts)
         key = profit_12m[k:k + n]
         k += n
         margin = supplier.smb_price - 1.0 - model.params.service_cost
-        smb = margin * supplier.smb_volumes * (months - first)
-        profits = np.concatenate([key, smb])
+        profits = np.concatenate([key, margin * supplier.smb_volumes * (months - first)])
         is_key = np.arange(len(profits)) < n
         order = np.argsort(-profits, kind="stable")
+        curves.append((profits[order], is_key[order]))
+    return curves
+
+
+def _whale_curve(model: KAMMarket) -> tuple[float, float]:
+    """Peak of the cumulative-profit curve and key accounts at both of its ends (P9)."""
+    peaks, both_ends = [], []
+    for profits, is_key in customer_profits(model):
         total = profits.sum()
         if total > 0.0:
-            peaks.append(float(np.cumsum(profits[order]).max() / total))
-        both_ends.append(float(is_key[order[0]] and is_key[order[-1]]))
+            peaks.append(float(np.cumsum(profits).max() / total))
+        both_ends.append(float(is_key[0] and is_key[-1]))
     return (float(np.mean(peaks)) if peaks else 0.0), float(np.mean(both_ends))
+
+
+def account_table(model: KAMMarket) -> dict[str, np.ndarray]:
+    """One row per key account at the end of a run: who, price, volume, satisfaction, KAM.
+
+    Columns: ``supplier``, ``buyer``, ``price``, ``volume``, ``satisfaction``,
+    ``revenue_share``, ``dependence``, ``alignment`` (of the KAM in charge) and
+    ``profit_12m``.
+    """
+    accounts = [a for s in model.suppliers for a in s.accounts]
+    months = model.month
+    profit = model.trace.account_profit[max(0, months - 12):months].sum(axis=0)
+    return {
+        "supplier": np.array([a.supplier.index for a in accounts]),
+        "buyer": np.array([a.buyer.index for a in accounts]),
+        "price": np.array([a.price for a in accounts]),
+        "volume": np.array([a.volume for a in accounts]),
+        "satisfaction": np.array([a.satisfaction for a in accounts]),
+        "revenue_share": np.array([a.revenue_share for a in accounts]),
+        "dependence": np.array([a.dependence for a in accounts]),
+        "alignment": np.array([a.kam.alignment for a in accounts]),
+        "profit_12m": profit,
+    }
 
 
 def outcomes(model: KAMMarket) -> dict[str, Any]:
