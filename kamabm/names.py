@@ -7,7 +7,7 @@ labels charts carry. Units and meanings come from :class:`~kamabm.params.Paramet
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from kamabm.params import Parameters
 
@@ -93,12 +93,41 @@ def pct(share: float, digits: int = 1) -> str:
     return f"{100 * share:.{digits}f} %"
 
 
-def levels_text(levels: Sequence[float], every: Sequence[float]) -> str:
-    """Name a set of levels briefly: "0.6 or less", "0.4 or more", or a list."""
+#: Units whose values are shown as percentages.
+PERCENT_UNITS = ("share", "probability")
+
+
+def value_text(name: str, value: float) -> str:
+    """A parameter's value in plain words: shares in percent, months as months."""
+    unit = Parameters.spec(name).unit if name in Parameters.names() else ""
+    if unit in PERCENT_UNITS:
+        return f"{100 * value:.0f} %"
+    if unit == "per month":
+        return f"{100 * value:g} % a month"
+    if unit == "months":
+        return f"{value:g} months"
+    return f"{value:.2g}" if isinstance(value, float) and value != round(value) else fmt(value)
+
+
+def setting_text(setting: dict[str, float]) -> str:
+    """A setting of parameters in plain words: "sales pressure on KAMs 0.8, ..."."""
+    return ", ".join(f"{human(k)} {value_text(k, v)}" for k, v in setting.items())
+
+
+def levels_text(levels: Sequence[float], every: Sequence[float],
+                show: Callable[[float], str] = fmt) -> str:
+    """Name a set of levels briefly: "0.6 or less", "0.4 or more", or a list.
+
+    Args:
+        levels: the levels to name, sorted.
+        every: all the levels there are.
+        show: how to write one level.
+
+    """
     every = sorted(every)
     k = len(levels)
     if k and list(levels) == every[:k] and k < len(every):
-        return f"{fmt(levels[-1])} or less"
+        return f"{show(levels[-1])} or less"
     if k and list(levels) == every[-k:] and k < len(every):
-        return f"{fmt(levels[0])} or more"
-    return ", ".join(fmt(v) for v in levels)
+        return f"{show(levels[0])} or more"
+    return ", ".join(show(v) for v in levels)

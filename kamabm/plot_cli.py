@@ -60,6 +60,9 @@ def add_plot_parsers(subparsers: Any) -> None:
                         help=f"the HTML file (default RESULTS_DIR/{REPORT})")
     report.add_argument("--charts", type=Path, default=None, metavar="DIR",
                         help=f"folder for the charts (default {CHARTS}/ beside the report)")
+    report.add_argument("--deck", action="store_true",
+                        help="also write a slide deck beside the report (.pptx, one chart "
+                             "a slide; needs the extra kamabm[deck])")
     _common(report)
 
 
@@ -110,6 +113,10 @@ def run_plot_command(args: argparse.Namespace) -> int:
             problem = _writable(path.parent) or _writable(charts_dir)
             if problem:
                 return _fail(command, problem)
+            from kamabm import deck
+
+            if args.deck and not deck.available():
+                return _fail(command, "--deck needs python-pptx: pip install -e '.[deck]'")
             an = analyse(res, n_boot=args.n_boot, typical=args.typical)
             _notes(command, an.notes)
             from kamabm.report import write_report
@@ -117,6 +124,13 @@ def run_plot_command(args: argparse.Namespace) -> int:
             written, charts = write_report(an, path, charts_dir=charts_dir)
             print(f"report: {written} ({len(charts)} charts in {charts_dir})",
                   file=sys.stderr)
+            if args.deck:
+                from kamabm.summary import executive_summary
+
+                slides = deck.write_deck(f"kamabm: {res.experiment.name}",
+                                         executive_summary(an), charts,
+                                         path.with_suffix(".pptx"))
+                print(f"deck: {slides} ({len(charts) + 1} slides)", file=sys.stderr)
             return EXIT_OK
         out = args.out if args.out is not None else args.results / CHARTS
         problem = _writable(out)

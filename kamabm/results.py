@@ -50,7 +50,7 @@ from kamabm.names import (
     SUPPLIER_MARGIN,
     fmt,
 )
-from kamabm.params import LEVER, Parameters
+from kamabm.params import LEVER, ParameterError, Parameters
 from kamabm.store import MANIFEST, StoreError, load_results
 
 #: Kinds of experiment, as :func:`kind_of` tells them apart.
@@ -544,8 +544,16 @@ def analyse(res: SweepResults, *, n_boot: int = 500, seed: int = 0,
             notes.append(f"no Sobol indices: {exc}")
             charts.remove("sensitivity")
     if typical and "typical_runs" in charts:
-        tables["typical"] = typical_runs(runs)
-    else:
+        try:
+            tables["typical"] = typical_runs(runs)
+        except KeyError as exc:  # results of an older parameter set
+            notes.append(f"no typical runs: the stored runs have no {exc.args[0]}, a "
+                         "parameter added since the sweep; sweep again to draw them")
+            typical = False
+        except ParameterError as exc:
+            notes.append(f"no typical runs: the stored runs cannot be repeated ({exc})")
+            typical = False
+    if not typical:
         charts = [c for c in charts if c != "typical_runs"]
     return Analysis(res, kind, tuple(factors), tuple(charts), tuple(notes),
                     summary=summary_table(res), **tables)

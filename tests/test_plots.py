@@ -3,17 +3,18 @@ plots exactly the numbers in its CSV; the plot command refuses bad input in one 
 
 from __future__ import annotations
 
-import argparse
+import re
 import xml.etree.ElementTree as ET
 
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import plot_command
 from matplotlib.image import imread
 from plot_fixtures import interrupt, sweep
 
-from kamabm.names import levels_text
-from kamabm.plot_cli import add_plot_parsers, run_plot_command
+from kamabm.charts.levers import intervention_finding
+from kamabm.names import human, levels_text
 from kamabm.plots import make_charts
 from kamabm.results import (
     KINDS,
@@ -80,7 +81,10 @@ def test_every_chart_is_written_as_png_svg_and_csv_and_is_not_blank(drawn, name)
         root = ET.parse(chart.svg).getroot()
         assert root.tag.endswith("svg")
         assert len(pd.read_csv(chart.csv)) > 0, chart.kind
-        assert chart.title and any(ch.isdigit() for ch in chart.title), chart.kind
+        # a short title; the finding, computed from the data, states numbers
+        assert chart.title and any(ch.isdigit() for ch in chart.finding), chart.kind
+        assert not re.search(r"\d+ (runs|replications)", chart.title)  # no run counts
+        assert "replications per point" in chart.caption  # the details go to the caption
 
 
 def test_phase_diagram_plots_the_mean_capture_of_every_design_point(swept, drawn):
@@ -117,7 +121,8 @@ def test_sensitivity_chart_plots_the_indices_of_every_parameter(drawn):
     assert {"capture_rate", "supplier_margin"} <= set(table.outcome)
     assert table[["S1", "ST"]].notna().all().all()
     lead = table[table.outcome == "capture_rate"].sort_values("ST").parameter.iloc[-1]
-    assert lead.replace("_", " ") in chart.title
+    assert lead.replace("_", " ") in chart.finding
+    assert human(lead) in chart.title.lower() or human(lead).capitalize() in chart.title
 
 
 def test_hysteresis_chart_holds_both_branches_at_every_final_pressure(drawn):
@@ -154,10 +159,7 @@ def test_results_without_capture_rate_cannot_be_charted(swept):
 
 
 # --- the command ----------------------------------------------------------------------------
-def command(argv):
-    parser = argparse.ArgumentParser(prog="kamabm")
-    add_plot_parsers(parser.add_subparsers(dest="command", required=True))
-    return run_plot_command(parser.parse_args(argv))
+command = plot_command
 
 
 def test_plot_command_writes_charts_and_summary(swept, tmp_path, capsys):
@@ -240,3 +242,16 @@ def test_a_sweep_without_a_map_says_why(swept, tmp_path, capsys, name, drawn_kin
     assert err.count("\n") == 1 and err.startswith("kamabm plot: note: no capture map")
     assert why in err
     assert {c for c in plan(load(swept[name]))} - {"typical_runs"} == drawn_kinds
+
+
+def test_levers_that_cut_capture_equally_are_named_as_a_tie():
+    capture = pd.DataFrame({"control_mean": 0.6, "diff": [-0.20, -0.201, -0.05],
+                            "low": [-0.3, -0.3, -0.1], "high": [-0.1, -0.1, 0.01]},
+                           index=["senior_support", "rotation_months", "training"])
+    finding = intervention_finding(capture)
+    assert ("senior managers at key negotiations and rotating KAMs between clients tie for "
+            "the largest cut in capture (-20 points)") in finding
+    assert "2 of 3 levers cut it significantly" in finding
+    alone = intervention_finding(capture.assign(diff=[-0.30, -0.20, -0.05]))
+    assert "senior managers at key negotiations cuts capture most (-30 points)" in alone
+    assert "no lever cuts capture" in intervention_finding(capture.assign(diff=0.02))

@@ -23,9 +23,10 @@ class Chart:
 
     Attributes:
         kind: one of :data:`kamabm.results.KINDS`.
-        title: the finding the chart shows, computed from the data.
-        caption: what is drawn, for readers of the report.
+        title: the chart's short title: its main finding, computed from the data.
+        caption: what is drawn and from which runs, for readers of the report.
         files: the PNG, SVG and CSV written.
+        finding: the finding in full (with the details the title leaves out).
 
     """
 
@@ -33,6 +34,7 @@ class Chart:
     title: str
     caption: str
     files: tuple[Path, ...]
+    finding: str = ""
 
     @property
     def png(self) -> Path:
@@ -81,12 +83,9 @@ def edges(values: np.ndarray) -> np.ndarray:
     return np.concatenate([[v[0] - (mid[0] - v[0])], mid, [v[-1] + (v[-1] - mid[-1])]])
 
 
-def title(fig: Any, finding: str, subtitle: str) -> None:
-    """The chart's finding, wrapped to the figure's width, over a smaller subtitle."""
-    width = int(fig.get_figwidth() * 11.5)
-    text = "\n".join([textwrap.fill(finding, width),
-                      textwrap.fill(subtitle, int(width * 1.15))])
-    fig.suptitle(text, fontsize=9.5)
+def title(fig: Any, headline: str) -> None:
+    """The chart's short title, wrapped to the figure's width."""
+    fig.suptitle(textwrap.fill(headline, int(fig.get_figwidth() * 10.5)), fontsize=10.5)
 
 
 def setting(res: SweepResults) -> str:
@@ -95,8 +94,8 @@ def setting(res: SweepResults) -> str:
     shown = [f"{k} = {fmt(v)}" for k, v in base.items()
              if k not in res.varied and v != Parameters.default(k)]
     reps = res.experiment.replications
-    return (f"{res.experiment.name}: {len(res.runs)} runs, {reps} replications per point"
-            + (f"; {', '.join(shown)}" if shown else ""))
+    return (f"Experiment {res.experiment.name}: {len(res.runs)} runs, {reps} replications "
+            f"per point" + (f"; {', '.join(shown)}" if shown else "") + ".")
 
 
 def change(drop: float) -> str:

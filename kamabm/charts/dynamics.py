@@ -53,14 +53,15 @@ def hysteresis(an: Analysis, out: Path) -> Chart:
                f"{fmt(start_hi)}, pressure leaves {100 * widest.down:.0f} % of KAMs "
                f"captured at month {horizon}; raised to it from {fmt(start_lo)}, "
                f"{100 * widest.up:.0f} %")
-    title(fig, finding, setting(res))
+    title(fig, finding)
     csv = branches.merge(gaps[["level", "gap"]], on="level", how="left")
     files = save(fig, csv, out, "hysteresis")
     caption = (f"Runs start at pressure {fmt(start_lo)} (rising branch) or {fmt(start_hi)} "
                f"(falling branch) and switch to the pressure on the x axis after month "
                f"{month}; mean capture at the end with 95 % t intervals. The gap between the "
-               "branches is hysteresis: the same pressure, a different history.")
-    return Chart("hysteresis", finding, caption, files)
+               "branches is hysteresis: the same pressure, a different history. "
+               + setting(res))
+    return Chart("hysteresis", finding, caption, files, finding)
 
 
 def typical_runs(an: Analysis, out: Path) -> Chart:
@@ -96,12 +97,17 @@ def typical_runs(an: Analysis, out: Path) -> Chart:
     where = ", ".join(f"{k} = {fmt(v)}" for k, v in varied.items()) or "the base setting"
     same = all(np.isclose(rows[0][k], rows[1][k]) for k in res.varied)
     (c0, n0, m0), (c1, n1, m1) = heads
-    finding = (f"{'Same setting' if same else 'Two settings'}, two seeds: {c1} of {n1} KAMs "
-               f"captured and key-account margin {100 * m1:.1f} %, against {c0} of {n0} and "
-               f"{100 * m0:.1f} %")
+    if (c0, n0) == (c1, n1):  # a tie is named as one
+        finding = (f"{'Same setting' if same else 'Two settings'}, two seeds: both end with "
+                   f"{c1} of {n1} KAMs captured; key-account margin {100 * m1:.1f} % and "
+                   f"{100 * m0:.1f} %")
+    else:
+        finding = (f"{'Same setting' if same else 'Two settings'}, two seeds: {c1} of {n1} "
+                   f"KAMs captured and key-account margin {100 * m1:.1f} %, against {c0} of "
+                   f"{n0} and {100 * m0:.1f} %")
     note = "" if typical.reproduced else ("; NOTE: the re-run does not reproduce the stored "
                                           "capture rate (the code changed since the sweep)")
-    title(fig, finding, f"{res.experiment.name}, {where}" if same else res.experiment.name)
+    title(fig, finding)
     if note:
         fig.text(0.5, 0.0, note.strip("; "), ha="center", va="bottom", fontsize=8,
                  color=CAPTURED)
@@ -110,5 +116,6 @@ def typical_runs(an: Analysis, out: Path) -> Chart:
     caption = ("Two runs repeated from their stored seeds, month by month: each KAM's "
                "alignment (vermillion: captured at the end), the key-account price and "
                "gross margin, and how KAM time splits (operational share and total "
-               "activity)." + note)
-    return Chart("typical_runs", finding, caption, files)
+               "activity). " + (f"Both runs at {where}. " if same else "") + setting(res)
+               + (f" {note.strip('; ')}." if note else ""))
+    return Chart("typical_runs", finding, caption, files, finding)

@@ -45,12 +45,12 @@ def margin_by_factor(an: Analysis, out: Path) -> Chart:
                f"{MARGINS[key].split(' (')[0]} {change(drops[levels[-1]])} at "
                f"{short(across)} {fmt(levels[-1])} and {change(drops[levels[0]])} at "
                f"{fmt(levels[0])}")
-    title(fig, finding, setting(an.results))
+    title(fig, finding)
     files = save(fig, csv[["outcome", across, along, "mean", "low", "high", "n"]], out,
                  "margin_by_factor")
     caption = (f"Mean margins against {along}, one line per level of {across} (a readable "
-               "subset), with 95 % t intervals over replications.")
-    return Chart("margin_by_factor", finding, caption, files)
+               "subset), with 95 % t intervals over replications. " + setting(an.results))
+    return Chart("margin_by_factor", finding, caption, files, finding)
 
 
 def margin_vs_capture(an: Analysis, out: Path) -> Chart:
@@ -74,12 +74,12 @@ def margin_vs_capture(an: Analysis, out: Path) -> Chart:
                    f"{100 * gap['not_captured']:.1f} %)")
     else:
         finding = "No level of the swept factor holds both captured and uncaptured runs"
-    title(fig, finding, setting(an.results))
+    title(fig, finding)
     files = save(fig, means, out, "margin_vs_capture")
     caption = ("Each dot is one design point: its mean capture rate against its mean "
                f"margins, coloured by {along}. The title compares runs with at least half "
-               f"of KAMs captured with the others at the same {along}.")
-    return Chart("margin_vs_capture", finding, caption, files)
+               f"of KAMs captured with the others at the same {along}. " + setting(an.results))
+    return Chart("margin_vs_capture", finding, caption, files, finding)
 
 
 #: Colours and axis labels of the outcomes of a one-factor sweep.
@@ -118,10 +118,10 @@ def outcome_by_factor(an: Analysis, out: Path) -> Chart:
         finding = (f"Capture goes from {100 * y[0]:.0f} % of KAMs at {short(factor)} "
                    f"{fmt(x[0])} to {100 * y[-1]:.0f} % at {fmt(x[-1])}; most are captured "
                    f"at {', '.join(fmt(v) for v in x[over])}")
-    title(fig, finding, setting(an.results))
+    title(fig, finding)
     files = save(fig, table[["outcome", factor, "mean", "low", "high", "n"]], out,
                  "outcome_by_factor")
     caption = (f"Mean capture and margins against {factor}, the one factor the sweep "
                "varies, with 95 % t intervals over replications; dashed: half of KAMs "
-               "captured.")
-    return Chart("outcome_by_factor", finding, caption, files)
+               "captured. " + setting(an.results))
+    return Chart("outcome_by_factor", finding, caption, files, finding)

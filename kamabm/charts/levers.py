@@ -5,11 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 from kamabm.analysis import EROSION
 from kamabm.charts.base import Chart, figure, save, setting, title
 from kamabm.charts.palette import CAPTURED, EROSION_COLOURS, LOYAL
-from kamabm.names import CAPTURE_RATE, fmt, label, short
+from kamabm.names import CAPTURE_RATE, fmt, human, label, short
 from kamabm.results import INTERVENTION_OUTCOMES, INTERVENTIONS, Analysis
 
 
@@ -40,18 +41,37 @@ def interventions(an: Analysis, out: Path) -> Chart:
     axes[0, 0].set_yticks(y, ticks, fontsize=8)
     cap = table[table.outcome == CAPTURE_RATE].set_index("treatment")
     single = cap.drop(index="all levers", errors="ignore")
-    best = single["diff"].idxmin()
-    helps = single[single["high"] < 0]
-    finding = (f"Against the status quo ({100 * single['control_mean'].iloc[0]:.0f} % of KAMs "
-               f"captured), {best} cuts capture most ({100 * single.loc[best, 'diff']:+.0f} "
-               f"points); {len(helps)} of {len(single)} levers cut it significantly")
-    title(fig, finding, setting(an.results) + "; paired on common random numbers, 95 % t "
-          "intervals; blue: better, vermillion: worse, grey: not significant")
+    finding = intervention_finding(single)
+    title(fig, finding)
     files = save(fig, table, out, "interventions")
     caption = ("Each lever switched on alone (and all together), minus the status quo, run "
                "by run on the same seeds (common random numbers); dots are mean paired "
-               "differences, bars 95 % t intervals over the pairs.")
-    return Chart("interventions", finding, caption, files)
+               "differences, bars 95 % t intervals over the pairs; blue: better, vermillion: "
+               "worse, grey: not significant. " + setting(an.results))
+    return Chart("interventions", finding, caption, files, finding)
+
+
+def intervention_finding(capture: pd.DataFrame) -> str:
+    """Which lever cuts capture most against the status quo; levers that tie, named so.
+
+    Args:
+        capture: the capture rows of the intervention table, one per single lever,
+            indexed by treatment.
+
+    """
+    status_quo = 100 * capture["control_mean"].iloc[0]
+    points = (100 * capture["diff"]).round()
+    best = points.min()
+    helps = capture[capture["high"] < 0]
+    tail = f"; {len(helps)} of {len(capture)} levers cut it significantly"
+    head = f"Against the status quo ({status_quo:.0f} % of KAMs captured), "
+    if best >= 0:
+        return head + "no lever cuts capture" + tail
+    leaders = [human(t) for t in points.index[points == best]]
+    if len(leaders) > 1:
+        return (head + f"{' and '.join(leaders)} tie for the largest cut in capture "
+                f"({best:+.0f} points)" + tail)
+    return head + f"{leaders[0]} cuts capture most ({best:+.0f} points)" + tail
 
 
 def erosion(an: Analysis, out: Path) -> Chart:
@@ -81,10 +101,10 @@ def erosion(an: Analysis, out: Path) -> Chart:
                f"{EROSION[top]} make {100 * share[top]:.0f} % of it, extra demands "
                f"{100 * share['erosion_demands']:.0f} % and diverted resources "
                f"{100 * share['erosion_resources']:.0f} %")
-    title(fig, finding, setting(an.results))
+    title(fig, finding)
     files = save(fig, table, out, "erosion")
     caption = ("Margin lost over the run, as a share of revenue, split by source: price "
                "concessions (the initial price less the price paid, times volume), extra "
                "demands granted to key clients, and SMB margin lost with clients who left "
-               "because captured KAMs drained the shared service pool.")
-    return Chart("erosion", finding, caption, files)
+               "because captured KAMs drained the shared service pool. " + setting(an.results))
+    return Chart("erosion", finding, caption, files, finding)

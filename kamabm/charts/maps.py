@@ -9,7 +9,16 @@ import pandas as pd
 
 from kamabm.charts.base import Chart, edges, figure, save, setting, title
 from kamabm.charts.palette import CAPTURE_CMAP, MARGIN_CMAP
-from kamabm.names import CAPTURE_RATE, SUPPLIER_MARGIN, fmt, label, levels_text, short
+from kamabm.names import (
+    CAPTURE_RATE,
+    SUPPLIER_MARGIN,
+    fmt,
+    human,
+    label,
+    levels_text,
+    short,
+    value_text,
+)
 from kamabm.results import MARGINS, Analysis, Boundary
 
 
@@ -45,6 +54,22 @@ def boundary_sentence(found: Boundary) -> str:
     return text
 
 
+def boundary_headline(found: Boundary) -> str:
+    """Where most KAMs are captured, briefly and in plain words, for a chart title."""
+    inside = found.inside
+    if inside.empty:
+        return boundary_sentence(found)
+    along, across = found.along, found.across
+    first, last = inside.iloc[0], inside.iloc[-1]
+    text = (f"Most KAMs are captured {'above' if found.direction == 1 else 'below'} "
+            f"{human(along)} {value_text(along, first.critical)} at {human(across)} "
+            f"{value_text(across, first.level)}")
+    if len(inside) > 1:
+        text += (f", {value_text(along, last.critical)} at "
+                 f"{value_text(across, last.level)}")
+    return text
+
+
 def phase_diagram(an: Analysis, out: Path) -> Chart:
     """Heat map of mean capture rate with the capture boundary and its bootstrap band."""
     along, across = an.factors
@@ -68,7 +93,8 @@ def phase_diagram(an: Analysis, out: Path) -> Chart:
     ax.set_ylabel(label(across))
     ax.set_xlim(xe[0], xe[-1])
     finding = boundary_sentence(found)
-    title(fig, finding, setting(an.results))
+    headline = boundary_headline(found)
+    title(fig, headline)
     long = grid.stack().rename("capture_rate_mean").reset_index()
     csv = long.merge(found.table.rename(columns={"level": across}), on=across, how="left")
     csv = csv.rename(columns={"critical": "boundary", "low": "boundary_low",
@@ -78,8 +104,8 @@ def phase_diagram(an: Analysis, out: Path) -> Chart:
     caption = (f"Mean share of KAMs captured at the end of the run at every ({along}, "
                f"{across}) point; the white line is the capture boundary, where the "
                "isotonic fit of capture on " + along + " crosses 50 %, and the shaded band "
-               "its 95 % bootstrap interval over replications.")
-    return Chart("phase_diagram", finding, caption, files)
+               "its 95 % bootstrap interval over replications. " + setting(an.results))
+    return Chart("phase_diagram", headline, caption, files, finding)
 
 
 def margin_maps(an: Analysis, out: Path) -> Chart:
@@ -108,12 +134,18 @@ def margin_maps(an: Analysis, out: Path) -> Chart:
     key = SUPPLIER_MARGIN if SUPPLIER_MARGIN in margins else margins[0]
     cells = an.grid(key).stack()
     worst, best = cells.idxmin(), cells.idxmax()
-    finding = (f"The lowest {MARGINS[key].split(' (')[0]} falls where "
-               f"{100 * capture[worst]:.0f} % of KAMs are captured; the highest where "
-               f"{100 * capture[best]:.0f} % are")
-    title(fig, finding, setting(an.results))
+    margin = MARGINS[key].split(" (")[0]
+    at_worst, at_best = round(100 * capture[worst]), round(100 * capture[best])
+    if at_worst == at_best:  # a tie is named as one, not as a contrast
+        finding = (f"The lowest and the highest {margin} both fall where {at_worst} % of "
+                   "KAMs are captured")
+    else:
+        finding = (f"The lowest {margin} falls where {at_worst} % of KAMs are captured; "
+                   f"the highest where {at_best} % are")
+    title(fig, finding)
     files = save(fig, pd.concat(frames, axis=1).reset_index(), out, "margin_maps")
     caption = ("Mean supplier net margin (after cost to serve and granted demands, over the "
                "whole run) and key-account gross margin (last 12 months) at every design "
-               "point, on the axes of the phase diagram; dashed: the capture boundary.")
-    return Chart("margin_maps", finding, caption, files)
+               "point, on the axes of the phase diagram; dashed: the capture boundary. "
+               + setting(an.results))
+    return Chart("margin_maps", finding, caption, files, finding)

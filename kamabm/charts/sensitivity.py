@@ -8,7 +8,7 @@ import numpy as np
 
 from kamabm.charts.base import Chart, figure, save, setting, title
 from kamabm.charts.palette import LOYAL, OPERATIONAL
-from kamabm.names import short
+from kamabm.names import human, short
 from kamabm.results import Analysis
 
 
@@ -39,10 +39,19 @@ def sensitivity(an: Analysis, out: Path) -> Chart:
                f"(index {top.loc[lead, 'ST']:.2f} ± {top.loc[lead, 'ST_conf']:.2f}, alone "
                f"{top.loc[lead, 'S1']:.2f}), then {short(second)} "
                f"({top.loc[second, 'ST']:.2f} ± {top.loc[second, 'ST_conf']:.2f})")
-    title(fig, finding, setting(an.results) + "; Saltelli design, 95 % bootstrap intervals")
+    # leaders whose intervals overlap are a tie, and are named as one
+    tied = (top.loc[lead, "ST"] - top.loc[lead, "ST_conf"]
+            <= top.loc[second, "ST"] + top.loc[second, "ST_conf"])
+    headline = (f"{human(lead)} and {human(second)} tie for the largest effect on "
+                f"{human(outcomes[0])}" if tied else
+                f"{human(lead)} has the largest effect on {human(outcomes[0])} "
+                f"(total index {top.loc[lead, 'ST']:.2f})")
+    headline = headline[0].upper() + headline[1:]
+    title(fig, headline)
     files = save(fig, table, out, "sensitivity")
     caption = ("Global sensitivity (Sobol, SALib): the share of each outcome's variance "
                "over the swept ranges due to each parameter alone (first order) and with "
                "all its interactions (total). A total far above the first-order index "
-               "means the parameter acts through interactions, as tipping points do.")
-    return Chart("sensitivity", finding, caption, files)
+               "means the parameter acts through interactions, as tipping points do. Saltelli "
+               "design, 95 % bootstrap intervals. " + setting(an.results))
+    return Chart("sensitivity", headline, caption, files, finding)

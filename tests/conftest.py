@@ -1,0 +1,48 @@
+"""Helpers shared by the tests: the plot/report command, and headless Chromium."""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+from pathlib import Path
+
+import pytest
+
+#: Where Debian puts Chromium; also looked up on PATH.
+CHROMIUM_PATHS = (Path("/usr/bin/chromium"), Path("/usr/bin/chromium-browser"))
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+                 "--no-first-run", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync"]
+
+
+def chromium_path() -> Path | None:
+    """A Chromium executable, or ``None`` when the machine has none."""
+    for path in CHROMIUM_PATHS:
+        if path.exists():
+            return path
+    found = shutil.which("chromium") or shutil.which("chromium-browser")
+    return Path(found) if found else None
+
+
+def plot_command(argv: list[str]) -> int:
+    """Run ``kamabm plot`` or ``kamabm report`` with ``argv``; return the exit status."""
+    from kamabm.plot_cli import add_plot_parsers, run_plot_command
+
+    parser = argparse.ArgumentParser(prog="kamabm")
+    add_plot_parsers(parser.add_subparsers(dest="command", required=True))
+    return run_plot_command(parser.parse_args(argv))
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """A headless Chromium driven by Playwright (skipped without either)."""
+    executable = chromium_path()
+    if executable is None:
+        pytest.skip("no Chromium on this machine (Debian: apt-get install chromium)")
+    sync_api = pytest.importorskip("playwright.sync_api")
+    with sync_api.sync_playwright() as p:
+        launched = p.chromium.launch(executable_path=str(executable), args=CHROMIUM_ARGS)
+        try:
+            yield launched
+        finally:
+            launched.close()
