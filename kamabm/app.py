@@ -30,6 +30,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import solara
@@ -106,6 +107,10 @@ def _month_axis(ax: Axes, model: KAMMarket) -> None:
     ax.grid(alpha=0.3)
 
 
+#: A dot on the latest month of each line, so a line shows from the first month on.
+NOW: dict[str, Any] = {"marker": "o", "markevery": [-1], "ms": 4}
+
+
 def _on_top(*artists: Artist) -> None:
     for artist in artists:
         artist.set_animated(True)
@@ -157,7 +162,10 @@ def alignment_data(axes: list[Axes], model: KAMMarket) -> list[Artist]:
                               colors=CAPTURED, linewidths=1.8, linestyles="--")
     k = np.flatnonzero(since >= 0)
     marks = ax.plot(months[since[k]], alignment[since[k], k], "x", color="black", ms=6)
-    return [ax.add_collection(loyal), ax.add_collection(captured), *marks]
+    now = [*ax.plot(np.full(int((since < 0).sum()), months[-1]), alignment[-1, since < 0], "o",
+                    color=LOYAL, ms=3),
+           *ax.plot(np.full(len(k), months[-1]), alignment[-1, k], "o", color=CAPTURED, ms=3)]
+    return [ax.add_collection(loyal), ax.add_collection(captured), *marks, *now]
 
 
 def captures_frame(ax: Axes, model: KAMMarket) -> list[Axes]:
@@ -170,12 +178,12 @@ def captures_frame(ax: Axes, model: KAMMarket) -> list[Axes]:
 
 
 def captures_data(axes: list[Axes], model: KAMMarket) -> list[Artist]:
-    """Number of captured KAMs per month, and now in the title."""
+    """Number of captured KAMs per month."""
     ax = axes[0]
     n = len(model.kams)
     table = run_table(model)
     line = ax.step(table["month"], np.rint(table["captured_share"] * n), where="post",
-                   color=CAPTURED, lw=2)
+                   color=CAPTURED, lw=2, **NOW)
     return line
 
 
@@ -200,9 +208,11 @@ def price_data(axes: list[Axes], model: KAMMarket) -> list[Artist]:
     ax, right = axes
     table = run_table(model)
     months = table["month"]
-    return [*ax.plot(months, table["key_price"], color=PRICE, lw=2),
-            *right.plot(months, 100 * table["key_account_margin"], color=MARGIN, ls="--"),
-            *right.plot(months, 100 * table["supplier_margin"], color=OPERATIONAL, ls="-.")]
+    return [*ax.plot(months, table["key_price"], color=PRICE, lw=2, **NOW),
+            *right.plot(months, 100 * table["key_account_margin"], color=MARGIN, ls="--",
+                        **NOW),
+            *right.plot(months, 100 * table["supplier_margin"], color=OPERATIONAL, ls="-.",
+                        **NOW)]
 
 
 #: Top of the time chart: working time is drawn up to twice a full month.
@@ -230,7 +240,7 @@ def time_data(axes: list[Axes], model: KAMMarket) -> list[Artist]:
     areas = ax.stackplot(months, operational, 100 - operational,
                          colors=[OPERATIONAL, ACTIVITY], alpha=0.8, hatch=["//", ""])
     return [*areas, *ax.plot(months, np.minimum(100 * table["kam_activity"], TIME_TOP),
-                             color="black", lw=1.5)]
+                             color="black", lw=1.5, **NOW)]
 
 
 def _market_layout(model: KAMMarket) -> tuple[float, list[float], dict[int, float]]:
@@ -393,13 +403,16 @@ CSS = """
 
 @solara.component
 def SettingSlider(control: Control, value: float, on_value: Callable[[float], None]) -> None:
-    """A labelled slider: plain label and value above, its meaning beside it."""
+    """A labelled slider: plain label and value above it, its meaning under it.
+
+    The value is text beside the label, not a bubble on the slider (bubbles covered the
+    next label); the meaning is always shown, as hovering is impossible on a phone.
+    """
     shown = control.text(control.value(value))
     with solara.Column(gap="0px", classes=["kamabm-control", f"kamabm-control-{control.name}"]):
-        with solara.Tooltip(control.help):
-            with solara.Row(classes=["kamabm-label"], gap="8px"):
-                solara.Text(control.label)
-                solara.Text(shown, classes=["kamabm-value"])
+        with solara.Row(classes=["kamabm-label"], gap="8px"):
+            solara.Text(control.label)
+            solara.Text(shown, classes=["kamabm-value"])
         slider = solara.SliderInt if control.integer else solara.SliderFloat
         slider("", value=value, on_value=on_value, min=control.low, max=control.high,
                step=control.step, thumb_label=False)
@@ -416,8 +429,7 @@ def Settings(settings: solara.Reactive[dict[str, float]]) -> None:
     with solara.v.ExpansionPanels(multiple=True, v_model=[0], accordion=True):
         for group, names in GROUPS.items():
             with solara.v.ExpansionPanel():
-                solara.v.ExpansionPanelHeader(children=[group],
-                                              class_=f"kamabm-group-{group.split()[0]}")
+                solara.v.ExpansionPanelHeader(children=[group])
                 with solara.v.ExpansionPanelContent(eager=True):
                     for name in names:
                         SettingSlider(CONTROLS[name], settings.value[name], setter(name))
@@ -589,8 +601,8 @@ def Explorer() -> None:
                     RunControls(model, tick, playing, redraw_every, reset)
                 with solara.Card("Settings (press Reset to apply)", margin=0):
                     solara.Text("KAM: key account manager; SMB: small owner-run client; "
-                                "KPI: what a KAM's bonus is paid on. Hover a label or read "
-                                "the grey line under it for its meaning.",
+                                "KPI: what a KAM's bonus is paid on. The grey line under "
+                                "each slider says what it means.",
                                 classes=["kamabm-help"])
                     Settings(settings)
                     if error.value:

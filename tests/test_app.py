@@ -126,6 +126,17 @@ def test_every_chart_redrawn_on_its_frame_matches_a_chart_drawn_afresh():
         assert now == app.chart_png(chart.spec, model), chart.spec.css_class
 
 
+def test_every_chart_shows_the_first_month_already():
+    app = _import_app()
+    model = _stepped(0)
+    charts = [app.LiveChart(spec, model) for spec in app.CHARTS]
+    empty = [chart.png(model) for chart in charts]
+    model.step()
+    for chart, before in zip(charts, empty, strict=True):
+        if chart.spec.css_class != "kamabm-market":  # the market is drawn at month 0 too
+            assert chart.png(model) != before, f"{chart.spec.css_class} is empty at month 1"
+
+
 def test_captured_and_loyal_kams_differ_in_line_style_and_marker_not_only_in_colour():
     app = _import_app()
     from matplotlib.colors import to_rgb
