@@ -26,6 +26,7 @@ the package imports it.
 from __future__ import annotations
 
 import io
+import re
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -621,8 +622,10 @@ def Tutorial() -> None:
     except OSError:
         text = ("The tutorial is `docs/tutorial.md` in the kamabm repository "
                 "(not found next to this installation).")
-    # Pictures are relative to the docs folder, which this server does not serve.
+    # Pictures and links are relative to the docs folder, which this server does not
+    # serve: drop the pictures, and name the linked files instead.
     text = "\n".join(line for line in text.splitlines() if not line.startswith("!["))
+    text = re.sub(r"\[([^\]]+)\]\(([\w./-]+\.md)\)", r"\1 (`docs/\2`)", text)
     with solara.Column(style={"max-width": "860px", "margin": "0 auto"}):
         solara.Markdown(text)
 

@@ -305,6 +305,9 @@ def test_page_speaks_plain_words_and_hides_mesa_internals(served_app, browser):
     for internal in ("Play Interval", "Render Interval", "Use Threads", "Page 0", "(index)"):
         assert internal not in text
     assert page.locator("a.kamabm-tutorial-link").get_attribute("href") == "/tutorial"
+    page.goto(url + "tutorial")
+    page.get_by_text("Experiment 1: raise the pressure").wait_for(timeout=30_000)
+    assert page.title().endswith("tutorial")
     page.close()
 
 
