@@ -20,7 +20,7 @@ HOST = "127.0.0.1"
 DEFAULT_PORT = 8765
 EXIT_USAGE = 2
 #: Distributions the app needs at run time (import names).
-APP_MODULES = ("solara", "altair", "ipyvuetify")
+APP_MODULES = ("solara", "ipyvuetify")
 INSTALL_HINT = 'the app needs the optional extra: pip install "kamabm[app]"'
 
 
