@@ -10,7 +10,7 @@ import pandas as pd
 from kamabm.analysis import EROSION
 from kamabm.charts.base import Chart, figure, save, setting, title
 from kamabm.charts.palette import CAPTURED, EROSION_COLOURS, LOYAL
-from kamabm.names import CAPTURE_RATE, fmt, human, label, short
+from kamabm.names import CAPTURE_RATE, fmt, human, label, short, value_text
 from kamabm.results import INTERVENTION_OUTCOMES, INTERVENTIONS, Analysis
 
 
@@ -37,7 +37,8 @@ def interventions(an: Analysis, out: Path) -> Chart:
         ax.set_xlabel(f"change in {INTERVENTION_OUTCOMES[name]}\n"
                       f"(status quo {control:.1f} %)")
     value = table.groupby("treatment", sort=False)["treated_value"].first()
-    ticks = [t if np.isnan(value[t]) else f"{t} = {fmt(value[t])}" for t in treatments]
+    ticks = [t if np.isnan(value[t]) else f"{human(t)}: {value_text(t, value[t])}"
+             for t in treatments]
     axes[0, 0].set_yticks(y, ticks, fontsize=8)
     cap = table[table.outcome == CAPTURE_RATE].set_index("treatment")
     single = cap.drop(index="all levers", errors="ignore")
