@@ -30,6 +30,37 @@ from kamabm.kam import CAPTURED_BELOW, KAM
 from kamabm.params import Parameters
 from kamabm.supplier import Supplier, smb_price
 
+
+def captured_share(model: KAMMarket) -> float:
+    """Share of KAMs captured this month (a DataCollector reporter)."""
+    return float(model.trace.captured[model.month - 1] / len(model.kams))
+
+
+def mean_alignment(model: KAMMarket) -> float:
+    """Mean KAM alignment this month (a DataCollector reporter)."""
+    return float(model.trace.mean_alignment[model.month - 1])
+
+
+def key_price(model: KAMMarket) -> float:
+    """Volume-weighted mean key-account price this month (a DataCollector reporter)."""
+    return float(model.trace.key_price[model.month - 1])
+
+
+def supplier_profit(model: KAMMarket) -> float:
+    """All suppliers' profit this month (a DataCollector reporter)."""
+    t = model.month - 1
+    return float(sum(s.ledger.profit[t] for s in model.suppliers))
+
+
+#: Model-level series Mesa's DataCollector records every month.
+MODEL_REPORTERS = {"month": "month", "kam_pressure": "kam_pressure",
+                   "captured_share": captured_share, "mean_alignment": mean_alignment,
+                   "key_price": key_price, "supplier_profit": supplier_profit}
+#: KAM state Mesa's DataCollector records every month, for every KAM.
+KAM_REPORTERS = {"alignment": "alignment", "identification": "identification",
+                 "skill": "skill", "stress": "stress",
+                 "operational_share": "operational_share", "captured": "captured"}
+
 #: The month at which "five-year" outcomes are read, and before which a run never stops
 #: early: the horizon of the transient maps (an observation choice, not behaviour).
 FIVE_YEARS = 60
@@ -48,6 +79,11 @@ class KAMMarket(mesa.Model):
     Args:
         params: the run's parameters (defaults when omitted).
         seed: seed of the model's random generator; all randomness flows from it.
+        rng: the same, under the name Mesa 3.5's ``batch_run`` passes (give one or the
+            other).
+        collect: whether Mesa's DataCollector records every month (about a fifth of a
+            run's time; :func:`kamabm.run.run_one`, which keeps its own preallocated
+            trace, turns it off).
         **overrides: parameter values by name, applied on top of ``params`` (so that
             ``mesa.batch_run`` can pass parameters as keywords).
 
@@ -59,12 +95,17 @@ class KAMMarket(mesa.Model):
         month: months simulated so far.
         steady: whether the run stopped early at a steady state.
         trace: per-month series (alignment of every KAM, prices, margins, time shares).
+        datacollector: Mesa's ``DataCollector``, recording :data:`MODEL_REPORTERS` and,
+            for every KAM, :data:`KAM_REPORTERS` each month (so ``mesa.batch_run`` and
+            Mesa's charts can read the model).
 
     """
 
-    def __init__(self, params: Parameters | None = None, seed: int | None = None,
-                 **overrides: Any) -> None:
-        super().__init__(rng=seed)
+    def __init__(self, params: Parameters | None = None, seed: int | None = None, *,
+                 rng: int | None = None, collect: bool = True, **overrides: Any) -> None:
+        if seed is not None and rng is not None:
+            raise ValueError("pass either seed or rng, not both")
+        super().__init__(rng=seed if rng is None else rng)
         params = params or Parameters()
         self.params = params.replace(**overrides) if overrides else params
         p = self.params
@@ -93,6 +134,9 @@ class KAMMarket(mesa.Model):
             key_revenue = sum(a.revenue for a in supplier.accounts)
             supplier.open_books(key_revenue * (1.0 - share) / share)
         self.trace = _Trace(p.horizon_months, len(self.kams), p.kpi_months)
+        self.collect = collect
+        self.datacollector = mesa.DataCollector(model_reporters=MODEL_REPORTERS,
+                                                agenttype_reporters={KAM: KAM_REPORTERS})
 
     def step(self) -> None:
         """Advance the market by one month (the schedule in the module docstring).
@@ -114,6 +158,8 @@ class KAMMarket(mesa.Model):
         if self.month == self.params.pressure_change_month:
             self.kam_pressure = self.params.pressure_after_change
         self.trace.record(self)
+        if self.collect:
+            self.datacollector.collect(self)
         if self.month >= self.params.horizon_months:
             self.running = False
         elif self._at_steady_state():

@@ -88,12 +88,12 @@ def finished_model(params: Parameters, seed: int) -> KAMMarket:
     For :func:`account_table` and :func:`customer_profits`; call :func:`release` on it
     when done, so that it can be garbage-collected.
     """
-    return KAMMarket(params, seed=seed).run()
+    return KAMMarket(params, seed=seed, collect=False).run()
 
 
 def run_with_table(params: Parameters, seed: int) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     """Run the model once; return its outcomes and its per-month table (:func:`run_table`)."""
-    model = KAMMarket(params, seed=seed).run()
+    model = KAMMarket(params, seed=seed, collect=False).run()
     result, table = outcomes(model), run_table(model)
     release(model)
     return result, table
@@ -115,7 +115,7 @@ def run_one(params: Parameters, seed: int, *, keep_series: Sequence[str] = ()) -
     for name in keep_series:
         if name not in SERIES:
             raise ParameterError(f"{name}: unknown series, expected one of {', '.join(SERIES)}")
-    model = KAMMarket(params, seed=seed).run()
+    model = KAMMarket(params, seed=seed, collect=False).run()
     result = outcomes(model)
     if keep_series:
         every = series(model)
