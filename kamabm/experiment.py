@@ -44,7 +44,7 @@ import math
 import re
 import tomllib
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
@@ -57,7 +57,12 @@ Role = Literal["uncertainty", "lever"]
 Method = Literal["grid", "latin_hypercube", "sobol"]
 
 METHODS: tuple[str, ...] = ("grid", "latin_hypercube", "sobol")
+ROLES: tuple[str, ...] = ("uncertainty", "lever")
 HORIZON_PARAMETER = "horizon_months"
+#: Most values a variable may take on a grid; more is a typo (``step = 1e-9``), not a plan.
+MAX_VALUES = 100_000
+#: Most runs a sweep may plan unless told otherwise (``kamabm sweep --max-runs``).
+DEFAULT_MAX_RUNS = 5_000_000
 
 # SeedSequence spawn keys; their lengths differ, so no two streams can coincide.
 _SHARED_STREAM = 0  # (0, replication): common random numbers
@@ -71,15 +76,28 @@ _TOP_KEYS = {
 _DESIGN_KEYS = {"method", "samples", "second_order"}
 _VARIABLE_KEYS = {"values", "range", "step", "count"}
 _NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
+_DEFAULTS = Parameters()
 
 
 class ExperimentError(ValueError):
     """An experiment file that cannot be run; the one-line message names file and key."""
 
 
+def _check_value(name: str, value: Any, key: str) -> Number:
+    """``value`` as the parameter's type (int or float), or an error naming ``key``."""
+    try:
+        return getattr(_DEFAULTS.replace(**{name: value}), name)
+    except ParameterError as exc:
+        raise ExperimentError(f"{key}: {exc}") from None
+
+
+def _section(role: str) -> str:
+    return "levers" if role == "lever" else "uncertainties"
+
+
 @dataclass(frozen=True)
 class Variable:
-    """A varied parameter.
+    """A varied parameter; checks itself when built.
 
     Attributes:
         name: the parameter's name in :class:`~kamabm.params.Parameters`.
@@ -87,6 +105,12 @@ class Variable:
         low: smallest value the design may give it.
         high: largest value the design may give it.
         values: the grid values (``None`` for sampled designs).
+
+    Raises:
+        ExperimentError: an unknown parameter or role, a value outside the parameter's
+            allowed range, ``low > high``, repeated values, or values whose smallest and
+            largest are not ``low`` and ``high``; the message names the experiment key
+            (e.g. ``levers.kam_pressure.values[2]``).
 
     """
 
@@ -96,10 +120,56 @@ class Variable:
     high: Number
     values: tuple[Number, ...] | None
 
+    def __post_init__(self) -> None:
+        if self.role not in ROLES:
+            raise ExperimentError(f"{self.name}: role {self.role!r}, expected one of "
+                                  f"{', '.join(ROLES)}")
+        key = self.key
+        if self.name not in Parameters.names():
+            raise ExperimentError(f"{key}: {_unknown_parameter(self.name)}")
+        if self.values is None:
+            low = _check_value(self.name, self.low, f"{key}.range[0]")
+            high = _check_value(self.name, self.high, f"{key}.range[1]")
+            if not low < high:
+                raise ExperimentError(f"{key}.range: expected low < high, got "
+                                      f"[{self.low}, {self.high}]")
+        else:
+            values = tuple(self.values)
+            if not values:
+                raise ExperimentError(f"{key}.values: expected a non-empty list of numbers")
+            values = tuple(_check_value(self.name, x, f"{key}.values[{i}]")
+                           for i, x in enumerate(values))
+            if len(set(values)) != len(values):
+                raise ExperimentError(f"{key}: values repeat: {list(values)}")
+            low, high = min(values), max(values)
+            if (self.low, self.high) != (low, high):
+                raise ExperimentError(f"{key}: low and high ({self.low}, {self.high}) must "
+                                      f"be the smallest and largest value ({low}, {high})")
+            object.__setattr__(self, "values", values)
+        object.__setattr__(self, "low", low)
+        object.__setattr__(self, "high", high)
+
+    @classmethod
+    def grid(cls, name: str, role: Role, values: Sequence[Number]) -> Variable:
+        """A grid variable taking exactly ``values`` (low and high follow from them)."""
+        values = tuple(values)
+        low, high = (min(values), max(values)) if values else (0, 0)
+        return cls(name, role, low, high, values)
+
+    @property
+    def key(self) -> str:
+        """Where the variable sits in an experiment file, e.g. ``levers.kam_pressure``."""
+        return f"{_section(self.role)}.{self.name}"
+
+    @property
+    def size(self) -> int | None:
+        """Number of grid values (``None`` for a sampled variable)."""
+        return None if self.values is None else len(self.values)
+
 
 @dataclass(frozen=True)
 class Design:
-    """How variables become design points.
+    """How variables become design points; checks itself when built.
 
     Attributes:
         method: ``"grid"`` (every combination of the listed values),
@@ -109,16 +179,60 @@ class Design:
         samples: number of samples for the sampled designs.
         second_order: for ``"sobol"``, whether second-order indices can be estimated.
 
+    Raises:
+        ExperimentError: an unknown method, samples given to a grid or missing from a
+            sampled design, a Sobol sample count that is not a power of two, or
+            ``second_order`` outside Sobol designs.
+
     """
 
     method: Method = "grid"
     samples: int | None = None
     second_order: bool = False
 
+    def __post_init__(self) -> None:
+        if self.method not in METHODS:
+            raise ExperimentError(f"design.method: expected one of {', '.join(METHODS)}, "
+                                  f"got {self.method!r}")
+        if not isinstance(self.second_order, bool):
+            raise ExperimentError(f"design.second_order: expected true or false, got "
+                                  f"{self.second_order!r}")
+        if self.method == "grid":
+            if self.samples is not None:
+                raise ExperimentError("design.samples: only for latin_hypercube or sobol "
+                                      "designs")
+            if self.second_order:
+                raise ExperimentError("design.second_order: only for latin_hypercube or "
+                                      "sobol designs")
+            return
+        if self.second_order and self.method != "sobol":
+            raise ExperimentError("design.second_order: only for sobol designs")
+        samples = self.samples
+        if isinstance(samples, bool) or not isinstance(samples, int) or samples < 1:
+            raise ExperimentError(f"design.samples: expected a whole number >= 1, got "
+                                  f"{samples!r}")
+        if self.method == "sobol" and samples & (samples - 1):
+            raise ExperimentError(f"design.samples: expected a power of 2 for sobol, got "
+                                  f"{samples}")
+
+    def n_points(self, variables: Sequence[Variable]) -> int:
+        """Number of design points over ``variables``, computed without making them."""
+        if not variables:
+            return 1
+        if self.method == "grid":
+            return math.prod(v.size or 0 for v in variables)
+        samples = self.samples or 0
+        if self.method == "latin_hypercube":
+            return samples
+        d = len(variables)
+        return samples * (2 * d + 2 if self.second_order else d + 2)
+
 
 @dataclass(frozen=True)
 class RunSpec:
     """One run of a sweep: a design point, a replication and the seed they get.
+
+    This is what travels to the workers, one per run.
 
     Attributes:
         run: position of the run in the sweep, ``0 .. n_runs - 1``.
@@ -140,9 +254,10 @@ class RunSpec:
 
 @dataclass(frozen=True)
 class Experiment:
-    """A validated experiment, ready to be swept.
+    """A validated experiment, ready to be swept; checks itself when built.
 
-    Build with :func:`load_experiment` or :func:`parse_experiment`.
+    Build with :func:`load_experiment` or :func:`parse_experiment`, or directly (as
+    refinement does); either way the same checks apply.
 
     Attributes:
         name: name of the experiment (also the default results folder).
@@ -157,6 +272,12 @@ class Experiment:
         common_random_numbers: whether the same replication gets the same seed everywhere.
         outcomes: outcome names to keep (``None``: all that the run function reports).
         series: per-month series to keep (empty: none).
+        warnings: legal but surprising input (e.g. a step that misses the range's end),
+            one line each; not part of the experiment's identity.
+
+    Raises:
+        ExperimentError: an invalid name, replication count or seed, a parameter varied
+            twice, variables that do not fit the design, or repeated outcome names.
 
     """
 
@@ -172,6 +293,42 @@ class Experiment:
     common_random_numbers: bool
     outcomes: tuple[str, ...] | None
     series: tuple[str, ...]
+    warnings: tuple[str, ...] = field(default=(), compare=False)
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.name, str) or not _NAME_PATTERN.fullmatch(self.name):
+            raise ExperimentError(f"name: expected letters, digits, '_', '-' or '.', got "
+                                  f"{self.name!r}")
+        for key, value, minimum in (("replications", self.replications, 1),
+                                    ("seed", self.seed, 0)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+                raise ExperimentError(f"{key}: expected a whole number >= {minimum}, got "
+                                      f"{value!r}")
+        if not isinstance(self.common_random_numbers, bool):
+            raise ExperimentError(f"common_random_numbers: expected true or false, got "
+                                  f"{self.common_random_numbers!r}")
+        if not isinstance(self.base, Parameters) or not isinstance(self.design, Design):
+            raise ExperimentError("base and design: expected Parameters and Design objects")
+        seen: dict[str, Variable] = {}
+        for v in self.variables:
+            if v.name in seen:
+                raise ExperimentError(f"{v.key}: already listed under {seen[v.name].key}; "
+                                      "vary a parameter once")
+            seen[v.name] = v
+            if self.design.method == "grid" and v.values is None:
+                raise ExperimentError(f"{v.key}: a grid needs values (or range with step "
+                                      "or count)")
+            if self.design.method != "grid" and v.values is not None:
+                raise ExperimentError(f"{v.key}.values: not used by {self.design.method} "
+                                      "designs; give range = [low, high] only")
+        if self.design.method != "grid" and not self.variables:
+            raise ExperimentError(f"design.method: {self.design.method} needs at least one "
+                                  "variable")
+        for key, names in (("outcomes", self.outcomes), ("series", self.series)):
+            if names is not None and len(set(names)) != len(names):
+                raise ExperimentError(f"{key}: names repeat: {list(names)}")
+        if self.outcomes is not None and not self.outcomes:
+            raise ExperimentError("outcomes: expected at least one outcome name")
 
     @property
     def digest(self) -> str:
@@ -200,22 +357,49 @@ class Experiment:
         """Names of the varied parameters that management chooses."""
         return tuple(v.name for v in self.variables if v.role == "lever")
 
-    def points(self) -> list[dict[str, Number]]:
-        """The design points, each a ``{name: value}`` of the varied parameters."""
-        if not self.variables:
-            return [{}]
-        names = [v.name for v in self.variables]
-        if self.design.method == "grid":
-            grids = [v.values or () for v in self.variables]
-            return [dict(zip(names, combo, strict=True)) for combo in itertools.product(*grids)]
-        unit = self._unit_samples()
-        columns = [_scale(unit[:, i], v) for i, v in enumerate(self.variables)]
-        return [dict(zip(names, row, strict=True)) for row in zip(*columns, strict=True)]
+    @property
+    def n_points(self) -> int:
+        """Number of design points, computed without making them."""
+        return self.design.n_points(self.variables)
 
     @property
     def n_runs(self) -> int:
-        """Number of runs: design points times replications."""
-        return len(self.points()) * self.replications
+        """Number of runs: design points times replications, computed without making them."""
+        return self.n_points * self.replications
+
+    def check_size(self, max_runs: int) -> None:
+        """Refuse a design of more than ``max_runs`` runs, before anything is allocated.
+
+        Raises:
+            ExperimentError: the design is too large; the message gives the count.
+
+        """
+        if self.n_runs > max_runs:
+            where = f"{self.path}: " if self.path is not None else ""
+            raise ExperimentError(
+                f"{where}{self.n_points:,} points x {self.replications:,} replications = "
+                f"{self.n_runs:,} runs, more than the limit of {max_runs:,}; shrink the "
+                "design or raise the limit (--max-runs)")
+
+    def iter_points(self) -> Iterator[dict[str, Number]]:
+        """The design points in order, each a ``{name: value}``, made one at a time."""
+        if not self.variables:
+            yield {}
+            return
+        names = [v.name for v in self.variables]
+        if self.design.method == "grid":
+            grids = [v.values or () for v in self.variables]
+            for combo in itertools.product(*grids):
+                yield dict(zip(names, combo, strict=True))
+            return
+        unit = self._unit_samples()
+        columns = [_scale(unit[:, i], v) for i, v in enumerate(self.variables)]
+        for row in zip(*columns, strict=True):
+            yield dict(zip(names, row, strict=True))
+
+    def points(self) -> list[dict[str, Number]]:
+        """The design points as a list (see :meth:`iter_points` for large designs)."""
+        return list(self.iter_points())
 
     def seed_for(self, point: int, replication: int) -> int:
         """The seed of one run (a non-negative integer below ``2**63``)."""
@@ -226,10 +410,15 @@ class Experiment:
 
     def runs(self) -> Iterator[RunSpec]:
         """All runs in order: every replication of point 0, then of point 1, and so on."""
-        shared = [self.seed_for(0, r) for r in range(self.replications)]
-        for p, values in enumerate(self.points()):
+        shared: dict[int, int] = {}
+        for p, values in enumerate(self.iter_points()):
             for r in range(self.replications):
-                seed = shared[r] if self.common_random_numbers else self.seed_for(p, r)
+                if self.common_random_numbers:
+                    seed = shared.get(r)
+                    if seed is None:
+                        seed = shared[r] = self.seed_for(0, r)
+                else:
+                    seed = self.seed_for(p, r)
                 yield RunSpec(p * self.replications + r, f"p{p}-r{r}", p, r, seed, values)
 
     def parameters(self, values: Mapping[str, Number]) -> Parameters:
@@ -260,6 +449,14 @@ def _scale(unit: np.ndarray, v: Variable) -> list[Number]:
     return [float(x) for x in v.low + unit * (v.high - v.low)]
 
 
+def _unknown_parameter(name: str) -> str:
+    try:
+        Parameters.spec(name)
+    except ParameterError as exc:
+        return str(exc).split(": ", 1)[-1]
+    return "unknown parameter"
+
+
 # --- reading and checking ---------------------------------------------------------------
 def load_experiment(path: str | Path, *, known_outcomes: Sequence[str] | None = None,
                     known_series: Sequence[str] | None = None) -> Experiment:
@@ -275,8 +472,8 @@ def load_experiment(path: str | Path, *, known_outcomes: Sequence[str] | None = 
         The validated experiment.
 
     Raises:
-        ExperimentError: the file is missing, is not TOML or does not describe a valid
-            experiment; the message names the file, the key and what was expected.
+        ExperimentError: the file is missing, is not UTF-8 TOML or does not describe a
+            valid experiment; the message names the file, the key and what was expected.
 
     """
     path = Path(path)
@@ -284,6 +481,9 @@ def load_experiment(path: str | Path, *, known_outcomes: Sequence[str] | None = 
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise ExperimentError(f"{path}: cannot read experiment file ({exc.strerror})") from None
+    except UnicodeDecodeError as exc:
+        raise ExperimentError(f"{path}: not UTF-8 text (byte 0x{exc.object[exc.start]:02x} "
+                              f"at position {exc.start}); save it as UTF-8") from None
     return parse_experiment(text, path=path, known_outcomes=known_outcomes,
                             known_series=known_series)
 
@@ -297,49 +497,47 @@ def parse_experiment(text: str, *, path: Path | None = None,
         doc = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ExperimentError(f"{where}: not valid TOML ({exc})") from None
-    return _Reader(where).experiment(doc, text, path, known_outcomes, known_series)
+    try:
+        return _Reader().experiment(doc, text, path, known_outcomes, known_series)
+    except ExperimentError as exc:
+        raise ExperimentError(f"{where}: {exc}") from None
 
 
 class _Reader:
-    """Checks one parsed document; every error names the file and the key."""
+    """Turns a parsed document into checked objects; errors name the key, not the file.
 
-    def __init__(self, where: str) -> None:
-        self.where = where
+    The objects check the values themselves; the reader checks what only the file has:
+    unknown keys, types, ``range`` with ``step`` or ``count``, and parameters both fixed
+    and varied.
+    """
 
-    def fail(self, key: str, expected: str) -> ExperimentError:
-        return ExperimentError(f"{self.where}: {key}: {expected}")
+    def __init__(self) -> None:
+        self.warnings: list[str] = []
+
+    @staticmethod
+    def fail(key: str, expected: str) -> ExperimentError:
+        return ExperimentError(f"{key}: {expected}")
 
     def experiment(self, doc: dict[str, Any], text: str, path: Path | None,
                    known_outcomes: Sequence[str] | None,
                    known_series: Sequence[str] | None) -> Experiment:
         self.no_unknown_keys(doc, _TOP_KEYS, "")
         name = self.string(doc, "name", required=True)
-        if not _NAME_PATTERN.fullmatch(name):
-            raise self.fail("name", f"expected letters, digits, '_', '-' or '.', got {name!r}")
         description = self.string(doc, "description", required=False) or ""
         replications = self.integer(doc, "replications", minimum=1)
         seed = self.integer(doc, "seed", minimum=0)
         crn = doc.get("common_random_numbers", True)
-        if not isinstance(crn, bool):
-            raise self.fail("common_random_numbers", f"expected true or false, got {crn!r}")
         base = self.base(doc)
         design = self.design(doc.get("design", {}))
-        variables = (self.variables(doc, "uncertainties", "uncertainty", base, design)
-                     + self.variables(doc, "levers", "lever", base, design))
-        seen: set[str] = set()
+        variables = (self.variables(doc, "uncertainties", "uncertainty", design)
+                     + self.variables(doc, "levers", "lever", design))
         for v in variables:
-            key = f"{'levers' if v.role == 'lever' else 'uncertainties'}.{v.name}"
-            if v.name in seen:
-                raise self.fail(key, "already listed under uncertainties; vary a parameter once")
             if v.name in doc.get("base", {}) or (v.name == HORIZON_PARAMETER and "horizon" in doc):
-                raise self.fail(key, "also fixed in [base] or by horizon; fix it or vary it")
-            seen.add(v.name)
-        if design.method != "grid" and not variables:
-            raise self.fail("design.method", f"{design.method} needs at least one variable")
+                raise self.fail(v.key, "also fixed in [base] or by horizon; fix it or vary it")
         outcomes = self.names(doc, "outcomes", known_outcomes)
         series = self.names(doc, "series", known_series) or ()
         return Experiment(name, description, path, text, base, tuple(variables), design,
-                          replications, seed, crn, outcomes, series)
+                          replications, seed, crn, outcomes, series, tuple(self.warnings))
 
     # --- pieces -------------------------------------------------------------------------
     def no_unknown_keys(self, table: Mapping[str, Any], allowed: set[str], prefix: str) -> None:
@@ -379,39 +577,20 @@ class _Reader:
         params = Parameters()
         for name, value in values.items():
             key = "horizon" if name == HORIZON_PARAMETER and "horizon" in doc else f"base.{name}"
-            params = self.check(params, name, value, key)
+            try:
+                params = params.replace(**{name: value})
+            except ParameterError as exc:
+                raise self.fail(key, str(exc)) from None
         return params
-
-    def check(self, params: Parameters, name: str, value: Any, key: str) -> Parameters:
-        try:
-            return params.replace(**{name: value})
-        except ParameterError as exc:
-            raise self.fail(key, str(exc)) from None
 
     def design(self, table: Any) -> Design:
         if not isinstance(table, dict):
             raise self.fail("design", "expected a table with method, samples, second_order")
         self.no_unknown_keys(table, _DESIGN_KEYS, "design.")
-        method = table.get("method", "grid")
-        if method not in METHODS:
-            raise self.fail("design.method", f"expected one of {', '.join(METHODS)}, "
-                                             f"got {method!r}")
-        second = table.get("second_order", False)
-        if not isinstance(second, bool):
-            raise self.fail("design.second_order", f"expected true or false, got {second!r}")
-        if method == "grid":
-            for key in ("samples", "second_order"):
-                if key in table:
-                    raise self.fail(f"design.{key}", "only for latin_hypercube or sobol designs")
-            return Design("grid")
-        if second and method != "sobol":
-            raise self.fail("design.second_order", "only for sobol designs")
-        samples = self.integer(table, "samples", minimum=1, prefix="design.")
-        if method == "sobol" and samples & (samples - 1):
-            raise self.fail("design.samples", f"expected a power of 2 for sobol, got {samples}")
-        return Design(method, samples, second)
+        return Design(table.get("method", "grid"), table.get("samples"),
+                      table.get("second_order", False))
 
-    def variables(self, doc: Mapping[str, Any], section: str, role: Role, base: Parameters,
+    def variables(self, doc: Mapping[str, Any], section: str, role: Role,
                   design: Design) -> list[Variable]:
         table = doc.get(section, {})
         if not isinstance(table, dict):
@@ -420,22 +599,21 @@ class _Reader:
         for name, spec in table.items():
             key = f"{section}.{name}"
             if name not in Parameters.names():
-                self.check(base, name, 0, key)  # raises with a "did you mean"
+                raise self.fail(key, _unknown_parameter(name))
             if not isinstance(spec, dict):
                 raise self.fail(key, "expected a table with values, or range and step or count")
             self.no_unknown_keys(spec, _VARIABLE_KEYS, key + ".")
-            out.append(self.variable(name, role, spec, key, base, design))
+            out.append(self.variable(name, role, spec, key, design))
         return out
 
     def variable(self, name: str, role: Role, spec: Mapping[str, Any], key: str,
-                 base: Parameters, design: Design) -> Variable:
-        integer = Parameters.is_integer(name)
+                 design: Design) -> Variable:
         if design.method != "grid":
             for extra in ("values", "step", "count"):
                 if extra in spec:
                     raise self.fail(f"{key}.{extra}", f"not used by {design.method} designs; "
                                                       "give range = [low, high] only")
-            low, high = self.range(spec, key, base, name)
+            low, high = self.range(spec, key, name)
             return Variable(name, role, low, high, None)
         if "values" in spec:
             for extra in ("range", "step", "count"):
@@ -444,24 +622,18 @@ class _Reader:
             values = spec["values"]
             if not isinstance(values, list) or not values:
                 raise self.fail(f"{key}.values", "expected a non-empty list of numbers")
-            for i, value in enumerate(values):
-                self.check(base, name, value, f"{key}.values[{i}]")
-            vals = tuple(int(x) if integer else float(x) for x in values)
+            vals = tuple(_check_value(name, x, f"{key}.values[{i}]")
+                         for i, x in enumerate(values))
         else:
-            low, high = self.range(spec, key, base, name)
-            vals = self.spaced(spec, key, low, high, integer)
-        if len(set(vals)) != len(vals):
-            raise self.fail(key, f"values repeat: {list(vals)}")
-        return Variable(name, role, min(vals), max(vals), vals)
+            low, high = self.range(spec, key, name)
+            vals = self.spaced(spec, key, low, high, Parameters.is_integer(name))
+        return Variable.grid(name, role, vals)
 
-    def range(self, spec: Mapping[str, Any], key: str, base: Parameters,
-              name: str) -> tuple[Number, Number]:
+    def range(self, spec: Mapping[str, Any], key: str, name: str) -> tuple[Number, Number]:
         bounds = spec.get("range")
         if not (isinstance(bounds, list) and len(bounds) == 2):
             raise self.fail(f"{key}.range", f"expected [low, high], got {bounds!r}")
-        for i, value in enumerate(bounds):
-            self.check(base, name, value, f"{key}.range[{i}]")
-        low, high = bounds
+        low, high = (_check_value(name, x, f"{key}.range[{i}]") for i, x in enumerate(bounds))
         if not low < high:
             raise self.fail(f"{key}.range", f"expected low < high, got {bounds!r}")
         return low, high
@@ -472,6 +644,7 @@ class _Reader:
             raise self.fail(key, "with range, give exactly one of step or count")
         if "count" in spec:
             count = self.integer(spec, "count", minimum=2, prefix=key + ".")
+            self.bounded(count, f"{key}.count")
             raw = np.linspace(low, high, count)
         else:
             step = spec["step"]
@@ -479,8 +652,18 @@ class _Reader:
                     integer and not float(step).is_integer()):
                 kind = "a whole number" if integer else "a number"
                 raise self.fail(f"{key}.step", f"expected {kind} > 0, got {step!r}")
-            n = math.floor((high - low) / step + 1e-9) + 1
+            # Counted before anything is allocated: step = 1e-9 must not build 1e9 values.
+            span = (high - low) / step
+            if not span < MAX_VALUES:
+                self.bounded(math.inf if not math.isfinite(span) else int(span) + 1,
+                             f"{key}.step")
+            n = math.floor(span + 1e-9) + 1
             raw = low + step * np.arange(n)
+            last = float(raw[-1])
+            if abs(last - high) > 1e-9 * max(1.0, abs(high)):
+                self.warnings.append(
+                    f"{key}: step {step:g} does not reach the end of range [{low:g}, "
+                    f"{high:g}]; the last value is {last:.12g}")
         if integer:
             vals = tuple(int(round(x)) for x in raw)
             if len(set(vals)) != len(vals):
@@ -490,6 +673,12 @@ class _Reader:
         # Rounding removes float noise such as 0.30000000000000004.
         return tuple(float(round(x, 12)) for x in raw)
 
+    def bounded(self, count: float, key: str) -> None:
+        if count > MAX_VALUES:
+            shown = f"{count:,}" if math.isfinite(count) else "too many"
+            raise self.fail(key, f"gives {shown} values, more than {MAX_VALUES:,} for one "
+                                 "variable")
+
     def names(self, doc: Mapping[str, Any], key: str,
               known: Sequence[str] | None) -> tuple[str, ...] | None:
         if key not in doc:
@@ -497,10 +686,6 @@ class _Reader:
         value = doc[key]
         if not isinstance(value, list) or not all(isinstance(x, str) for x in value):
             raise self.fail(key, f"expected a list of names, got {value!r}")
-        if key == "outcomes" and not value:
-            raise self.fail(key, "expected at least one outcome name")
-        if len(set(value)) != len(value):
-            raise self.fail(key, f"names repeat: {value}")
         if known is not None:
             for i, item in enumerate(value):
                 if item not in known:
