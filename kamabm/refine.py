@@ -26,6 +26,7 @@ import pandas as pd
 
 from kamabm.analysis import INSIDE, capture_boundary
 from kamabm.experiment import Design, Experiment, Variable
+from kamabm.lock import folder_lock
 from kamabm.store import REFINE, load_results
 from kamabm.sweep import run_sweep
 
@@ -87,9 +88,20 @@ def refine_boundary(experiment: Experiment, directory: str | Path, *, target: fl
     Returns:
         A :class:`RefineSummary`.
 
+    Raises:
+        RefineError: the experiment is not a share x pressure grid.
+        FolderLockedError: another process is writing the folder.
+
     """
     check_refinable(experiment)
     directory = Path(directory)
+    with folder_lock(directory, purpose="refinement"):
+        return _refine(experiment, directory, target, max_rounds, new_values, n_boot,
+                       sweep_options)
+
+
+def _refine(experiment: Experiment, directory: Path, target: float, max_rounds: int,
+            new_values: int, n_boot: int, sweep_options: dict[str, Any]) -> RefineSummary:
     spec = {v.name: v for v in experiment.variables}[ALONG]
     runs_added = rounds = 0
     for round_ in range(1, max_rounds + 1):
@@ -147,6 +159,8 @@ def _new_points(results: pd.DataFrame, boundary: pd.DataFrame, spec: Variable,
 
 def _sub_experiment(experiment: Experiment, level: float, shares: list[float]) -> Experiment:
     """The experiment restricted to one pressure level and the new share values."""
-    along = Variable(ALONG, "uncertainty", min(shares), max(shares), tuple(shares))
-    across = Variable(ACROSS, "lever", level, level, (level,))
-    return dataclasses.replace(experiment, variables=(along, across), design=Design("grid"))
+    # Built like any experiment, so the new values get the same checks as a file's.
+    along = Variable.grid(ALONG, "uncertainty", shares)
+    across = Variable.grid(ACROSS, "lever", (level,))
+    return dataclasses.replace(experiment, variables=(along, across), design=Design("grid"),
+                               warnings=())

@@ -6,22 +6,26 @@ The sweep knows nothing of the model beyond the run function's contract,
 runs; each chunk is computed by one worker and stored as one part, so results stream to
 disk, memory stays flat, and an interrupted sweep resumes where it stopped.
 
-Backends: the calling process (one worker), a local process pool, or Dask distributed
-(an existing scheduler, or a local cluster). Each run depends only on its parameters and
-seed, so the results are the same whatever the backend and the number of workers.
+Backends (:mod:`kamabm.backends`): the calling process (one worker), a local process
+pool, or Dask distributed (an existing scheduler, or a local cluster). Each run depends
+only on its parameters and seed, so the results are the same whatever the backend and
+the number of workers.
+
+A sweep owns its results folder while it runs (:mod:`kamabm.lock`); its identity
+includes the model's code version, so a resume never mixes runs of two models; its size
+is checked before anything is allocated; and SIGINT, SIGTERM or SIGHUP end it cleanly:
+workers stopped, the manifest marked ``interrupted``, the folder ready to resume.
 """
 
 from __future__ import annotations
 
-import multiprocessing
-import os
+import signal
 import sys
+import threading
 import time
 import traceback
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor
-from concurrent.futures import wait as wait_futures
-from contextlib import AbstractContextManager, ExitStack
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -29,28 +33,48 @@ from typing import Any
 import pyarrow as pa
 from tqdm import tqdm
 
-from kamabm.experiment import Experiment, Number, RunSpec
+from kamabm.backends import BackendError, open_backend
+from kamabm.experiment import DEFAULT_MAX_RUNS, Experiment, RunSpec
+from kamabm.lock import folder_lock
 from kamabm.params import Parameters
-from kamabm.store import ResultsStore, environment, now
+from kamabm.store import (
+    MODEL_MODULES,
+    Notify,
+    ResultsStore,
+    StoreError,
+    code_version,
+    environment,
+    now,
+)
 
 RunFunction = Callable[..., Mapping[str, Any]]
-Task = tuple[int, str, int, int, int, dict[str, Number]]
-Chunk = list[Task]
+Chunk = list[RunSpec]
 
-# `import mesa` (3.3) switches the global start method to spawn; choosing the context
-# here keeps the pool the same whoever imported what, on every platform.
-START_METHOD = "spawn"
 META_COLUMNS = ("run", "key", "point", "replication", "seed")
 STATUS_OK, STATUS_ERROR = "ok", "error"
 # Enough chunks per worker to balance the load, few enough that storing them is cheap.
 _CHUNKS_PER_WORKER = 16
 _MAX_CHUNK = 100
-#: Runs a local worker process does before it is replaced by a fresh one.
-RUNS_PER_PROCESS = 2000
+#: Signals that end a sweep cleanly, as Ctrl-C does (those the platform has).
+STOP_SIGNALS = tuple(getattr(signal, name) for name in ("SIGTERM", "SIGHUP")
+                     if hasattr(signal, name))
 
 
 class SweepError(RuntimeError):
     """The sweep could not be carried out (not a failed run, which is recorded)."""
+
+
+class SweepInterrupted(KeyboardInterrupt):
+    """The sweep was stopped by a signal (SIGTERM, SIGHUP); rerun to resume.
+
+    Attributes:
+        signum: the signal's number.
+
+    """
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
 
 
 @dataclass(frozen=True)
@@ -120,7 +144,7 @@ def series_schema(series: Sequence[str]) -> pa.Schema:
                      + [pa.field(n, pa.float64()) for n in series])
 
 
-def run_chunk(run_fn: RunFunction, base: Parameters, tasks: Chunk,
+def run_chunk(run_fn: RunFunction, base: Parameters, specs: Chunk,
               outcomes: Sequence[str], series: Sequence[str]
               ) -> tuple[pa.Table, pa.Table | None]:
     """Compute a chunk of runs; a run that raises is recorded with its traceback.
@@ -128,7 +152,7 @@ def run_chunk(run_fn: RunFunction, base: Parameters, tasks: Chunk,
     Args:
         run_fn: the run function.
         base: the parameters the runs share; each run changes its design point's.
-        tasks: ``(run, key, point, replication, seed, values)`` of each run.
+        specs: the runs.
         outcomes: outcome names to keep.
         series: series names to keep (none: ``keep_series`` is not passed).
 
@@ -139,12 +163,14 @@ def run_chunk(run_fn: RunFunction, base: Parameters, tasks: Chunk,
     shared = base.as_dict()
     rows: list[dict[str, Any]] = []
     months: dict[str, list[Any]] = {name: [] for name in ("run", "key", "month", *series)}
-    for run, key, point, replication, seed, values in tasks:
-        row: dict[str, Any] = {"run": run, "key": key, "point": point,
-                               "replication": replication, "seed": seed, **shared, **values}
+    for spec in specs:
+        run, key = spec.run, spec.key
+        row: dict[str, Any] = {"run": run, "key": key, "point": spec.point,
+                               "replication": spec.replication, "seed": spec.seed,
+                               **shared, **spec.values}
         try:
             kwargs = {"keep_series": tuple(series)} if series else {}
-            result = run_fn(base.replace(**values), seed, **kwargs)
+            result = run_fn(base.replace(**spec.values), spec.seed, **kwargs)
             kept = {name: _outcome(result, name) for name in outcomes}
             columns = _series(result, series) if series else {}
         except Exception:  # noqa: BLE001 -- fault isolation: record it, go on
@@ -180,131 +206,15 @@ def _series(result: Mapping[str, Any], names: Sequence[str]) -> dict[str, list[f
     return columns
 
 
-# --- backends ----------------------------------------------------------------------------
-class _Backend(AbstractContextManager):
-    """Computes chunks; :meth:`map` yields results as chunks finish, any order."""
-
-    label = "in-process"
-    workers = 1
-
-    def map(self, job: Callable[[Chunk], Any], chunks: Iterable[Chunk],
-            chunk_size: int = 1) -> Iterator[Any]:
-        for chunk in chunks:
-            yield job(chunk)
-
-    def __exit__(self, *exc: object) -> None:
-        return None
-
-
-def _bounded(submit: Callable[[Chunk], Any], wait_first: Callable[[set[Any]], Any],
-             chunks: Iterable[Chunk], in_flight: int) -> Iterator[Any]:
-    # At most `in_flight` chunks are queued, so neither side holds the whole sweep.
-    pending: set[Any] = set()
-    for chunk in chunks:
-        pending.add(submit(chunk))
-        while len(pending) >= in_flight:
-            done, pending = wait_first(pending)
-            for future in done:
-                yield future.result()
-    while pending:
-        done, pending = wait_first(pending)
-        for future in done:
-            yield future.result()
-
-
-class _LocalPool(_Backend):
-    def __init__(self, workers: int) -> None:
-        self.workers = workers
-        self.label = f"local x{workers}"
-        self.pool: ProcessPoolExecutor | None = None
-
-    def map(self, job: Callable[[Chunk], Any], chunks: Iterable[Chunk],
-            chunk_size: int = 1) -> Iterator[Any]:
-        # Mesa < 3.4 keeps every model ever made alive (Agent._ids, mesa/mesa#3179), about
-        # 75 kB a run here; fresh worker processes now and then keep memory flat.
-        self.pool = ProcessPoolExecutor(
-            max_workers=self.workers, mp_context=multiprocessing.get_context(START_METHOD),
-            max_tasks_per_child=max(1, RUNS_PER_PROCESS // chunk_size))
-
-        def first(pending: set[Any]) -> Any:
-            return wait_futures(pending, return_when=FIRST_COMPLETED)
-
-        pool = self.pool
-        yield from _bounded(lambda c: pool.submit(job, c), first, chunks, 2 * self.workers)
-
-    def __exit__(self, *exc: object) -> None:
-        if self.pool is not None:
-            self.pool.shutdown(wait=exc[0] is None, cancel_futures=True)
-
-
-class _Dask(_Backend):
-    def __init__(self, scheduler: str | None, workers: int | None) -> None:
-        try:
-            import distributed
-        except ImportError:
-            raise SweepError("the Dask backend needs the dask extra: "
-                             "pip install 'kamabm[dask]'") from None
-        self.distributed = distributed
-        self.cluster = None
-        try:
-            if scheduler is not None:
-                self.client = distributed.Client(scheduler, timeout="10s")
-                self.label = f"dask {scheduler}"
-            else:
-                import logging
-
-                self.cluster = distributed.LocalCluster(
-                    n_workers=workers, threads_per_worker=1, processes=True,
-                    host="127.0.0.1", dashboard_address=None, silence_logs=logging.ERROR)
-                self.client = distributed.Client(self.cluster)
-                self.label = f"dask local x{workers}"
-        except (OSError, TimeoutError) as exc:
-            raise SweepError(f"cannot reach the Dask scheduler {scheduler}: {exc}") from None
-        self.workers = max(1, len(self.client.scheduler_info()["workers"]))
-
-    def map(self, job: Callable[[Chunk], Any], chunks: Iterable[Chunk],
-            chunk_size: int = 1) -> Iterator[Any]:
-        def first(pending: set[Any]) -> tuple[set[Any], set[Any]]:
-            done, rest = self.distributed.wait(list(pending), return_when="FIRST_COMPLETED")
-            return set(done), set(rest)
-
-        def submit(chunk: Chunk) -> Any:
-            return self.client.submit(job, chunk, pure=False)
-
-        yield from _bounded(submit, first, chunks, 2 * self.workers)
-
-    def __exit__(self, *exc: object) -> None:
-        self.client.close()
-        if self.cluster is not None:
-            self.cluster.close()
-
-
-def open_backend(*, workers: int | None = None, scheduler: str | None = None,
-                 dask_workers: int | None = None) -> _Backend:
-    """The backend for the given options: Dask if asked, else local processes.
-
-    Args:
-        workers: local worker processes (default: all cores); 1 runs in this process.
-        scheduler: address of a Dask scheduler, e.g. ``tcp://10.0.0.5:8786``.
-        dask_workers: start a local Dask cluster with this many worker processes.
-
-    """
-    if scheduler is not None or dask_workers is not None:
-        return _Dask(scheduler, dask_workers)
-    n = workers if workers is not None else (os.cpu_count() or 1)
-    return _Backend() if n == 1 else _LocalPool(n)
-
-
 # --- the sweep ---------------------------------------------------------------------------
 def chunked(runs: Iterable[RunSpec], size: int) -> Iterator[Chunk]:
     """Group runs into chunks of at most ``size`` consecutive runs (never across a gap)."""
     chunk: Chunk = []
     for spec in runs:
-        if chunk and (len(chunk) == size or spec.run != chunk[-1][0] + 1):
+        if chunk and (len(chunk) == size or spec.run != chunk[-1].run + 1):
             yield chunk
             chunk = []
-        chunk.append((spec.run, spec.key, spec.point, spec.replication, spec.seed,
-                      spec.values))
+        chunk.append(spec)
     if chunk:
         yield chunk
 
@@ -321,12 +231,68 @@ class _Job:
         return run_chunk(*self.args, chunk, self.outcomes, self.series)
 
 
+
+def missing_runs(experiment: Experiment, stored: Sequence[tuple[int, int]]) -> Iterator[RunSpec]:
+    """The experiment's runs not in the ``stored`` ``(first, last)`` ranges, lazily."""
+    ranges = iter(sorted(stored))
+    current = next(ranges, None)
+    for spec in experiment.runs():
+        while current is not None and current[1] < spec.run:
+            current = next(ranges, None)
+        if current is None or spec.run < current[0]:
+            yield spec
+
+
+@contextmanager
+def stop_on_signals() -> Iterator[None]:
+    """Turn SIGTERM and SIGHUP into :class:`SweepInterrupted` for the ``with`` block.
+
+    Schedulers, ``timeout`` and ``docker stop`` end a job with SIGTERM; raising lets the
+    sweep record the interruption and stop its workers, as it does on Ctrl-C. A repeated
+    signal while the sweep is stopping is ignored. Outside the main thread (where Python
+    cannot install handlers) this does nothing.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    fired = False
+
+    def handler(signum: int, frame: object) -> None:
+        nonlocal fired
+        if not fired:
+            fired = True
+            raise SweepInterrupted(signum)
+
+    previous = {s: signal.signal(s, handler) for s in STOP_SIGNALS}
+    try:
+        yield
+    finally:
+        for s, h in previous.items():
+            signal.signal(s, h if h is not None else signal.SIG_DFL)
+
+
+def sweep_identity(experiment: Experiment, run_fn: RunFunction | None = None,
+                   outcomes: Sequence[str] | None = None, *,
+                   code: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """What makes two sweeps the same: experiment, model code, run function, kept names.
+
+    A results folder is resumed only by a sweep of the same identity.
+    """
+    run_fn = run_fn or default_run_function()
+    kept = experiment.outcomes or tuple(outcomes or default_outcomes())
+    code = code or code_version(run_fn)
+    return {"experiment": experiment.digest, "code": code["version"],
+            "run_function": function_name(run_fn), "outcomes": list(kept),
+            "series": list(experiment.series)}
+
+
 def run_sweep(experiment: Experiment, directory: str | Path, *,
               run_fn: RunFunction | None = None, outcomes: Sequence[str] | None = None,
               workers: int | None = None, scheduler: str | None = None,
               dask_workers: int | None = None, overwrite: bool = False,
               progress: bool = True, chunk_size: int | None = None,
-              command: str | None = None) -> SweepSummary:
+              command: str | None = None, max_runs: int = DEFAULT_MAX_RUNS,
+              notify: Notify | None = None) -> SweepSummary:
     """Run every missing run of an experiment and store the results in ``directory``.
 
     Args:
@@ -336,82 +302,110 @@ def run_sweep(experiment: Experiment, directory: str | Path, *,
             picklable, i.e. defined at module level.
         outcomes: outcomes to keep when the experiment does not say (default: those of
             :func:`kamabm.run.run_one`).
-        workers: local worker processes (default: all cores).
+        workers: local worker processes (default: the available cores).
         scheduler: Dask scheduler address.
         dask_workers: size of a local Dask cluster.
-        overwrite: replace a folder holding results of another experiment.
+        overwrite: replace a folder holding results of another experiment or model code.
         progress: show a progress bar on stderr.
         chunk_size: runs per chunk (default: about 16 chunks per worker, at most 100).
         command: the command line to record (default: ``sys.argv``).
+        max_runs: refuse an experiment of more runs than this, before allocating anything.
+        notify: called with one-line notices (parts set aside, uncommitted model code);
+            default: printed on stderr.
 
     Returns:
         What was done.
 
     Raises:
-        StoreError: the folder holds something else.
+        ExperimentError: the experiment has more than ``max_runs`` runs.
+        FolderLockedError: another process is writing the folder.
+        StoreError: the folder holds something else, or other model code's runs.
         SweepError: the backend cannot be started or a chunk could not be computed.
-        KeyboardInterrupt: after recording the interruption; rerun to resume.
+        KeyboardInterrupt: on Ctrl-C (:class:`SweepInterrupted` on SIGTERM or SIGHUP),
+            after recording the interruption; rerun to resume.
 
     """
     start = time.perf_counter()
+    experiment.check_size(max_runs)
     run_fn = run_fn or default_run_function()
     kept = experiment.outcomes or tuple(outcomes or default_outcomes())
-    identity = {"experiment": experiment.digest, "run_function": function_name(run_fn),
-                "outcomes": list(kept), "series": list(experiment.series)}
-    store = ResultsStore(directory)
-    store.check(identity, overwrite=overwrite)
+    code = code_version(run_fn)
+    identity = sweep_identity(experiment, run_fn, outcomes, code=code)
+    store = ResultsStore(directory, notify=notify)
+    store.check(identity, overwrite=overwrite)  # before the lock creates the folder
     n_runs = experiment.n_runs
     with ExitStack() as stack:
-        backend = stack.enter_context(open_backend(
-            workers=workers, scheduler=scheduler, dask_workers=dask_workers))
+        stack.enter_context(folder_lock(directory))
+        stack.enter_context(stop_on_signals())
+        try:
+            backend = stack.enter_context(open_backend(
+                workers=workers, scheduler=scheduler, dask_workers=dask_workers))
+        except BackendError as exc:
+            raise SweepError(str(exc)) from None
         store.open(identity, overwrite=overwrite)
-        done = store.done_runs()
-        manifest = _manifest(store, experiment, identity, n_runs)
+        stored = store.done_ranges()
+        n_done = sum(last - first + 1 for first, last in stored)
+        manifest = _manifest(store, experiment, identity, code, n_runs)
         session = {"command": command or " ".join(sys.argv), "backend": backend.label,
                    "started": now(), "finished": None, "runs_run": 0, **environment()}
+        _warn_if_uncommitted(session["code_version"], code, store.notify)
         manifest["sessions"].append(session)
         manifest["status"] = "running"
         store.write_manifest(manifest)
-        size = chunk_size or max(1, min(_MAX_CHUNK, (n_runs - len(done))
+        size = chunk_size or max(1, min(_MAX_CHUNK, (n_runs - n_done)
                                         // (_CHUNKS_PER_WORKER * backend.workers)))
-        todo = (spec for spec in experiment.runs() if spec.run not in done)
         job = _Job(run_fn, experiment.base, kept, experiment.series)
-        bar = stack.enter_context(tqdm(total=n_runs - len(done), unit="run",
+        bar = stack.enter_context(tqdm(total=n_runs - n_done, unit="run",
                                        desc=experiment.name, disable=not progress,
                                        dynamic_ncols=True))
         try:
-            for runs, series in backend.map(job, chunked(todo, size), size):
+            for runs, series in backend.map(job, chunked(missing_runs(experiment, stored),
+                                                         size), size):
                 store.write_part(runs, series)
                 session["runs_run"] += runs.num_rows
                 bar.update(runs.num_rows)
+            failures = store.consolidate(n_runs, (spec.key for spec in experiment.runs()))
         except BaseException as exc:
             session["finished"] = now()
             interrupted = isinstance(exc, KeyboardInterrupt)
             manifest.update(status="interrupted" if interrupted else "failed",
                             runs_done=len(store.done_runs()))
+            if isinstance(exc, SweepInterrupted):
+                session["signal"] = signal.Signals(exc.signum).name
             store.write_manifest(manifest)
-            if interrupted or isinstance(exc, SweepError):
+            if interrupted or isinstance(exc, SweepError | StoreError | OSError):
                 raise
             raise SweepError(f"the sweep stopped: {type(exc).__name__}: {exc}") from exc
-    failures = store.consolidate(n_runs)
-    session["finished"] = now()
-    manifest.update(status="complete", runs_done=n_runs, failures=failures,
-                    finished=session["finished"])
-    store.write_manifest(manifest)
-    return SweepSummary(experiment.name, store.directory, n_runs, len(done),
+        session["finished"] = now()
+        manifest.update(status="complete", runs_done=n_runs, failures=failures,
+                        finished=session["finished"])
+        store.write_manifest(manifest)
+    return SweepSummary(experiment.name, store.directory, n_runs, n_done,
                         session["runs_run"], failures, time.perf_counter() - start,
                         backend.label)
 
 
+def _warn_if_uncommitted(git: Mapping[str, Any] | None, code: Mapping[str, Any],
+                         notify: Notify) -> None:
+    if not git or not git.get("dirty"):
+        return
+    model = {f"kamabm/{name}.py" for name in MODEL_MODULES}
+    changed = [path for path in git.get("changed", []) if path in model]
+    if changed:
+        notify(f"warning: the model has uncommitted changes ({', '.join(changed)}); the "
+               f"results record its source hash {code['version']}, not a commit")
+
+
 def _manifest(store: ResultsStore, experiment: Experiment, identity: Mapping[str, Any],
-              n_runs: int) -> dict[str, Any]:
+              code: Mapping[str, Any], n_runs: int) -> dict[str, Any]:
     old = store.read_manifest()
     if old is not None and old.get("identity") == dict(identity):
         return old
     path = experiment.path
     return {
-        "format": 1,
+        "format": 2,
         "identity": dict(identity),
+        "code": dict(code),
         "experiment": {"name": experiment.name, "path": str(path) if path else None,
                        "digest": experiment.digest, "text": experiment.text,
                        "uncertainties": list(experiment.uncertainties),

@@ -1,28 +1,43 @@
 """The ``kamabm sweep`` command: parse options, run the sweep, report.
 
-Bad input (a broken experiment file, contradicting options, a results folder made by
-another experiment) gets a one-line message on stderr and exit status 2, and nothing is
-written. Exit status 1 means the sweep finished but some runs failed (their tracebacks
-are in the ``error`` column), or the sweep could not go on; 130 means it was interrupted
-and can be resumed by running the same command again.
+Bad input (a broken experiment file, contradicting options, a design above
+``--max-runs``, a results folder made by another experiment or other model code, or one
+that another sweep is writing, a folder that cannot be written) gets a one-line message on
+stderr and exit status 2, and nothing is written. Exit status 1 means the sweep finished
+but some runs failed (their tracebacks are in the ``error`` column), or the sweep could
+not go on; 130 means it was interrupted by Ctrl-C, 128 + N by signal N (143 for SIGTERM),
+and it resumes when the same command is run again.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib.util
+import re
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from kamabm.experiment import ExperimentError, load_experiment
+from kamabm.backends import available_cores
+from kamabm.experiment import DEFAULT_MAX_RUNS, ExperimentError, load_experiment
+from kamabm.lock import FolderLockedError, folder_lock
 from kamabm.refine import RefineError, RefineSummary, check_refinable, refine_boundary
-from kamabm.store import RUNS_CSV, RUNS_PARQUET, SERIES_PARQUET, StoreError
-from kamabm.sweep import RunFunction, SweepError, SweepSummary, run_sweep
+from kamabm.store import RUNS_CSV, RUNS_PARQUET, SERIES_PARQUET, ResultsStore, StoreError
+from kamabm.sweep import (
+    RunFunction,
+    SweepError,
+    SweepInterrupted,
+    SweepSummary,
+    run_sweep,
+    sweep_identity,
+)
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 PROG = "kamabm sweep"
+# A Dask scheduler address: PROTOCOL://HOST:PORT or HOST:PORT.
+_ADDRESS = re.compile(r"((tcp|tls|ucx|inproc|ws|wss)://)?[A-Za-z0-9_.\-\[\]:]*[A-Za-z0-9\]]"
+                      r":\d{1,5}")
 
 
 def add_sweep_parser(subparsers: Any) -> argparse.ArgumentParser:
@@ -69,6 +84,9 @@ def add_sweep_arguments(parser: argparse.ArgumentParser) -> None:
                              "share (default 0.05)")
     parser.add_argument("--refine-rounds", type=int, default=3, metavar="N",
                         help="most rounds of refinement (default 3)")
+    parser.add_argument("--max-runs", type=int, default=DEFAULT_MAX_RUNS, metavar="N",
+                        help="refuse an experiment of more runs than this (default "
+                             f"{DEFAULT_MAX_RUNS:,})")
 
 
 def run_sweep_command(args: argparse.Namespace, *, run_fn: RunFunction | None = None,
@@ -95,32 +113,51 @@ def run_sweep_command(args: argparse.Namespace, *, run_fn: RunFunction | None = 
             known_outcomes, known_series = (tuple(outcomes) if outcomes else None), None
         experiment = load_experiment(args.experiment, known_outcomes=known_outcomes,
                                      known_series=known_series)
+        experiment.check_size(args.max_runs)
         if args.refine:
             check_refinable(experiment)
     except (ExperimentError, _UsageError, RefineError) as exc:
         return _error(str(exc), EXIT_USAGE)
+    for warning in experiment.warnings:
+        _error(f"warning: {experiment.path}: {warning}", EXIT_OK)
+    cores = available_cores()
+    if args.workers is not None and args.workers > cores:
+        _error(f"warning: --workers {args.workers} is more than the {cores} cores available; "
+               "the workers will share them", EXIT_OK)
     out = args.out if args.out is not None else Path("results") / experiment.name
     try:
-        summary = run_sweep(experiment, out, run_fn=run_fn, outcomes=known_outcomes,
-                            workers=args.workers, scheduler=args.scheduler,
-                            dask_workers=args.dask_workers, overwrite=args.overwrite,
-                            progress=not args.quiet)
-        if not args.quiet:
-            print(_summary(summary, bool(experiment.series)))
-        if args.refine and not summary.failures:
-            refined = refine_boundary(experiment, out, target=args.refine_width,
-                                      max_rounds=args.refine_rounds, run_fn=run_fn,
-                                      workers=args.workers, scheduler=args.scheduler,
-                                      dask_workers=args.dask_workers, progress=not args.quiet)
+        # Checked before the lock is taken (which creates the folder): a refused folder
+        # is left exactly as it was. run_sweep checks again under the lock.
+        identity = sweep_identity(experiment, run_fn, known_outcomes)
+        ResultsStore(out).check(identity, overwrite=args.overwrite)
+        with folder_lock(out):  # held through refinement too
+            summary = run_sweep(experiment, out, run_fn=run_fn, outcomes=known_outcomes,
+                                workers=args.workers, scheduler=args.scheduler,
+                                dask_workers=args.dask_workers, overwrite=args.overwrite,
+                                progress=not args.quiet, max_runs=args.max_runs)
             if not args.quiet:
-                print(_refine_summary(refined))
-    except StoreError as exc:
+                print(_summary(summary, bool(experiment.series)))
+            if args.refine and not summary.failures:
+                refined = refine_boundary(experiment, out, target=args.refine_width,
+                                          max_rounds=args.refine_rounds, run_fn=run_fn,
+                                          workers=args.workers, scheduler=args.scheduler,
+                                          dask_workers=args.dask_workers,
+                                          progress=not args.quiet)
+                if not args.quiet:
+                    print(_refine_summary(refined))
+    except (StoreError, FolderLockedError, ExperimentError) as exc:
         return _error(str(exc), EXIT_USAGE)
     except SweepError as exc:
         return _error(str(exc), EXIT_FAILED)
+    except SweepInterrupted as exc:
+        return _error(f"stopped by {exc}; results so far are in {out}, run the same "
+                      "command again to resume", 128 + exc.signum)
     except KeyboardInterrupt:
         return _error(f"interrupted; results so far are in {out}, run the same command "
                       "again to resume", EXIT_INTERRUPTED)
+    except OSError as exc:
+        where = exc.filename or out
+        return _error(f"{where}: cannot write there ({exc.strerror or exc})", EXIT_USAGE)
     if summary.failures:
         return _error(f"{summary.failures} of {summary.runs_total} runs failed; their "
                       f"tracebacks are in the error column of {out / RUNS_PARQUET}",
@@ -139,7 +176,8 @@ class _UsageError(ValueError):
 
 
 def _check_options(args: argparse.Namespace) -> None:
-    for option, value in (("--workers", args.workers), ("--dask-workers", args.dask_workers)):
+    for option, value in (("--workers", args.workers), ("--dask-workers", args.dask_workers),
+                          ("--max-runs", args.max_runs)):
         if value is not None and value < 1:
             raise _UsageError(f"{option}: expected a whole number >= 1, got {value}")
     if args.refine and not 0.0 < args.refine_width <= 1.0:
@@ -147,6 +185,9 @@ def _check_options(args: argparse.Namespace) -> None:
     if args.refine and args.refine_rounds < 1:
         raise _UsageError(f"--refine-rounds: expected a whole number >= 1, got "
                           f"{args.refine_rounds}")
+    if args.scheduler is not None and not _ADDRESS.fullmatch(args.scheduler):
+        raise _UsageError(f"--scheduler {args.scheduler!r}: expected an address such as "
+                          "tcp://10.0.0.5:8786")
     if args.scheduler is not None and args.dask_workers is not None:
         raise _UsageError("--scheduler and --dask-workers: give one, not both")
     dask = args.scheduler is not None or args.dask_workers is not None

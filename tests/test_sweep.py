@@ -223,9 +223,9 @@ def test_default_output_folder_is_results_slash_name(tmp_path, experiment_file):
 
 
 def test_local_workers_are_replaced_after_a_while_and_no_run_is_lost(tmp_path, monkeypatch):
-    import kamabm.sweep
+    import kamabm.backends
 
-    monkeypatch.setattr(kamabm.sweep, "RUNS_PER_PROCESS", 10)
+    monkeypatch.setattr(kamabm.backends, "RUNS_PER_PROCESS", 10)
     exp = parse_experiment(EXPERIMENT)
     run_sweep(exp, tmp_path / "out", run_fn=pid_run, outcomes=FAKE_OUTCOMES, workers=2,
               chunk_size=5, progress=False)
