@@ -32,7 +32,7 @@ HUMAN: dict[str, str] = {
     PRESSURE: "sales pressure on KAMs",
     PRESSURE_AFTER: "sales pressure after the change",
     PRESSURE_CHANGE_MONTH: "month of the pressure change",
-    "buyer_detachment": "buyers' detachment (procurement-run buying)",
+    "buyer_detachment": "buyers' detachment",
     "n_suppliers": "competing suppliers",
     "n_key_buyers": "key clients",
     "learning_ability": "KAMs' ability to learn",
@@ -110,8 +110,8 @@ def value_text(name: str, value: float) -> str:
 
 
 def setting_text(setting: dict[str, float]) -> str:
-    """A setting of parameters in plain words: "sales pressure on KAMs 0.8, ..."."""
-    return ", ".join(f"{human(k)} {value_text(k, v)}" for k, v in setting.items())
+    """A setting of parameters in plain words: "sales pressure on KAMs at 0.8, ..."."""
+    return ", ".join(f"{human(k)} at {value_text(k, v)}" for k, v in setting.items())
 
 
 def levels_text(levels: Sequence[float], every: Sequence[float],

@@ -21,7 +21,7 @@ import pandas as pd
 
 from kamabm.analysis import EROSION
 from kamabm.charts.base import Chart
-from kamabm.names import CAPTURE_RATE, human, pct, value_text
+from kamabm.names import CAPTURE_RATE, KEY_MARGIN, SUPPLIER_MARGIN, human, pct, value_text
 from kamabm.params import Parameters
 from kamabm.plots import make_charts
 from kamabm.results import INTERVENTION_OUTCOMES, SUMMARY_OUTCOMES, Analysis, SweepResults
@@ -56,8 +56,8 @@ a{color:inherit;text-decoration:none}
 
 #: Short headers of the summary table's outcome columns.
 _SUMMARY_HEADERS = {
-    "n_runs": "runs", CAPTURE_RATE: "KAMs captured", "key_account_margin":
-    "key-account margin", "supplier_margin": "supplier net margin", "operational_share":
+    "n_runs": "runs", CAPTURE_RATE: "KAMs captured", KEY_MARGIN:
+    "key-account margin", SUPPLIER_MARGIN: "supplier net margin", "operational_share":
     "operational time", "client_satisfaction": "client satisfaction", "deadlock_rate":
     "deadlocks", "erosion": "margin eroded", "capture_rate_sd": "captured, spread (sd, points)",
 }

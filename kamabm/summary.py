@@ -16,6 +16,7 @@ from kamabm.analysis import EROSION
 from kamabm.names import (
     CAPTURE_RATE,
     KEY_MARGIN,
+    PRESSURE,
     SUPPLIER_MARGIN,
     human,
     levels_text,
@@ -135,7 +136,7 @@ def _map_points(an: Analysis) -> list[str]:
     if not inside.empty:
         first, last = inside.iloc[0], inside.iloc[-1]
         text = (f"Most KAMs end up captured once {human(along)} {verb} "
-                f"{value_text(along, first.critical)} at {human(across)} "
+                f"{value_text(along, first.critical)} with {human(across)} at "
                 f"{value_text(across, first.level)}")
         if len(inside) > 1:
             text += (f"; at {value_text(across, last.level)} it takes "
@@ -144,12 +145,12 @@ def _map_points(an: Analysis) -> list[str]:
     never, always = found.outside()
     if never:
         levels = levels_text(never, found.table.level, lambda v: value_text(across, v))
-        points.append(f"At {human(across)} {levels}, fewer "
+        points.append(f"With {human(across)} at {levels}, fewer "
                       f"than half of KAMs are captured whatever the {human(along)} tested.")
     if always:
         end = "lowest" if found.direction == 1 else "highest"
         levels = levels_text(always, found.table.level, lambda v: value_text(across, v))
-        points.append(f"At {human(across)} {levels}, most "
+        points.append(f"With {human(across)} at {levels}, most "
                       f"KAMs are captured even at the {end} {human(along)} tested.")
     means = an.cells
     high, low = means[means[CAPTURE_RATE] >= 0.5], means[means[CAPTURE_RATE] < 0.1]
@@ -224,12 +225,12 @@ def _hysteresis_points(an: Analysis) -> list[str]:
     _, gaps = an.hysteresis
     widest = gaps.loc[gaps["gap"].idxmax()]
     month = res.experiment.base.pressure_change_month
-    lo, hi = res.runs["kam_pressure"].min(), res.runs["kam_pressure"].max()
+    lo, hi = res.runs[PRESSURE].min(), res.runs[PRESSURE].max()
     return [f"Lowering the sales pressure does not undo capture at once: lowered to "
-            f"{value_text('kam_pressure', widest.level)} after {month} months at "
-            f"{value_text('kam_pressure', hi)}, it leaves {pct(widest.down, 0)} of KAMs "
+            f"{value_text(PRESSURE, widest.level)} after {month} months at "
+            f"{value_text(PRESSURE, hi)}, it leaves {pct(widest.down, 0)} of KAMs "
             f"captured at the end; raised to the same level from "
-            f"{value_text('kam_pressure', lo)}, {pct(widest.up, 0)}."]
+            f"{value_text(PRESSURE, lo)}, {pct(widest.up, 0)}."]
 
 
 def _sensitivity_points(an: Analysis) -> list[str]:
@@ -239,10 +240,10 @@ def _sensitivity_points(an: Analysis) -> list[str]:
         a, b = top.iloc[0], top.iloc[1]
         tie = a.ST - a.ST_conf <= b.ST + b.ST_conf
         if tie:
-            points.append(f"{_cap(human(a.parameter))} and {human(b.parameter)} tie as what "
-                          f"drives {human(outcome)} most over the ranges tested (each about "
-                          f"{100 * a.ST:.0f} % and {100 * b.ST:.0f} % of its variance, "
-                          "with interactions).")
+            points.append(f"{_cap(human(a.parameter))} drives {human(outcome)} most over the "
+                          f"ranges tested (about {100 * a.ST:.0f} % of its variance with "
+                          f"interactions), but not clearly more than {human(b.parameter)} "
+                          f"({100 * b.ST:.0f} %): their intervals overlap.")
         else:
             points.append(f"{_cap(human(a.parameter))} drives {human(outcome)} most over the "
                           f"ranges tested (about {100 * a.ST:.0f} % of its variance with "

@@ -12,7 +12,7 @@ import numpy as np
 
 from kamabm.charts.base import Chart, change, figure, save, setting, title
 from kamabm.charts.palette import CAPTURE_CMAP, CAPTURED, LOYAL, MARGIN, SEQUENCE
-from kamabm.names import CAPTURE_RATE, KEY_MARGIN, fmt, label, short
+from kamabm.names import CAPTURE_RATE, KEY_MARGIN, SUPPLIER_MARGIN, fmt, label, short
 from kamabm.results import MARGINS, Analysis
 
 
@@ -85,7 +85,7 @@ def margin_vs_capture(an: Analysis, out: Path) -> Chart:
 #: Colours and axis labels of the outcomes of a one-factor sweep.
 _FACTOR_PANELS = {CAPTURE_RATE: (CAPTURED, "KAMs captured at the end (% of KAMs)"),
                   KEY_MARGIN: (MARGIN, MARGINS[KEY_MARGIN]),
-                  "supplier_margin": (LOYAL, MARGINS["supplier_margin"])}
+                  SUPPLIER_MARGIN: (LOYAL, MARGINS[SUPPLIER_MARGIN])}
 
 
 def outcome_by_factor(an: Analysis, out: Path) -> Chart:

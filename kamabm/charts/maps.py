@@ -62,7 +62,7 @@ def boundary_headline(found: Boundary) -> str:
     along, across = found.along, found.across
     first, last = inside.iloc[0], inside.iloc[-1]
     text = (f"Most KAMs are captured {'above' if found.direction == 1 else 'below'} "
-            f"{human(along)} {value_text(along, first.critical)} at {human(across)} "
+            f"{human(along)} {value_text(along, first.critical)} with {human(across)} at "
             f"{value_text(across, first.level)}")
     if len(inside) > 1:
         text += (f", {value_text(along, last.critical)} at "

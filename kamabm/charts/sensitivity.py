@@ -42,8 +42,8 @@ def sensitivity(an: Analysis, out: Path) -> Chart:
     # leaders whose intervals overlap are a tie, and are named as one
     tied = (top.loc[lead, "ST"] - top.loc[lead, "ST_conf"]
             <= top.loc[second, "ST"] + top.loc[second, "ST_conf"])
-    headline = (f"{human(lead)} and {human(second)} tie for the largest effect on "
-                f"{human(outcomes[0])}" if tied else
+    headline = (f"Largest effect on {human(outcomes[0])}: {human(lead)} or "
+                f"{human(second)} (their intervals overlap)" if tied else
                 f"{human(lead)} has the largest effect on {human(outcomes[0])} "
                 f"(total index {top.loc[lead, 'ST']:.2f})")
     headline = headline[0].upper() + headline[1:]

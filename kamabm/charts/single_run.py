@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from kamabm.charts.palette import ACTIVITY, CAPTURED, LOYAL, MARGIN, OPERATIONAL, PRICE
+from kamabm.names import CAPTURE_RATE, KEY_MARGIN
 from kamabm.run import CAPTURED_BELOW
 
 #: Suffix of the KAM alignment columns of a run table.
@@ -78,7 +79,7 @@ def draw_price_margin(ax: Any, table: Mapping[str, Any], *, legend: bool = True,
     if ylabel:
         ax.set_ylabel("price (unit cost = 1)")
     twin = ax.twinx()
-    twin.plot(months, 100 * _column(table, "key_account_margin"), color=MARGIN,
+    twin.plot(months, 100 * _column(table, KEY_MARGIN), color=MARGIN,
               label="key-account gross margin")
     if margin_label:
         twin.set_ylabel("gross margin (%)", color=MARGIN)
@@ -115,11 +116,11 @@ def draw_time_split(ax: Any, table: Mapping[str, Any], *, legend: bool = True,
 def headline(table: Mapping[str, Any], outcomes: Mapping[str, Any]) -> str:
     """One line on a run: KAMs captured, the first capture, the key-account margin."""
     n = len(kam_alignments(table))
-    captured = int(round(outcomes["capture_rate"] * n))
+    captured = int(round(outcomes[CAPTURE_RATE] * n))
     first = outcomes["time_to_first_capture"]
     return (f"{captured} of {n} KAMs captured" +
             (f", the first in month {first}" if first else "") +
-            f"; key-account margin {100 * outcomes['key_account_margin']:.1f} %")
+            f"; key-account margin {100 * outcomes[KEY_MARGIN]:.1f} %")
 
 
 def run_figure(table: Mapping[str, Any], outcomes: Mapping[str, Any], title: str) -> Any:
