@@ -41,11 +41,13 @@ def _png_size(path: Path) -> tuple[int, int]:
 
 def _text(slide, left, top, width, height, lines: Sequence[str], size: int,
           bold: bool = False) -> None:
+    from pptx.enum.text import MSO_AUTO_SIZE
     from pptx.util import Inches, Pt
 
     frame = slide.shapes.add_textbox(Inches(left), Inches(top), Inches(width),
                                      Inches(height)).text_frame
     frame.word_wrap = True
+    frame.auto_size = MSO_AUTO_SIZE.TEXT_TO_FIT_SHAPE  # viewers shrink text that overflows
     for i, line in enumerate(lines):
         para = frame.paragraphs[0] if i == 0 else frame.add_paragraph()
         para.text = line
@@ -82,7 +84,8 @@ def write_deck(title: str, summary: Summary, charts: Sequence[Chart],
     lines = [summary.status_quo, *(f"\u2022 {p}" for p in summary.points),
              *(f"Note: {n}." for n in summary.notes)]
     _text(slide, MARGIN, MARGIN + TITLE_HEIGHT, inner, HEIGHT - 2 * MARGIN - TITLE_HEIGHT,
-          lines, 14 if len(" ".join(lines)) < 1200 else 11)
+          lines, 16 if len(" ".join(lines)) < 700 else 13 if len(" ".join(lines)) < 1300
+          else 10)
 
     for chart in charts:
         slide = deck.slides.add_slide(blank)
