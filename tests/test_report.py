@@ -9,7 +9,7 @@ from html.parser import HTMLParser
 
 import pytest
 from conftest import plot_command
-from plot_fixtures import sweep
+from plot_fixtures import interrupt, sweep
 
 from kamabm.names import pct
 from kamabm.report import write_report
@@ -160,6 +160,19 @@ def test_report_fits_a_1280_px_window_and_prints_to_a4_without_cut_tables(report
         assert printed["page"] <= A4_PRINTABLE and printed["cut"] == [], (name, printed)
         assert len(page.pdf(format="A4")) > 10_000
         page.close()
+
+
+def test_report_of_an_interrupted_sweep_says_in_its_summary_how_many_runs_are_missing(
+        reports, tmp_path, capsys):
+    partial = interrupt(reports["smoke"][0].parent, tmp_path, 2)
+    stored = len(load(partial).runs)
+    out = tmp_path / "partial.html"
+    assert plot_command(["report", str(partial), "--out", str(out), "--n-boot", "20",
+                         "--no-typical-runs"]) == 0
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and err.count("runs are missing") == 1
+    summary = out.read_text(encoding="utf-8").split("</section>")[0]
+    assert f"{48 - stored} of 48 runs are missing" in summary
 
 
 # --- the slide deck -------------------------------------------------------------------------
