@@ -99,5 +99,7 @@ def setting(res: SweepResults) -> str:
 
 
 def change(drop: float) -> str:
-    """'falls by x points' or 'rises by x points' for a drop in percentage points."""
-    return f"{'falls' if drop >= 0 else 'rises'} by {abs(drop):.1f} points"
+    """'falls by x points', 'rises by x points' or 'stays level' for a drop in points."""
+    if round(abs(drop), 1) == 0:
+        return "stays level"
+    return f"{'falls' if drop > 0 else 'rises'} by {abs(drop):.1f} points"
