@@ -37,6 +37,7 @@ points are paired.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import itertools
 import json
@@ -50,7 +51,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from kamabm.params import ParameterError, Parameters
+from kamabm.params import ParameterError, Parameters, Spec
 
 Number = int | float
 Role = Literal["uncertainty", "lever"]
@@ -85,10 +86,23 @@ class ExperimentError(ValueError):
 
 def _check_value(name: str, value: Any, key: str) -> Number:
     """``value`` as the parameter's type (int or float), or an error naming ``key``."""
+    spec, integer = _kind(name)
+    # Fast path for plain numbers (a grid may have 100,000 values); anything else goes
+    # through Parameters, which gives the message.
+    if type(value) in (int, float) and math.isfinite(value) and spec.admits(value):
+        if not integer:
+            return float(value)
+        if float(value).is_integer():
+            return int(value)
     try:
         return getattr(_DEFAULTS.replace(**{name: value}), name)
     except ParameterError as exc:
         raise ExperimentError(f"{key}: {exc}") from None
+
+
+@functools.cache
+def _kind(name: str) -> tuple[Spec, bool]:
+    return Parameters.spec(name), Parameters.is_integer(name)
 
 
 def _section(role: str) -> str:

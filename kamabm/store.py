@@ -223,13 +223,15 @@ class ResultsStore:
         self._trusted: list[Part] | None = None
 
     # --- opening ------------------------------------------------------------------------
-    def check(self, identity: Mapping[str, Any], *, overwrite: bool) -> None:
+    def check(self, identity: Mapping[str, Any], *, overwrite: bool,
+              code: Mapping[str, Any] | None = None) -> None:
         """Refuse a folder that holds something else; writes nothing.
 
         Args:
             identity: what makes two sweeps the same (experiment digest, model code
                 version, run function, outcomes, series); compared with the manifest's.
             overwrite: accept a folder made by a different experiment or code.
+            code: the current :func:`code_version`, to name the changed files.
 
         Raises:
             StoreError: the folder is a file, holds results of a different experiment or
@@ -251,20 +253,22 @@ class ResultsStore:
         fresh = "pass --overwrite to start afresh or --out to write elsewhere"
         if {k: v for k, v in old.items() if k != "code"} == {
                 k: v for k, v in identity.items() if k != "code"}:
-            raise StoreError(f"{d}: holds runs of other model code ({_code_change(manifest)}); "
+            change = _code_change(manifest, code or code_version())
+            raise StoreError(f"{d}: holds runs of other model code ({change}); "
                              f"resuming would mix model versions: {fresh}")
         made_by = manifest.get("experiment", {}).get("path") or "another experiment"
         raise StoreError(f"{d}: holds results of a different experiment ({made_by}); "
                          f"{fresh}")
 
-    def open(self, identity: Mapping[str, Any], *, overwrite: bool) -> None:
+    def open(self, identity: Mapping[str, Any], *, overwrite: bool,
+             code: Mapping[str, Any] | None = None) -> None:
         """Make the folder ready: check it, clear it if asked, verify the stored parts.
 
         With ``overwrite`` any earlier results are removed, whichever experiment made
         them, with the charts and report drawn from them. Parts that fail verification
         are set aside (see :meth:`verify`).
         """
-        self.check(identity, overwrite=overwrite)
+        self.check(identity, overwrite=overwrite, code=code)
         if overwrite and self.read_manifest() is not None:
             self.clear()
         self.parts.mkdir(parents=True, exist_ok=True)
@@ -529,11 +533,10 @@ def _print_notice(message: str) -> None:
     print(f"kamabm: {message}", file=sys.stderr)
 
 
-def _code_change(manifest: Mapping[str, Any]) -> str:
+def _code_change(manifest: Mapping[str, Any], new: Mapping[str, Any]) -> str:
     old = manifest.get("code") or {}
     if not old:
         return "made before kamabm recorded the code version"
-    new = code_version()
     changed = sorted(name for name, digest in new["files"].items()
                      if old.get("files", {}).get(name) not in (None, digest))
     what = f": {', '.join(changed)} changed" if changed else ""

@@ -332,7 +332,7 @@ def run_sweep(experiment: Experiment, directory: str | Path, *,
     code = code_version(run_fn)
     identity = sweep_identity(experiment, run_fn, outcomes, code=code)
     store = ResultsStore(directory, notify=notify)
-    store.check(identity, overwrite=overwrite)  # before the lock creates the folder
+    store.check(identity, overwrite=overwrite, code=code)  # before the lock makes the folder
     n_runs = experiment.n_runs
     with ExitStack() as stack:
         stack.enter_context(folder_lock(directory))
@@ -342,7 +342,7 @@ def run_sweep(experiment: Experiment, directory: str | Path, *,
                 workers=workers, scheduler=scheduler, dask_workers=dask_workers))
         except BackendError as exc:
             raise SweepError(str(exc)) from None
-        store.open(identity, overwrite=overwrite)
+        store.open(identity, overwrite=overwrite, code=code)
         stored = store.done_ranges()
         n_done = sum(last - first + 1 for first, last in stored)
         manifest = _manifest(store, experiment, identity, code, n_runs)

@@ -23,12 +23,20 @@ from kamabm.backends import available_cores
 from kamabm.experiment import DEFAULT_MAX_RUNS, ExperimentError, load_experiment
 from kamabm.lock import FolderLockedError, folder_lock
 from kamabm.refine import RefineError, RefineSummary, check_refinable, refine_boundary
-from kamabm.store import RUNS_CSV, RUNS_PARQUET, SERIES_PARQUET, ResultsStore, StoreError
+from kamabm.store import (
+    RUNS_CSV,
+    RUNS_PARQUET,
+    SERIES_PARQUET,
+    ResultsStore,
+    StoreError,
+    code_version,
+)
 from kamabm.sweep import (
     RunFunction,
     SweepError,
     SweepInterrupted,
     SweepSummary,
+    default_run_function,
     run_sweep,
     sweep_identity,
 )
@@ -128,8 +136,9 @@ def run_sweep_command(args: argparse.Namespace, *, run_fn: RunFunction | None = 
     try:
         # Checked before the lock is taken (which creates the folder): a refused folder
         # is left exactly as it was. run_sweep checks again under the lock.
-        identity = sweep_identity(experiment, run_fn, known_outcomes)
-        ResultsStore(out).check(identity, overwrite=args.overwrite)
+        code = code_version(run_fn or default_run_function())
+        identity = sweep_identity(experiment, run_fn, known_outcomes, code=code)
+        ResultsStore(out).check(identity, overwrite=args.overwrite, code=code)
         with folder_lock(out):  # held through refinement too
             summary = run_sweep(experiment, out, run_fn=run_fn, outcomes=known_outcomes,
                                 workers=args.workers, scheduler=args.scheduler,
