@@ -51,7 +51,7 @@ from kamabm.names import (
     fmt,
 )
 from kamabm.params import LEVER, ParameterError, Parameters
-from kamabm.store import MANIFEST, StoreError, load_results
+from kamabm.store import MANIFEST, RUNS_PARQUET, StoreError, load_results
 
 #: Kinds of experiment, as :func:`kind_of` tells them apart.
 MAP, ONE_FACTOR, INTERVENTIONS, HYSTERESIS, SENSITIVITY, SINGLE = (
@@ -133,6 +133,9 @@ def load(directory: str | Path) -> SweepResults:
     directory = Path(directory)
     if not directory.is_dir():
         raise ResultsError(f"{directory}: no such results folder")
+    if (directory / "morris.csv").exists() and not (directory / RUNS_PARQUET).exists():
+        raise ResultsError(f"{directory}: a Morris screening ('kamabm screen'), not a sweep; "
+                           "its indices and chart are morris.csv and morris.png there")
     try:
         manifest = json.loads((directory / MANIFEST).read_text(encoding="utf-8"))
         experiment = parse_experiment(manifest["experiment"]["text"])

@@ -170,14 +170,20 @@ def test_plot_command_writes_charts_and_summary(swept, tmp_path, capsys):
     assert "hysteresis.png" in capsys.readouterr().out
 
 
-@pytest.mark.parametrize("case", ["missing", "not results", "no capture", "unwritable"])
+@pytest.mark.parametrize("case", ["missing", "not results", "no capture", "unwritable",
+                                  "screening"])
 def test_plot_command_refuses_bad_input_in_one_line(swept, tmp_path, capsys, case):
     blocker = tmp_path / "a_file"
     blocker.write_text("x")
+    screening = tmp_path / "screening"
+    screening.mkdir()
+    (screening / "morris.csv").write_text("factor,outcome,mu_star\n")
+    (screening / "manifest.json").write_text("{}")
     argv = {"missing": ["plot", str(tmp_path / "nowhere")],
             "not results": ["plot", str(tmp_path)],
             "no capture": ["plot", str(swept["no_capture"]), "--out", str(tmp_path / "o")],
-            "unwritable": ["plot", str(swept["smoke"]), "--out", str(blocker / "sub")]}[case]
+            "unwritable": ["plot", str(swept["smoke"]), "--out", str(blocker / "sub")],
+            "screening": ["plot", str(screening)]}[case]
     assert command(argv) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and err.startswith("kamabm plot: error: ")
