@@ -1,20 +1,25 @@
 """The ``kamabm`` command line: parse input, call the model or the runner, show output.
 
 Exit status: 0 success, 1 a failure while running, 2 bad input (a one-line message on
-stderr naming the field and its allowed range; no traceback).
+stderr naming the field and its allowed range; no traceback), 141 when the reader of the
+output went away (``kamabm params | head``), silently, as other Unix tools do.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 from kamabm.params import ParameterError, Parameters
 
-EXIT_OK, EXIT_USAGE = 0, 2
+EXIT_OK, EXIT_USAGE, EXIT_BROKEN_PIPE = 0, 2, 141
+#: Seeds are stored as 64-bit signed integers, like the sweep's.
+MAX_SEED = 2**63 - 1
 
 
 class _Parser(argparse.ArgumentParser):
@@ -58,8 +63,19 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``kamabm`` console command."""
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        status = _dispatch(build_parser().parse_args(argv))
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # The reader left (`kamabm params | head`): stop quietly. Point stdout at devnull
+        # so that the interpreter's own flush at exit does not raise again.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return EXIT_BROKEN_PIPE
+    return status
+
+
+def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "run":
         return _run(args)
     if args.command == "params":
@@ -84,11 +100,22 @@ def _fail(message: str) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
+    if not 0 <= args.seed <= MAX_SEED:
+        return _fail(f"--seed {args.seed}: expected a whole number in [0, 2**63 - 1]")
+    names = [text.partition("=")[0].strip() for text in args.assignments]
+    twice = sorted({name for name in names if names.count(name) > 1})
+    if twice:
+        return _fail(f"--set {twice[0]}: given {names.count(twice[0])} times; give each "
+                     "parameter once")
     try:
         params = Parameters.from_toml(args.params) if args.params else Parameters()
         params = params.with_assignments(args.assignments)
     except ParameterError as exc:
         return _fail(str(exc))
+    except UnicodeDecodeError as exc:
+        return _fail(f"--params {args.params}: not UTF-8 text (byte "
+                     f"0x{exc.object[exc.start]:02x} at position {exc.start}); save it as "
+                     "UTF-8")
     if not args.no_chart:
         try:
             args.out.mkdir(parents=True, exist_ok=True)
@@ -115,7 +142,7 @@ def _run(args: argparse.Namespace) -> int:
 
     changed = {k: v for k, v in params.as_dict().items() if v != Parameters.default(k)}
     title = ", ".join(f"{k} = {v:g}" for k, v in changed.items()) or "default parameters"
-    stem = args.out / f"run_seed{args.seed}"
+    stem = args.out / chart_stem(changed, args.seed)
     try:
         save_table(table, stem.with_suffix(".csv"))
         written = plot_run(table, result, f"{title}; seed {args.seed}", stem)
@@ -123,6 +150,23 @@ def _run(args: argparse.Namespace) -> int:
         return _fail(f"--out {args.out}: cannot write the chart ({exc.strerror})")
     print(f"chart: {written[0]} (+ .svg, .csv)", file=sys.stderr)
     return EXIT_OK
+
+
+def chart_stem(changed: dict[str, float], seed: int) -> str:
+    """File name (no suffix) of a run's chart: its changed parameters and seed.
+
+    Two runs share a name only if they share parameters and seed, so a run never
+    overwrites the chart of a different one. Decimal points are written ``p`` (0.8 is
+    ``0p8``), so that the name has no suffix of its own; long lists of changes become a
+    short hash.
+    """
+    if not changed:
+        return f"run_seed{seed}"
+    readable = "_".join(f"{name}{value:g}".replace(".", "p") for name, value in changed.items())
+    if len(readable) > 80:
+        blob = json.dumps(changed, sort_keys=True).encode()
+        readable = "params-" + hashlib.sha256(blob).hexdigest()[:12]
+    return f"run_{readable}_seed{seed}"
 
 
 if __name__ == "__main__":

@@ -23,7 +23,7 @@ def test_run_json_prints_every_outcome(capsys, tmp_path):
 
 def test_run_chart_csv_holds_one_row_per_month(tmp_path):
     assert main(["run", "--set", "horizon_months=24", "--out", str(tmp_path)]) == 0
-    lines = (tmp_path / "run_seed1.csv").read_text().splitlines()
+    lines = (tmp_path / "run_horizon_months24_seed1.csv").read_text().splitlines()
     assert len(lines) == 1 + 24 and lines[0].startswith("month,")
 
 
@@ -71,3 +71,54 @@ def test_params_lists_every_parameter(capsys):
     assert main(["params"]) == 0
     out = capsys.readouterr().out
     assert "`kam_pressure`" in out and "`buyer_detachment`" in out
+
+
+def test_a_negative_seed_is_refused_and_nothing_is_created(tmp_path, capsys):
+    out = tmp_path / "charts"
+    assert main(["run", "--seed", "-1", "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "--seed -1" in err
+    assert not out.exists()
+
+
+def test_a_parameter_set_twice_is_refused(capsys):
+    assert main(["run", "--no-chart", "--set", "kam_pressure=0.2",
+                 "--set", "kam_pressure=0.8"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "--set kam_pressure: given 2 times" in err
+
+
+def test_a_params_file_that_is_not_utf8_is_a_one_line_error(tmp_path, capsys):
+    path = tmp_path / "latin1.toml"
+    path.write_bytes("kam_pressure = 0.5 # caf\xe9\n".encode("latin-1"))
+    assert main(["run", "--no-chart", "--params", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and str(path) in err and "not UTF-8" in err
+
+
+def test_a_closed_pipe_ends_the_command_quietly():
+    proc = subprocess.Popen([sys.executable, "-m", "kamabm.cli", "params"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc.stdout.close()  # the reader is gone before anything is written, as `| head` does
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=60) == 141
+    assert err == ""
+
+
+def test_runs_with_other_parameters_do_not_overwrite_each_others_chart(tmp_path):
+    common = ["run", "--seed", "2", "--set", "horizon_months=12", "--out", str(tmp_path)]
+    assert main([*common, "--set", "kam_pressure=0.2"]) == 0
+    assert main([*common, "--set", "kam_pressure=0.9"]) == 0
+    charts = sorted(p.name for p in tmp_path.glob("*.png"))
+    assert charts == ["run_kam_pressure0p2_horizon_months12_seed2.png",
+                      "run_kam_pressure0p9_horizon_months12_seed2.png"]
+    assert len(list(tmp_path.glob("*.csv"))) == 2
+
+
+def test_chart_names_stay_short_with_many_changes():
+    from kamabm.cli import chart_stem
+
+    many = {f"parameter_number_{i}": 0.5 for i in range(10)}
+    stem = chart_stem(many, 3)
+    assert stem.startswith("run_params-") and stem.endswith("_seed3") and len(stem) < 40
+    assert chart_stem(many, 3) == stem and chart_stem({}, 3) == "run_seed3"
