@@ -126,20 +126,29 @@ class Prior:
 class AbcSettings:
     """ABC-SMC settings.
 
+    Only ``population`` changes what a generation computes; the others say when to stop,
+    so a finished fit can be extended by raising ``generations`` and running it again.
+
     Attributes:
         population: accepted particles per generation.
         generations: most generations (populations) to run.
         min_epsilon: stop once the acceptance distance falls to this (1: within tolerance).
-        min_acceptance_rate: stop when fewer particles than this share are accepted.
-        max_simulations: stop after this many particles were simulated in all.
+        min_epsilon_drop: stop once a generation lowers the acceptance distance by less
+            than this share of the previous one (the fit has stalled: the model gets no
+            closer to the targets with these constants).
+        min_acceptance_rate: a generation that would accept fewer than this share of the
+            particles it simulates is abandoned and the fit stops (pyabc's bound on a
+            generation's simulations: population / rate).
+        max_simulations: no new generation once this many particles were simulated.
 
     """
 
     population: int = 100
-    generations: int = 6
+    generations: int = 8
     min_epsilon: float = 1.0
-    min_acceptance_rate: float = 0.02
-    max_simulations: int = 6000
+    min_epsilon_drop: float = 0.05
+    min_acceptance_rate: float = 0.05
+    max_simulations: int = 4000
 
 
 @dataclass(frozen=True)
@@ -178,7 +187,8 @@ class Calibration:
         """SHA-256 of what determines the fit (not comments or layout)."""
         content = {"base": self.base.as_dict(), "replications": self.replications,
                    "seed": self.seed, "targets": [t.__dict__ for t in self.targets],
-                   "priors": [p.__dict__ for p in self.priors], "abc": self.abc.__dict__}
+                   "priors": [p.__dict__ for p in self.priors],
+                   "population": self.abc.population}
         blob = json.dumps(content, sort_keys=True, separators=(",", ":"), default=list)
         return hashlib.sha256(blob.encode()).hexdigest()
 
@@ -186,7 +196,7 @@ class Calibration:
         """A tiny version for tests and trials: few particles, one replication, 24 months."""
         horizon = min(self.base.horizon_months, 24)
         abc = AbcSettings(population=8, generations=2, min_epsilon=self.abc.min_epsilon,
-                          min_acceptance_rate=0.0, max_simulations=200)
+                          min_epsilon_drop=0.0, min_acceptance_rate=0.0, max_simulations=200)
         return replace(self, base=self.base.replace(**{HORIZON_PARAMETER: horizon}),
                        replications=1, abc=abc, quick=True)
 
@@ -194,8 +204,8 @@ class Calibration:
 # --- reading and checking ---------------------------------------------------------------
 _TOP_KEYS = {"name", "description", "seed", "horizon", "replications", "base", "abc", "fit",
              "targets"}
-_ABC_KEYS = {"population", "generations", "min_epsilon", "min_acceptance_rate",
-             "max_simulations"}
+_ABC_KEYS = {"population", "generations", "min_epsilon", "min_epsilon_drop",
+             "min_acceptance_rate", "max_simulations"}
 _TARGET_KEYS = {"source", "value", "tolerance", "measure", "outcome", "at", "against",
                 "required", "note"}
 
@@ -324,15 +334,18 @@ class _Reader:
             raise self.fail("abc", "expected a table")
         self.keys(table, _ABC_KEYS, "abc.")
         d = AbcSettings()
-        rate = self.number(table, "min_acceptance_rate", "abc.", default=d.min_acceptance_rate)
-        if not 0 <= rate < 1:
-            raise self.fail("abc.min_acceptance_rate", f"expected a number in [0, 1), got {rate}")
+        shares = {}
+        for key in ("min_acceptance_rate", "min_epsilon_drop"):
+            shares[key] = self.number(table, key, "abc.", default=getattr(d, key))
+            if not 0 <= shares[key] < 1:
+                raise self.fail(f"abc.{key}", f"expected a number in [0, 1), got {shares[key]}")
         return AbcSettings(
             population=self.integer(table, "population", 2, d.population, "abc."),
             generations=self.integer(table, "generations", 1, d.generations, "abc."),
             min_epsilon=self.number(table, "min_epsilon", "abc.", positive=True,
                                     default=d.min_epsilon),
-            min_acceptance_rate=rate,
+            min_epsilon_drop=shares["min_epsilon_drop"],
+            min_acceptance_rate=shares["min_acceptance_rate"],
             max_simulations=self.integer(table, "max_simulations", 1, d.max_simulations,
                                          "abc."))
 
@@ -547,11 +560,18 @@ def fit(calibration: Calibration, out: str | Path, *, workers: int | None = None
             break
         abc.run(minimum_epsilon=calibration.abc.min_epsilon, max_nr_populations=1,
                 min_acceptance_rate=calibration.abc.min_acceptance_rate)
+        if history.max_t < len(populations):  # pyabc abandoned the generation
+            reason = (f"generation {len(populations)} would accept fewer than "
+                      f"{calibration.abc.min_acceptance_rate:g} of its particles")
+            break
         if progress:
             last = history.get_all_populations().iloc[-1]
             print(f"generation {int(last['t'])}: epsilon {last['epsilon']:.3g}, "
                   f"{int(last['samples'])} particles simulated, "
                   f"{time.perf_counter() - start:.0f} s", file=sys.stderr, flush=True)
+    if history.max_t < 0:
+        raise CalibrationError(f"no generation finished ({reason}); widen the tolerances or "
+                               "lower abc.min_acceptance_rate")
     posterior = posterior_table(history, calibration)
     targets = targets_table(history, calibration)
     _atomic_csv(posterior, directory / POSTERIOR)
@@ -586,6 +606,11 @@ def _stop_reason(abc: AbcSettings, populations: pd.DataFrame, simulations: int) 
         return f"{abc.generations} generations"
     if last["epsilon"] <= abc.min_epsilon:
         return f"epsilon {last['epsilon']:.3g} <= {abc.min_epsilon:g}"
+    if len(populations) >= 2:
+        before = populations["epsilon"].iloc[-2]
+        if last["epsilon"] > (1.0 - abc.min_epsilon_drop) * before:
+            return (f"epsilon stalled ({before:.3g} -> {last['epsilon']:.3g}, less than "
+                    f"{abc.min_epsilon_drop:.0%} lower)")
     if last["particles"] / last["samples"] < abc.min_acceptance_rate:
         return f"acceptance rate below {abc.min_acceptance_rate:g}"
     if simulations >= abc.max_simulations:

@@ -216,3 +216,23 @@ def test_calibrate_quick_runs_the_real_model_to_a_posterior(tmp_path) -> None:
     assert main([str(FILE), "--quick", "--out", str(out), "--workers", "1"]) == 0
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["resumed_from_generation"] == manifest["generations"] == 2  # nothing new
+
+
+def test_a_fit_stops_when_a_generation_gets_less_than_the_set_share_closer() -> None:
+    from kamabm.calibration import AbcSettings, _stop_reason
+
+    settings = AbcSettings(generations=8, min_epsilon=1.0, min_epsilon_drop=0.05)
+    frame = pd.DataFrame({"t": [0, 1, 2], "epsilon": [4.0, 2.0, 1.95],
+                          "samples": [200, 300, 400], "particles": [100, 100, 100]})
+    assert "stalled" in _stop_reason(settings, frame, 900)
+    assert _stop_reason(settings, frame.iloc[:2], 500) == ""
+    assert "epsilon 0.9" in _stop_reason(settings, frame.assign(epsilon=[4, 2, 0.9]), 900)
+
+
+def test_a_finished_fit_is_extended_by_raising_its_generations(tmp_path) -> None:
+    from kamabm.calibration import fit
+
+    short = toy(TOY.replace("generations = 4", "generations = 2"))
+    assert fit(short, tmp_path, workers=1, simulator=toy_simulator).generations == 2
+    longer = fit(toy(), tmp_path, workers=1, simulator=toy_simulator)
+    assert (longer.resumed_from, longer.generations) == (2, 4)
