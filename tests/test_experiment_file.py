@@ -3,14 +3,23 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import textwrap
+import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 from sweep_fakes import FAKE_OUTCOMES, FAKE_SERIES, fake_run
 
-from kamabm.experiment import ExperimentError, load_experiment, parse_experiment
+from kamabm.experiment import (
+    Design,
+    ExperimentError,
+    RunSpec,
+    Variable,
+    load_experiment,
+    parse_experiment,
+)
 from kamabm.params import Parameters
 from kamabm.sweep_cli import add_sweep_arguments, run_sweep_command
 
@@ -247,3 +256,73 @@ def test_contradicting_options_are_refused(options, tmp_path, capsys):
     err = capsys.readouterr().err
     assert status == 2 and err.count("\n") == 1 and options[0] in err
     assert not (tmp_path / "out").exists()
+
+
+# --- the objects check themselves, whoever builds them ---------------------------------
+@pytest.mark.parametrize(("build", "needle"), [
+    (lambda: Variable("kam_pressure", "lever", 0.0, 2.0, None),
+     "levers.kam_pressure.range[1]: kam_pressure = 2.0: out of range"),
+    (lambda: Variable("kam_presure", "lever", 0.0, 1.0, None),
+     "levers.kam_presure: unknown parameter (did you mean kam_pressure?)"),
+    (lambda: Variable("kam_pressure", "boss", 0.0, 1.0, None), "role 'boss'"),
+    (lambda: Variable("kam_pressure", "lever", 1.0, 0.0, None), "expected low < high"),
+    (lambda: Variable.grid("kam_pressure", "lever", [0.5, 0.5]), "values repeat"),
+    (lambda: Variable.grid("kam_pressure", "lever", []), "non-empty list"),
+    (lambda: Variable("kam_pressure", "lever", 0.0, 1.0, (0.2, 0.4)), "smallest and largest"),
+    (lambda: Variable.grid("rotation_months", "lever", [1.5]), "whole number"),
+    (lambda: Design("factorial"), "design.method"),
+    (lambda: Design("sobol", 6), "power of 2"),
+    (lambda: Design("latin_hypercube"), "design.samples"),
+    (lambda: Design("grid", 8), "design.samples: only for"),
+    (lambda: Design("latin_hypercube", 8, second_order=True), "only for sobol"),
+])
+def test_experiment_objects_refuse_bad_values_when_built(build, needle):
+    with pytest.raises(ExperimentError) as info:
+        build()
+    assert needle in str(info.value)
+
+
+def test_an_experiment_rebuilt_with_bad_fields_is_refused():
+    exp = parse(GOOD)
+    with pytest.raises(ExperimentError, match="replications"):
+        dataclasses.replace(exp, replications=0)
+    with pytest.raises(ExperimentError, match="already listed"):
+        dataclasses.replace(exp, variables=exp.variables + exp.variables[:1])
+    with pytest.raises(ExperimentError, match="a grid needs values"):
+        dataclasses.replace(exp, variables=(Variable("kam_pressure", "lever", 0, 1, None),))
+    with pytest.raises(ExperimentError, match="needs at least one variable"):
+        dataclasses.replace(exp, variables=(), design=Design("latin_hypercube", 4))
+
+
+def test_refinement_builds_checked_sub_experiments():
+    from kamabm.refine import _sub_experiment
+
+    exp = parse(GOOD)
+    sub = _sub_experiment(exp, 0.5, [0.45, 0.5])
+    assert [v.values for v in sub.variables] == [(0.45, 0.5), (0.5,)]
+    with pytest.raises(ExperimentError, match="client_revenue_share = 1.5: out of range"):
+        _sub_experiment(exp, 0.5, [0.4, 1.5])
+
+
+def test_run_counts_are_arithmetic_and_points_lazy():
+    text = GOOD.replace("step = 0.2", "count = 3000").replace(
+        "values = [0.0, 0.5, 1.0]", "range = [0.0, 1.0]\ncount = 3000")
+    exp = parse(text)
+    started = time.perf_counter()
+    assert exp.n_points == 9_000_000 and exp.n_runs == 36_000_000
+    first = next(exp.runs())
+    assert time.perf_counter() - started < 0.5
+    assert first.key == "p0-r0" and first.values == {"client_revenue_share": 0.2,
+                                                     "kam_pressure": 0.0}
+    with pytest.raises(ExperimentError, match="36,000,000 runs, more than the limit"):
+        exp.check_size(5_000_000)
+    sobol = parse(LHS.replace('"latin_hypercube"', '"sobol"').replace("samples = 10",
+                                                                      "samples = 8"))
+    assert sobol.n_points == len(sobol.points()) == 8 * 4
+
+
+def test_runs_carry_run_specs_that_pickle():
+    import pickle
+
+    spec = next(parse(GOOD).runs())
+    assert isinstance(spec, RunSpec) and pickle.loads(pickle.dumps(spec)) == spec
