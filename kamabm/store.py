@@ -253,12 +253,20 @@ class ResultsStore:
         fresh = "pass --overwrite to start afresh or --out to write elsewhere"
         if {k: v for k, v in old.items() if k != "code"} == {
                 k: v for k, v in identity.items() if k != "code"}:
+            if not self._holds_runs():
+                return  # e.g. committed summaries without runs: nothing to mix with
             change = _code_change(manifest, code or code_version())
             raise StoreError(f"{d}: holds runs of other model code ({change}); "
                              f"resuming would mix model versions: {fresh}")
         made_by = manifest.get("experiment", {}).get("path") or "another experiment"
         raise StoreError(f"{d}: holds results of a different experiment ({made_by}); "
                          f"{fresh}")
+
+    def _holds_runs(self) -> bool:
+        if (self.directory / RUNS_PARQUET).exists():
+            return True
+        return self.parts.is_dir() and any(p.name.endswith(".parquet") or p.name == JOURNAL
+                                           for p in self.parts.iterdir())
 
     def open(self, identity: Mapping[str, Any], *, overwrite: bool,
              code: Mapping[str, Any] | None = None) -> None:

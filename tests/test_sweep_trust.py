@@ -503,3 +503,18 @@ def test_overwrite_removes_the_charts_and_report_of_the_old_results(experiment_f
     assert not (out / "charts").exists() and not (out / "report.html").exists()
     assert (out / "notes.txt").read_text() == "the user's own file"
     assert len(load_results(out)) == 24
+
+
+def test_a_folder_of_other_code_without_runs_is_swept_afresh(experiment_file, tmp_path):
+    # committed results hold a manifest, charts and report but no runs: nothing to mix
+    out = tmp_path / "out"
+    assert sweep(experiment_file, out, "--workers", "1") == 0
+    manifest = json.loads((out / "manifest.json").read_text())
+    manifest["identity"]["code"] = "0.0.1+0000000000000000"
+    (out / "manifest.json").write_text(json.dumps(manifest))
+    for name in ("parts", "runs.parquet", "runs.csv"):
+        shutil.rmtree(out / name) if name == "parts" else (out / name).unlink()
+    assert sweep(experiment_file, out, "--workers", "1") == 0
+    assert len(load_results(out)) == N_RUNS
+    after = json.loads((out / "manifest.json").read_text())
+    assert after["identity"]["code"] != "0.0.1+0000000000000000"
