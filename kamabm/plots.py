@@ -27,13 +27,33 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from kamabm.charts import dynamics, factors, levers, maps, sensitivity
-from kamabm.charts.base import Chart
+from kamabm.charts import dynamics, factors, levers, maps, mechanisms, sensitivity
+from kamabm.charts.base import Chart, setting
 from kamabm.results import Analysis
+
+
+def knockouts(an: Analysis, out: Path) -> Chart:
+    """Capture with each mechanism on, off alone and all off (:mod:`kamabm.mechanisms`)."""
+    return mechanisms.knockouts(an.knockouts, out, setting(an.results))
+
+
+def co_capture(an: Analysis, out: Path) -> Chart:
+    """Co-capture within a supplier and within a buyer, per interaction on or off."""
+    return mechanisms.co_capture(an.co_capture, out, setting(an.results))
+
+
+def dose_response(an: Analysis, out: Path) -> Chart:
+    """Capture and net supplier margin against each lever alone, off to full."""
+    return mechanisms.dose_response(an.dose, out, setting(an.results))
+
 
 #: The drawing function of each chart kind (:data:`kamabm.results.KINDS`).
 DRAW: dict[str, Callable[[Analysis, Path], Chart]] = {
     "phase_diagram": maps.phase_diagram,
+    "transient_map": maps.transient_map,
+    "knockouts": knockouts,
+    "co_capture": co_capture,
+    "dose_response": dose_response,
     "margin_maps": maps.margin_maps,
     "margin_by_factor": factors.margin_by_factor,
     "margin_vs_capture": factors.margin_vs_capture,

@@ -42,8 +42,11 @@ from kamabm.analysis import (
     summarise,
 )
 from kamabm.experiment import Experiment, ExperimentError, parse_experiment
+from kamabm.mechanisms import DEPENDENCE, INTERACTION, co_capture, dose_response, knockouts
+from kamabm.model import FIVE_YEARS
 from kamabm.names import (
     CAPTURE_RATE,
+    CLIENT_SHARE,
     KEY_MARGIN,
     PRESSURE,
     PRESSURE_AFTER,
@@ -54,12 +57,18 @@ from kamabm.params import LEVER, ParameterError, Parameters
 from kamabm.store import MANIFEST, RUNS_PARQUET, StoreError, load_results
 
 #: Kinds of experiment, as :func:`kind_of` tells them apart.
-MAP, ONE_FACTOR, INTERVENTIONS, HYSTERESIS, SENSITIVITY, SINGLE = (
-    "map", "one factor", "interventions", "hysteresis", "sensitivity", "single point")
+MAP, ONE_FACTOR, INTERVENTIONS, HYSTERESIS, SENSITIVITY, SINGLE, KNOCKOUTS = (
+    "map", "one factor", "interventions", "hysteresis", "sensitivity", "single point",
+    "knock-outs")
+#: Parameters that switch a model mechanism off at 0 (:mod:`kamabm.mechanisms`).
+MECHANISMS = set(DEPENDENCE + INTERACTION)
 #: Chart kinds, in the order they are drawn and shown in the report.
-KINDS = ("phase_diagram", "margin_maps", "margin_by_factor", "margin_vs_capture",
-         "outcome_by_factor", "interventions", "hysteresis", "sensitivity", "erosion",
+KINDS = ("phase_diagram", "transient_map", "margin_maps", "margin_by_factor",
+         "margin_vs_capture", "outcome_by_factor", "knockouts", "co_capture",
+         "interventions", "dose_response", "hysteresis", "sensitivity", "erosion",
          "typical_runs")
+#: The five-year capture rate a long run also records: its map is the transient one.
+CAPTURE_5Y = "capture_rate_5y"
 #: Outcomes whose margins are charted, with their axis labels.
 MARGINS = {SUPPLIER_MARGIN: "supplier net margin (% of revenue)",
            KEY_MARGIN: "key-account gross margin (% of key revenue)"}
@@ -157,6 +166,10 @@ def load(directory: str | Path) -> SweepResults:
     return SweepResults(directory, ok, experiment, manifest, len(runs) - len(ok), missing)
 
 
+def _longer_than_five_years(res: SweepResults) -> bool:
+    return res.experiment.base.horizon_months > FIVE_YEARS
+
+
 # --- what kind of experiment ---------------------------------------------------------------
 def kind_of(res: SweepResults) -> tuple[str, tuple[str, ...], str | None]:
     """The kind of experiment the stored runs hold, its factors, and why it gets no map.
@@ -166,7 +179,8 @@ def kind_of(res: SweepResults) -> tuple[str, tuple[str, ...], str | None]:
 
     Returns:
         ``(kind, factors, note)``: one of :data:`MAP`, :data:`ONE_FACTOR`,
-        :data:`INTERVENTIONS`, :data:`HYSTERESIS`, :data:`SENSITIVITY`, :data:`SINGLE`;
+        :data:`INTERVENTIONS`, :data:`HYSTERESIS`, :data:`SENSITIVITY`, :data:`SINGLE`,
+        :data:`KNOCKOUTS` (mechanisms switched on and off at several client shares);
         the factors charted (``(along, across)`` for a map); and a one-line reason when
         a grid sweep gets no capture map, else ``None``.
 
@@ -178,6 +192,9 @@ def kind_of(res: SweepResults) -> tuple[str, tuple[str, ...], str | None]:
         return HYSTERESIS, (PRESSURE, PRESSURE_AFTER), None
     if exp.design.method == "sobol":
         return SENSITIVITY, res.varied, None
+    switched = [f for f in factors if f in MECHANISMS]
+    if grid and switched and CLIENT_SHARE in factors and len(switched) == len(factors) - 1:
+        return KNOCKOUTS, tuple(switched), None
     levers = [n for n in res.levers if n in factors]
     if grid and len(levers) >= 2 and len(factors) != 2:
         return INTERVENTIONS, tuple(levers), None
@@ -215,11 +232,16 @@ def _plan(res: SweepResults, kind: str) -> tuple[str, ...]:
                            "kept")
     margins = [m for m in MARGINS if m in columns]
     erosion = set(EROSION) <= columns
-    kinds = {MAP: ["phase_diagram", *(["margin_maps", "margin_by_factor",
-                                       "margin_vs_capture"] if margins else []),
+    transient = [CAPTURE_5Y] if CAPTURE_5Y in columns and _longer_than_five_years(res) else []
+    dose = [f for f in res.factors if f in res.levers and res.runs[f].nunique() > 2]
+    kinds = {MAP: ["phase_diagram", *(["transient_map"] if transient else []),
+                   *(["margin_maps", "margin_by_factor",
+                      "margin_vs_capture"] if margins else []),
                    *(["erosion"] if erosion else [])],
+             KNOCKOUTS: ["knockouts", "co_capture"],
              ONE_FACTOR: ["outcome_by_factor"],
-             INTERVENTIONS: ["interventions", *(["erosion"] if erosion else [])],
+             INTERVENTIONS: ["interventions", *(["dose_response"] if dose else []),
+                             *(["erosion"] if erosion else [])],
              HYSTERESIS: ["hysteresis"],
              SENSITIVITY: ["sensitivity"],
              SINGLE: []}[kind]
@@ -447,6 +469,12 @@ class Analysis:
         erosion: margin erosion by source, per level of the second factor of a map or per
             lever setting.
         interventions: levers against the status quo.
+        knockouts: outcomes with each mechanism on, off alone, and all off, per client
+            share (:func:`kamabm.mechanisms.knockouts`).
+        co_capture: co-capture within a supplier and a buyer, per interaction switched
+            on or off (:func:`kamabm.mechanisms.co_capture`).
+        dose: each lever alone from off to full (:func:`kamabm.mechanisms.dose_response`).
+        transient: the capture boundary of the five-year map of a long-run sweep.
         sobol: Sobol indices (long format).
         hysteresis: ``(branches, gaps)`` of a hysteresis experiment.
         typical: two typical runs, repeated.
@@ -466,6 +494,10 @@ class Analysis:
     by_factor: pd.DataFrame | None = None
     erosion: pd.DataFrame | None = None
     interventions: Interventions | None = None
+    knockouts: pd.DataFrame | None = None
+    co_capture: pd.DataFrame | None = None
+    dose: pd.DataFrame | None = None
+    transient: Boundary | None = None
     sobol: pd.DataFrame | None = None
     hysteresis: tuple[pd.DataFrame, pd.DataFrame] | None = None
     typical: TypicalRuns | None = None
@@ -477,6 +509,9 @@ class Analysis:
 
     def grid(self, outcome: str) -> pd.DataFrame:
         """Mean ``outcome`` of a map as a grid: rows ``across``, columns ``along``."""
+        if outcome == CAPTURE_5Y and self.cells is not None and outcome not in self.cells:
+            along, across = self.factors
+            return self.results.runs.groupby([along, across])[outcome].mean().unstack(along)
         if self.cells is None:
             raise ResultsError("no map: the experiment is not a two-factor grid")
         return self.cells[outcome].unstack(self.factors[0])
@@ -522,6 +557,11 @@ def analyse(res: SweepResults, *, n_boot: int = 500, seed: int = 0,
             tables["margin_gaps"] = {m: margin_gap(runs, m, along=along) for m in margins}
         if "erosion" in charts:
             tables["erosion"] = erosion_attribution(runs, across)
+        if "transient_map" in charts:
+            five_years = runs.drop(columns=CAPTURE_RATE).rename(
+                columns={CAPTURE_5Y: CAPTURE_RATE})
+            tables["transient"] = boundary(five_years, along, across, n_boot=n_boot,
+                                           seed=seed)
     elif kind == ONE_FACTOR:
         (factor,) = factors
         tables["by_factor"] = pd.concat(
@@ -535,8 +575,14 @@ def analyse(res: SweepResults, *, n_boot: int = 500, seed: int = 0,
             charts = [c for c in charts if c not in ("interventions", "erosion")]
         else:
             tables["interventions"] = found
+            if "dose_response" in charts:
+                tables["dose"] = dose_response(runs, list(factors))
             if "erosion" in charts:
                 tables["erosion"] = erosion_by_treatment(res, found.settings)
+    elif kind == KNOCKOUTS:
+        mechanisms = [f for f in factors if f in MECHANISMS]
+        tables["knockouts"] = knockouts(runs, mechanisms)
+        tables["co_capture"] = co_capture(runs, [m for m in mechanisms if m in INTERACTION])
     elif kind == HYSTERESIS:
         branches = hysteresis_branches(runs)
         tables["hysteresis"] = (branches, hysteresis_gap(branches))

@@ -19,7 +19,7 @@ from kamabm.names import (
     short,
     value_text,
 )
-from kamabm.results import MARGINS, Analysis, Boundary
+from kamabm.results import CAPTURE_5Y, MARGINS, Analysis, Boundary
 
 
 def heat(ax: Any, fig: Any, grid: pd.DataFrame, cmap: str, bar_label: str,
@@ -106,6 +106,47 @@ def phase_diagram(an: Analysis, out: Path) -> Chart:
                "isotonic fit of capture on " + along + " crosses 50 %, and the shaded band "
                "its 95 % bootstrap interval over replications. " + setting(an.results))
     return Chart("phase_diagram", headline, caption, files, finding)
+
+
+def transient_map(an: Analysis, out: Path) -> Chart:
+    """The five-year map of a long-run sweep, beside its long-run phase diagram.
+
+    Same axes and scale as :func:`phase_diagram`, from the capture rate every run records
+    at month 60; the white line is the five-year capture boundary with its band.
+    """
+    along, across = an.factors
+    found = an.transient
+    grid = an.grid(CAPTURE_5Y)
+    fig, axes = figure(7.0, 5.6)
+    ax = axes[0, 0]
+    heat(ax, fig, grid, CAPTURE_CMAP, "KAMs captured after five years (% of KAMs, mean)")
+    xe = edges(grid.columns.to_numpy(float))
+    inside = found.inside
+    if not inside.empty:
+        ax.fill_betweenx(inside.level, inside.low.clip(xe[0], xe[-1]),
+                         inside.high.clip(xe[0], xe[-1]), color="white", alpha=0.35, lw=0,
+                         label="95 % bootstrap band")
+        ax.plot(inside.critical, inside.level, color="white", lw=2.0, marker="o", ms=4,
+                mec="black", mew=0.6, label="five-year capture boundary")
+        ax.legend(loc="upper left" if found.direction == 1 else "upper right", fontsize=8,
+                  framealpha=0.8)
+    ax.set_xlabel(label(along))
+    ax.set_ylabel(label(across))
+    ax.set_xlim(xe[0], xe[-1])
+    headline = "After five years: " + boundary_headline(found)
+    title(fig, headline)
+    long = grid.stack().rename("capture_rate_5y_mean").reset_index()
+    csv = long.merge(found.table.rename(columns={"level": across}), on=across, how="left")
+    csv = csv.rename(columns={"critical": "boundary_5y", "low": "boundary_5y_low",
+                              "high": "boundary_5y_high", "status": "boundary_5y_status",
+                              "n_runs": "runs_at_level"})
+    files = save(fig, csv, out, "transient_map")
+    caption = (f"The same runs as the phase diagram, read after five years (month 60) "
+               f"instead of at their end: mean share of KAMs captured at every ({along}, "
+               f"{across}) point, with the five-year capture boundary and its 95 % "
+               "bootstrap band. Where the two maps differ, the five-year map shows a "
+               "transient. " + setting(an.results))
+    return Chart("transient_map", headline, caption, files, boundary_sentence(found))
 
 
 def margin_maps(an: Analysis, out: Path) -> Chart:
