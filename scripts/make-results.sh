@@ -16,5 +16,5 @@ names=("$@")
 for name in "${names[@]}"; do
   echo "== $name"
   .venv/bin/kamabm sweep "experiments/$name.toml" --overwrite --quiet
-  .venv/bin/python -m kamabm.plot_cli report "results/$name"
+  .venv/bin/kamabm report "results/$name"
 done
