@@ -112,7 +112,56 @@ values = [0.2, 0.4, 0.6, 0.8]
 values = [0.8]
 """
 
-MINIATURES = {"interventions": INTERVENTIONS, "hysteresis": HYSTERESIS,
+LONG_MAP = """
+name = "long_map"
+replications = 2
+seed = 18
+horizon = 72
+[design]
+method = "grid"
+[uncertainties.client_revenue_share]
+values = [0.3, 0.6, 0.9]
+[levers.kam_pressure]
+values = [0.5, 0.9]
+"""
+
+KNOCKOUTS = """
+name = "mini_knockouts"
+replications = 3
+seed = 19
+horizon = 48
+[design]
+method = "grid"
+[base]
+kam_pressure = 0.8
+[uncertainties.client_revenue_share]
+values = [0.2, 0.5, 0.8]
+[levers.keep_client_override]
+values = [0.0, 1.0]
+[levers.peer_influence]
+values = [0.0, 0.3]
+"""
+
+DOSE = """
+name = "mini_dose"
+replications = 2
+seed = 20
+horizon = 36
+[design]
+method = "grid"
+[base]
+client_revenue_share = 0.8
+kam_pressure = 0.8
+[levers.senior_support]
+values = [0.0, 0.5, 1.0]
+[levers.deal_review]
+values = [0.0, 0.5, 1.0]
+[levers.training]
+values = [0.0, 1.0]
+"""
+
+MINIATURES = {"interventions": INTERVENTIONS, "long_map": LONG_MAP, "knockouts": KNOCKOUTS,
+              "dose": DOSE, "hysteresis": HYSTERESIS,
               "sensitivity": SENSITIVITY, "no_capture": NO_CAPTURE,
               "one_factor": ONE_FACTOR, "one_point": ONE_POINT, "one_by_four": ONE_BY_FOUR}
 

@@ -37,7 +37,8 @@ def swept(tmp_path_factory):
     root = tmp_path_factory.mktemp("sweeps")
     return {name: sweep(root, name)
             for name in ("smoke", "interventions", "hysteresis", "sensitivity", "no_capture",
-                         "one_factor", "one_point", "one_by_four")}
+                         "one_factor", "one_point", "one_by_four", "long_map", "knockouts",
+                         "dose")}
 
 
 @pytest.fixture(scope="module")
@@ -45,7 +46,7 @@ def drawn(swept, tmp_path_factory):
     out = tmp_path_factory.mktemp("charts")
     return {name: draw(swept[name], out / name)
             for name in ("smoke", "interventions", "hysteresis", "sensitivity",
-                         "one_factor")}
+                         "one_factor", "long_map", "knockouts", "dose")}
 
 
 def assert_not_blank(png):
@@ -63,6 +64,10 @@ EXPECTED = {
     "hysteresis": {"hysteresis", "typical_runs"},
     "sensitivity": {"sensitivity", "typical_runs"},
     "one_factor": {"outcome_by_factor", "typical_runs"},
+    "long_map": {"phase_diagram", "transient_map", "margin_maps", "margin_by_factor",
+                 "margin_vs_capture", "erosion", "typical_runs"},
+    "knockouts": {"knockouts", "co_capture", "typical_runs"},
+    "dose": {"interventions", "dose_response", "erosion", "typical_runs"},
 }
 
 
