@@ -439,7 +439,8 @@ class ResultsStore:
             journal.write(part.line())
             journal.flush()
             os.fsync(journal.fileno())
-        _fsync(self.parts)  # the renames, for a machine that loses power
+        # The folder itself is flushed with the manifest, not after every part: a rename
+        # lost with the power shows up as a missing part, which is recomputed.
         if self._trusted is not None:
             self._trusted.append(part)
             self._trusted.sort(key=lambda p: p.first)
@@ -461,6 +462,7 @@ class ResultsStore:
 
         """
         parts = self.stored_parts()
+        _fsync(self.parts)  # the parts' renames, once for all
         expected = 0
         for part in parts:
             if part.first != expected:
