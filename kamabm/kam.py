@@ -83,6 +83,9 @@ class KAM(mesa.Agent):
         self.negotiating_time = p.nego_base
         self.learning_time = 0.0
         self.hard_negotiation = False
+        #: What colleagues saw of him this month: (KPI attainment, operational share).
+        self.seen_by_peers = (1.0, self.operational_share)
+        self._kpi_gap = 0.0
         self._kpi_quota_volume = 0.0
         self._kpi_quota_profit = 0.0
         self._kpi_volume_sum = 0.0
@@ -117,8 +120,11 @@ class KAM(mesa.Agent):
 
     @property
     def kpi_attainment(self) -> float:
-        """How well his KPI year is going, in [0, 1] (1 on quota): what colleagues see."""
-        return 1.0 - self.kpi_gap()
+        """How well his KPI year is going, in [0, 1] (1 on quota): what colleagues see.
+
+        As of his last monthly update.
+        """
+        return 1.0 - self._kpi_gap
 
     @property
     def reach(self) -> float:
@@ -234,6 +240,7 @@ class KAM(mesa.Agent):
         p = self.model.params
         account = self.account
         self._track_kpi(account)
+        self._kpi_gap = self.kpi_gap()
         self.felt_pressure = self._felt_pressure(account)
 
         if self.hard_negotiation:
@@ -267,7 +274,7 @@ class KAM(mesa.Agent):
         # The share of the KPI year that will be over at the end of the coming month,
         # when his next negotiation may fall: 1 in the year's last month.
         progress = (self._kpi_months + 1) / p.kpi_months
-        kpi = p.w_base + p.w_gap * self.kpi_gap() + p.w_deadline * progress
+        kpi = p.w_base + p.w_gap * self._kpi_gap + p.w_deadline * progress
         keep = p.keep_client_override * account.dependence
         return (self.model.kam_pressure * kpi + p.w_keep * keep + p.w_stress * self.stress
                 - p.w_skill * self.skill - p.w_senior * p.senior_support)

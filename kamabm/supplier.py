@@ -129,22 +129,23 @@ class Supplier(mesa.Agent):
             pool -= delivered
             account.buyer.record_service(account)
             kam = account.kam
-            success = kam.kpi_attainment
-            peer_sum += success * kam.operational_share
-            peer_weight += success
+            kam.seen_by_peers = (kam.kpi_attainment, kam.operational_share)
+            peer_sum += kam.seen_by_peers[0] * kam.seen_by_peers[1]
+            peer_weight += kam.seen_by_peers[0]
         self._pool_left = pool
         self._peer_sum, self._peer_weight = peer_sum, peer_weight
 
     def peer_behaviour(self, kam: KAM) -> float | None:
         """Colleagues' client-side work as ``kam`` sees it, weighted by their success.
 
-        None when he has no colleague (or none is on track).
+        What each colleague showed this month (:attr:`KAM.seen_by_peers`, noted at
+        delivery); None when he has no colleague (or none is on track).
         """
-        success = kam.kpi_attainment
+        success, work = kam.seen_by_peers
         weight = self._peer_weight - success
         if len(self.accounts) < 2 or weight <= 1e-12:
             return None
-        return (self._peer_sum - success * kam.operational_share) / weight
+        return (self._peer_sum - success * work) / weight
 
     # --- stage: account ----------------------------------------------------------------
     def serve_and_book(self) -> None:
