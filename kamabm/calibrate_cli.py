@@ -67,7 +67,8 @@ def run_calibrate_command(args: argparse.Namespace) -> int:
                       overwrite=args.overwrite, progress=not args.quiet)
     except CalibrationError as exc:
         return _fail(str(exc))
-    files = plot_calibration(summary.targets, summary.posterior, calibration, out / "charts")
+    files = plot_calibration(summary.targets, summary.posterior, calibration, out / "charts",
+                             epsilon=summary.epsilon)
     for row in summary.targets.itertuples():
         print(f"{row.target}: published {row.value:.4g} +- {row.tolerance:.3g}, model "
               f"{row.posterior_mean:.4g} [{row.posterior_low:.4g}, {row.posterior_high:.4g}]")

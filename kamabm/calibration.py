@@ -738,14 +738,17 @@ def _write_manifest(directory: Path, calibration: Calibration, history: Any, *, 
 
 # --- charts -----------------------------------------------------------------------------
 def plot_calibration(targets: pd.DataFrame, posterior: pd.DataFrame, calibration: Calibration,
-                     out: str | Path) -> list[Path]:
+                     out: str | Path, *, epsilon: float | None = None) -> list[Path]:
     """Chart each target against the model, and the posterior of each fitted constant.
 
     Writes ``targets.png/.svg/.csv`` (published value with its tolerance band, the model's
     90 % predictive interval and mean in generation 0 and in the posterior) and
     ``posterior.png/.svg/.csv`` (weighted histograms over the prior ranges, defaults
-    marked) into ``out``; returns the files.
+    marked) into ``out``; returns the files. ``epsilon``, the last generation's acceptance
+    distance, is stated in the title when given.
     """
+    import textwrap
+
     from matplotlib.figure import Figure
 
     out = Path(out)
@@ -768,9 +771,12 @@ def plot_calibration(targets: pd.DataFrame, posterior: pd.DataFrame, calibration
                      f"+- {row.tolerance:g})", fontsize=8, loc="left")
         ax.tick_params(axis="x", labelsize=7)
     matched = int(targets["matched"].sum())
-    fig.suptitle(f"Calibration '{calibration.name}': the posterior mean matches {matched} of "
-                 f"{n} published targets within tolerance\n(orange: published value and "
-                 "tolerance; bars: model's 90 % interval, dot: mean)", fontsize=9)
+    reached = ("" if epsilon is None else f"; last acceptance distance {epsilon:.3g} "
+               "(1 = all targets within tolerance)")
+    finding = textwrap.fill(f"Calibration '{calibration.name}': the posterior mean matches "
+                            f"{matched} of {n} published targets within tolerance{reached}", 95)
+    fig.suptitle(finding + "\n(orange: published value and tolerance; bars: model's 90 % "
+                 "interval, dot: mean)", fontsize=9)
     files = _save(fig, targets, out / "targets")
 
     k = len(calibration.priors)

@@ -42,6 +42,7 @@ def run_screen_command(args: argparse.Namespace) -> int:
     from kamabm.screening import (
         ScreeningError,
         chart_title,
+        kept_factors,
         load_screening,
         plot_screening,
         run_screening,
@@ -66,6 +67,9 @@ def run_screen_command(args: argparse.Namespace) -> int:
     for outcome, table in summary.indices.groupby("outcome", sort=False):
         top = ", ".join(f"{r.parameter} {r.mu_star:.3g}" for r in table.head(5).itertuples())
         print(f"{outcome}: {top}")
+    kept = kept_factors(summary.indices, screening.keep_share)
+    print(f"kept for Sobol ({len(kept)} of {len(screening.factors)}, mu* >= "
+          f"{screening.keep_share:g} x the largest): {', '.join(kept)}")
     print(f"{summary.runs_now} runs now, {summary.runs_resumed} resumed, "
           f"{summary.failed} failed, {summary.wall_time:.1f} s; chart {files[0]}",
           file=sys.stderr)

@@ -65,6 +65,9 @@ HORIZON_PARAMETER = "horizon_months"
 OPEN_END_MARGIN = 1e-3
 #: Factors labelled in the chart, per outcome.
 LABELLED = 8
+#: A factor is kept for variance-based analysis when its mu* reaches this share of the
+#: largest mu* of at least one outcome (a common screening rule; the file may change it).
+KEEP_SHARE = 0.1
 START_METHOD = "spawn"
 PARTS, RUNS_CSV, INDICES_CSV, INDICES_JSON, MANIFEST = (
     "parts", "runs.csv", "morris.csv", "morris.json", "manifest.json")
@@ -75,7 +78,7 @@ GROUP_COLOURS = {"market": "#0072B2", "negotiation": "#D55E00", "kam": "#009E73"
 
 _TOP_KEYS = {"name", "description", "seed", "horizon", "trajectories", "levels",
              "replications", "outcomes", "optional_outcomes", "exclude", "base", "ranges",
-             "runs_per_part"}
+             "runs_per_part", "keep_share"}
 
 
 class ScreeningError(ValueError):
@@ -116,6 +119,7 @@ class Screening:
     replications: int
     seed: int
     runs_per_part: int
+    keep_share: float = KEEP_SHARE
 
     @property
     def digest(self) -> str:
@@ -222,6 +226,9 @@ def parse_screening(text: str, *, where: str = "<screening>",
         ints[key] = value
     if ints["levels"] % 2:
         raise fail("levels", f"expected an even number of levels, got {ints['levels']}")
+    keep = doc.get("keep_share", KEEP_SHARE)
+    if isinstance(keep, bool) or not isinstance(keep, int | float) or not 0 < keep <= 1:
+        raise fail("keep_share", f"expected a number in (0, 1], got {keep!r}")
 
     base = Parameters()
     table = doc.get("base", {})
@@ -267,7 +274,8 @@ def parse_screening(text: str, *, where: str = "<screening>",
     optional = [o for o in _names(doc, "optional_outcomes", fail) if o in known_outcomes]
     chosen = tuple(dict.fromkeys([*outcomes, *optional]))
     return Screening(name, description, text, base, factors, chosen, ints["trajectories"],
-                     ints["levels"], ints["replications"], ints["seed"], ints["runs_per_part"])
+                     ints["levels"], ints["replications"], ints["seed"], ints["runs_per_part"],
+                     float(keep))
 
 
 def _names(doc: Mapping[str, Any], key: str, fail: Callable[[str, str], Exception]
@@ -342,6 +350,18 @@ def morris_indices(unit_design: np.ndarray, y: np.ndarray, names: Sequence[str],
                           "mu_star": found["mu_star"], "sigma": found["sigma"],
                           "mu_star_conf": found["mu_star_conf"]})
     return table.sort_values("mu_star", ascending=False, ignore_index=True)
+
+
+def kept_factors(indices: pd.DataFrame, share: float = KEEP_SHARE) -> list[str]:
+    """Factors whose mu* reaches ``share`` of the largest mu* of at least one outcome.
+
+    These are the factors worth a variance-based (Sobol) analysis; the others move no
+    outcome by more than a tenth (by default) of what the strongest factor does.
+    """
+    top = indices.groupby("outcome")["mu_star"].transform("max")
+    kept = indices.loc[indices["mu_star"] >= share * top, "parameter"]
+    order = indices.sort_values("mu_star", ascending=False)["parameter"]
+    return [name for name in dict.fromkeys(order) if name in set(kept)]
 
 
 def indices_table(screening: Screening, runs: pd.DataFrame) -> pd.DataFrame:
@@ -471,7 +491,8 @@ def run_screening(screening: Screening, out: str | Path, *, workers: int | None 
                "trajectories": screening.trajectories, "levels": screening.levels,
                "replications": screening.replications, "factors": len(screening.factors),
                "runs": screening.n_runs, "failed_runs": failed,
-               "outcomes": list(screening.outcomes),
+               "outcomes": list(screening.outcomes), "keep_share": screening.keep_share,
+               "kept": kept_factors(indices, screening.keep_share),
                "indices": {o: indices[indices["outcome"] == o].drop(columns="outcome")
                            .to_dict("records") for o in screening.outcomes}}
     _atomic_text(json.dumps(payload, indent=1), directory / INDICES_JSON)

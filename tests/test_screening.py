@@ -196,3 +196,14 @@ def test_a_trajectory_with_a_failed_run_is_left_out_of_the_indices() -> None:
     want = expected.set_index("parameter").loc["kam_pressure"]
     assert got["mu_star"] == pytest.approx(want["mu_star"])
     assert got["sigma"] == pytest.approx(want["sigma"])
+
+
+def test_kept_factors_reach_the_set_share_of_the_largest_effect_of_some_outcome() -> None:
+    from kamabm.screening import kept_factors
+
+    indices = pd.DataFrame({
+        "outcome": ["a", "a", "a", "b", "b", "b"],
+        "parameter": ["x", "y", "z", "x", "y", "z"],
+        "mu_star": [1.0, 0.05, 0.2, 0.001, 0.01, 0.0]})
+    assert kept_factors(indices, 0.1) == ["x", "z", "y"]  # y leads outcome b
+    assert kept_factors(indices, 0.5) == ["x", "y"]
