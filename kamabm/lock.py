@@ -131,7 +131,7 @@ def check_unlocked(directory: str | Path) -> None:
         return
     try:
         if _probe(fd):
-            raise FolderLockedError(f"{directory}: being written by a "
+            raise FolderLockedError(f"{directory}: in use by another "
                                     f"{_describe(_read_holder(fd))}; wait for it to finish")
     finally:
         os.close(fd)

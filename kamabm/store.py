@@ -40,7 +40,7 @@ import pyarrow as pa
 import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 
-from kamabm.lock import LOCK_FILE
+from kamabm.lock import LOCK_FILE, check_unlocked
 from kamabm.params import Parameters
 
 MANIFEST = "manifest.json"
@@ -236,12 +236,16 @@ class ResultsStore:
         Raises:
             StoreError: the folder is a file, holds results of a different experiment or
                 model code (without ``overwrite``), or holds files but no manifest.
+            FolderLockedError: another process is writing the folder.
 
         """
         d = self.directory
         if d.exists() and not d.is_dir():
             raise StoreError(f"{d}: exists and is not a folder")
-        if not d.exists() or not any(p.name != LOCK_FILE for p in d.iterdir()):
+        if not d.exists():
+            return
+        check_unlocked(d)  # a sweep starting there may not have written its manifest yet
+        if not any(p.name != LOCK_FILE for p in d.iterdir()):
             return
         manifest = self.read_manifest()
         if manifest is None:
@@ -279,7 +283,8 @@ class ResultsStore:
         self.check(identity, overwrite=overwrite, code=code)
         if overwrite and self.read_manifest() is not None:
             self.clear()
-        self.parts.mkdir(parents=True, exist_ok=True)
+        # parts/ is made by the first part, after the manifest: a folder never holds
+        # parts without a manifest saying whose they are.
         for stale in [*self.parts.glob(_TMP_PREFIX + "*"),
                       *self.directory.glob(_TMP_PREFIX + "*")]:
             stale.unlink()  # our own half-written files, never renamed into place
@@ -421,6 +426,7 @@ class ResultsStore:
         if column != list(range(first, last + 1)):
             raise ValueError("a part must hold consecutive runs in order")
         tag = f"{first:09d}-{last:09d}"
+        self.parts.mkdir(exist_ok=True)
         entries = {}
         for kind, table in (("series", series), ("runs", runs)):
             if table is None:

@@ -236,7 +236,8 @@ def _complete(out: Path, text: str = EXPERIMENT, **kw) -> list[str]:
     exp = parse_experiment(text, known_series=FAKE_SERIES)
     run_sweep(exp, out, run_fn=fake_run, outcomes=FAKE_OUTCOMES, workers=1,
               chunk_size=CHUNK, progress=False, notify=notices.append, **kw)
-    return notices
+    # (the model may have uncommitted changes while it is being worked on)
+    return [n for n in notices if "uncommitted changes" not in n]
 
 
 def _part(out: Path, i: int, kind: str = "runs") -> Path:
