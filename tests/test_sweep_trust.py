@@ -519,3 +519,14 @@ def test_a_folder_of_other_code_without_runs_is_swept_afresh(experiment_file, tm
     assert len(load_results(out)) == N_RUNS
     after = json.loads((out / "manifest.json").read_text())
     assert after["identity"]["code"] != "0.0.1+0000000000000000"
+
+
+def test_reading_a_folder_that_holds_a_run_twice_is_refused(tmp_path):
+    # a folder of the old layout (parts without a journal), written by two sweeps at once
+    out = tmp_path / "out"
+    _complete(out)
+    (out / "parts" / JOURNAL).unlink()
+    (out / "runs.parquet").unlink()
+    shutil.copy(_part(out, 1), out / "parts" / "runs-000000004-000000005.parquet")
+    with pytest.raises(StoreError, match="stored twice"):
+        load_results(out)
