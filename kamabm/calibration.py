@@ -532,6 +532,18 @@ def fit(calibration: Calibration, out: str | Path, *, workers: int | None = None
     model = simulator or ModelSimulator(calibration)
     n_workers = workers or os.cpu_count() or 1
     url = f"sqlite:///{db.resolve()}"
+    client = None
+    if scheduler:
+        from distributed import Client
+
+        client = Client(scheduler)
+        sampler = pyabc.sampler.DaskDistributedSampler(dask_client=client)
+    elif n_workers == 1:
+        sampler = pyabc.sampler.SingleCoreSampler()
+    else:
+        # Evaluation-parallel: workers keep simulating until the population is full, so a
+        # slow particle does not hold up the others (pyabc forks; nothing is pickled).
+        sampler = pyabc.sampler.MulticoreEvalParallelSampler(n_procs=n_workers)
 
     def new_abc() -> Any:
         prior = pyabc.Distribution(**{p.name: pyabc.RV("uniform", p.low, p.high - p.low)
@@ -539,36 +551,20 @@ def fit(calibration: Calibration, out: str | Path, *, workers: int | None = None
         distance = pyabc.PNormDistance(
             p=2, fixed_weights={t.name: 1.0 / t.tolerance for t in calibration.targets})
         return pyabc.ABCSMC(model, prior, distance,
-                            population_size=calibration.abc.population,
-                            sampler=_sampler(pyabc, n_workers, scheduler))
+                            population_size=calibration.abc.population, sampler=sampler)
 
     np.random.seed(calibration.seed % 2**32)
     history = pyabc.History(url) if db.exists() else None
     if history is not None and not history.all_runs():
         history = None
     resumed_from = history.max_t + 1 if history is not None else 0
-    if history is None:
-        new_abc().new(url, calibration.observed, meta_info={"kamabm": calibration.name})
-    reason = ""
-    while True:
-        abc = new_abc()
-        history = abc.load(url, 1)
-        populations = history.get_all_populations()
-        populations = populations[populations["t"] >= 0]
-        reason = _stop_reason(calibration.abc, populations, history.total_nr_simulations)
-        if reason:
-            break
-        abc.run(minimum_epsilon=calibration.abc.min_epsilon, max_nr_populations=1,
-                min_acceptance_rate=calibration.abc.min_acceptance_rate)
-        if history.max_t < len(populations):  # pyabc abandoned the generation
-            reason = (f"generation {len(populations)} would accept fewer than "
-                      f"{calibration.abc.min_acceptance_rate:g} of its particles")
-            break
-        if progress:
-            last = history.get_all_populations().iloc[-1]
-            print(f"generation {int(last['t'])}: epsilon {last['epsilon']:.3g}, "
-                  f"{int(last['samples'])} particles simulated, "
-                  f"{time.perf_counter() - start:.0f} s", file=sys.stderr, flush=True)
+    try:
+        if history is None:
+            new_abc().new(url, calibration.observed, meta_info={"kamabm": calibration.name})
+        history, populations, reason = _generations(calibration, new_abc, url, start, progress)
+    finally:
+        if client is not None:
+            client.close()
     if history.max_t < 0:
         raise CalibrationError(f"no generation finished ({reason}); widen the tolerances or "
                                "lower abc.min_acceptance_rate")
@@ -585,16 +581,32 @@ def fit(calibration: Calibration, out: str | Path, *, workers: int | None = None
                       targets, reason)
 
 
-def _sampler(pyabc: Any, workers: int, scheduler: str | None) -> Any:
-    if scheduler:
-        from distributed import Client
+def _generations(calibration: Calibration, new_abc: Callable[[], Any], url: str,
+                 start: float, progress: bool) -> tuple[Any, pd.DataFrame, str]:
+    """Run generation after generation until a stopping rule holds.
 
-        return pyabc.sampler.DaskDistributedSampler(dask_client=Client(scheduler))
-    if workers == 1:
-        return pyabc.sampler.SingleCoreSampler()
-    # Evaluation-parallel: workers keep simulating until the population is full, so a
-    # slow particle does not hold up the others (pyabc forks; nothing is pickled).
-    return pyabc.sampler.MulticoreEvalParallelSampler(n_procs=workers)
+    Each generation is run by a fresh ABCSMC loaded from the history, exactly as a fit
+    resumed after an interruption (pyabc sets the next tolerance when it loads).
+    """
+    while True:
+        abc = new_abc()
+        history = abc.load(url, 1)
+        populations = history.get_all_populations()
+        populations = populations[populations["t"] >= 0]
+        reason = _stop_reason(calibration.abc, populations, history.total_nr_simulations)
+        if reason:
+            return history, populations, reason
+        abc.run(minimum_epsilon=calibration.abc.min_epsilon, max_nr_populations=1,
+                min_acceptance_rate=calibration.abc.min_acceptance_rate)
+        if history.max_t < len(populations):  # pyabc abandoned the generation
+            return history, populations, (
+                f"generation {len(populations)} would accept fewer than "
+                f"{calibration.abc.min_acceptance_rate:g} of its particles")
+        if progress:
+            last = history.get_all_populations().iloc[-1]
+            print(f"generation {int(last['t'])}: epsilon {last['epsilon']:.3g}, "
+                  f"{int(last['samples'])} particles simulated, "
+                  f"{time.perf_counter() - start:.0f} s", file=sys.stderr, flush=True)
 
 
 def _stop_reason(abc: AbcSettings, populations: pd.DataFrame, simulations: int) -> str:

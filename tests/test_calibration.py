@@ -236,3 +236,16 @@ def test_a_finished_fit_is_extended_by_raising_its_generations(tmp_path) -> None
     assert fit(short, tmp_path, workers=1, simulator=toy_simulator).generations == 2
     longer = fit(toy(), tmp_path, workers=1, simulator=toy_simulator)
     assert (longer.resumed_from, longer.generations) == (2, 4)
+
+
+def test_a_fit_samples_on_a_dask_cluster(tmp_path) -> None:
+    from kamabm.calibration import fit
+
+    distributed = pytest.importorskip("distributed")
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False,
+                                  dashboard_address=None) as cluster:
+        summary = fit(toy(TOY.replace("generations = 4", "generations = 2")), tmp_path,
+                      scheduler=cluster.scheduler_address, simulator=toy_simulator)
+    assert summary.generations == 2 and len(summary.posterior) == 60
+    manifest = json.loads((tmp_path / "manifest.json").read_text())
+    assert manifest["scheduler"] == cluster.scheduler_address
