@@ -88,19 +88,21 @@ def run_app_command(args: argparse.Namespace) -> int:
                       "(another program listens there? try --port N)")
     # Solara's "This website runs on Solara" banner would cover the charts' captions.
     os.environ.setdefault("SOLARA_THEME_SHOW_BANNER", "False")
-    import click
-    from solara.__main__ import run as solara_run
-
     # Solara warns that a session cookie falls back to SameSite=Lax on plain http; that
     # is what a loopback server wants, and the warning would bury our one line.
     warnings.filterwarnings("ignore", message="Cookies with samesite=none require https")
-    print(f"kamabm: serving the explorer on http://{HOST}:{port}/ (Ctrl-C stops it)",
-          file=sys.stderr, flush=True)
+    import click
+
     # The server shuts down gracefully on Ctrl-C or SIGTERM, then raises the signal again
     # for the handler it found: ours ends the command quietly, where a KeyboardInterrupt
-    # would make click print an empty line and raise Abort.
+    # would make click print an empty line and raise Abort. Installed before the web
+    # stack is imported, so an early Ctrl-C is as quiet.
     previous = {sig: signal.signal(sig, _stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+    print(f"kamabm: serving the explorer on http://{HOST}:{port}/ (Ctrl-C stops it)",
+          file=sys.stderr, flush=True)
     try:
+        from solara.__main__ import run as solara_run
+
         solara_run.main(["kamabm.app", "--host", HOST, "--port", str(port), "--production",
                          "--no-open", "--log-level", "warning"],
                         prog_name="kamabm app", standalone_mode=False)
