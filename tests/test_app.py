@@ -193,6 +193,70 @@ def test_app_on_a_busy_port_says_so_in_one_line_and_serves_nothing():
     assert f"cannot serve on 127.0.0.1:{port}" in done.stderr
 
 
+# The tutorial's promises, as docs/tutorial.md states them: (settings, seeds 1 to 5 ->
+# captured KAMs at month 60, each within [low, high]). A change of the model that breaks
+# one means the tutorial must be rewritten.
+TUTORIAL_PROMISES = [
+    ({}, 0, 0),                                                   # experiment 1, step 1
+    ({"kam_pressure": 0.8}, 0, 6),                                # step 2
+    ({"kam_pressure": 1.0}, 11, 12),
+    ({"kam_pressure": 0.8, "client_revenue_share": 0.2}, 0, 1),   # try also
+    ({"kam_pressure": 0.8, "client_revenue_share": 0.9}, 12, 12),
+    ({"kam_pressure": 1.0, "buyer_detachment": 0.5}, 3, 11),      # experiment 2
+    ({"kam_pressure": 1.0, "buyer_detachment": 0.2}, 0, 0),
+    ({"kam_pressure": 1.0, "deal_review": 1.0}, 0, 0),            # experiment 3
+    ({"kam_pressure": 1.0, "senior_support": 1.0}, 0, 0),
+    ({"kam_pressure": 1.0, "rotation_months": 12}, 0, 0),
+    ({"kam_pressure": 1.0, "kpi_margin_weight": 1.0}, 12, 12),
+    ({"kam_pressure": 1.0, "training": 1.0}, 6, 12),
+]
+
+
+@pytest.mark.parametrize(("settings", "low", "high"), TUTORIAL_PROMISES,
+                         ids=[",".join(f"{k}={v}" for k, v in c[0].items()) or "defaults"
+                              for c in TUTORIAL_PROMISES])
+def test_tutorial_promises_hold_on_the_current_model(settings, low, high):
+    from kamabm.run import run_one
+
+    captured = [round(12 * run_one(Parameters(**settings), seed)["capture_rate"])
+                for seed in range(1, 6)]
+    assert all(low <= c <= high for c in captured), captured
+
+
+def test_tutorial_seed_1_numbers_and_margins_hold():
+    from kamabm.run import new_model, run_one
+
+    def run(**values):
+        return run_one(Parameters(**values), seed=1)
+
+    def count(result):
+        return round(12 * result["capture_rate"])
+
+    at_08, at_1 = run(kam_pressure=0.8), run(kam_pressure=1.0)
+    assert (count(at_08), at_08["time_to_first_capture"]) == (5, 43)
+    assert (count(at_1), at_1["time_to_first_capture"]) == (11, 33)
+    assert -0.11 < run()["key_price_change"] < -0.07                       # "about 9 %"
+    half = [run_one(Parameters(kam_pressure=1.0, buyer_detachment=0.5), seed)
+            for seed in range(1, 6)]
+    assert (count(half[0]), half[0]["time_to_first_capture"]) == (11, 33)
+    assert [count(r) for r in half[1:]] == [8, 9, 10, 3]
+    full = [run_one(Parameters(kam_pressure=1.0), seed) for seed in range(2, 6)]
+    assert [count(r) for r in full] == [12, 11, 12, 12]
+    later = [h["time_to_first_capture"] - f["time_to_first_capture"]
+             for h, f in zip(half[1:], full, strict=True)]
+    assert all(10 <= months <= 22 for months in later), later
+    owner = run(kam_pressure=1.0, buyer_detachment=0.2)
+    assert 0.10 < owner["key_account_margin"] < 0.125 and at_1["key_account_margin"] < 0.065
+    assert owner["key_price_change"] > at_1["key_price_change"] / 1.5     # "about half as far"
+    assert run(kam_pressure=1.0, kpi_margin_weight=1.0)["key_account_margin"] > 0.09
+    for seed, at_36, at_60 in ((1, 3, 0), (2, 9, 5), (3, 8, 6)):          # going further
+        model = new_model(Parameters(kam_pressure=1.0, pressure_change_month=36,
+                                     pressure_after_change=0.0), seed).run()
+        captured = model.trace.captured
+        assert (captured[35], captured[:36].max(), captured[59]) == (at_36, at_36, at_60)
+        assert captured[36:].max() <= at_36  # the count stops rising at once
+
+
 # --- in the browser ------------------------------------------------------------------
 def _free_port() -> int:
     with socket.socket() as s:
