@@ -525,8 +525,9 @@ def _run_chunk(run_fn: RunFunction, base: dict[str, Any],
 
 
 def _report(progress: bool, finished: int, total: int) -> None:
-    if progress:
-        print(f"part {finished}/{total} done", file=sys.stderr, flush=True)
+    """A line at every tenth of the parts (and the last)."""
+    if progress and (finished == total or finished * 10 // total > (finished - 1) * 10 // total):
+        print(f"parts {finished}/{total} done", file=sys.stderr, flush=True)
 
 
 def _claim(directory: Path, screening: Screening, overwrite: bool) -> None:
