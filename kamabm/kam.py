@@ -86,6 +86,7 @@ class KAM(mesa.Agent):
         #: What colleagues saw of him this month: (KPI attainment, operational share).
         self.seen_by_peers = (1.0, self.operational_share)
         self._kpi_gap = 0.0
+        self._kpi_started = False
         self._kpi_quota_volume = 0.0
         self._kpi_quota_profit = 0.0
         self._kpi_volume_sum = 0.0
@@ -116,7 +117,8 @@ class KAM(mesa.Agent):
     @property
     def operational_share(self) -> float:
         """Share of working time spent on fulfilment rather than negotiation (E10)."""
-        return self.operational_time / (self.operational_time + self.negotiating_time)
+        working = self.operational_time + self.negotiating_time
+        return self.operational_time / working if working > 0.0 else 0.0
 
     @property
     def kpi_attainment(self) -> float:
@@ -301,7 +303,8 @@ class KAM(mesa.Agent):
         p = self.model.params
         profit = ((account.price - 1.0 - p.service_cost) * account.volume
                   - account.delivered_demand)
-        if self._kpi_quota_volume == 0.0:
+        if not self._kpi_started:
+            self._kpi_started = True
             self._new_kpi_year(account.volume, profit)
         self._kpi_months += 1
         self._kpi_volume_sum += account.volume
@@ -326,7 +329,10 @@ class KAM(mesa.Agent):
         if self._kpi_months == 0:
             return 0.0
         w = self.model.params.kpi_margin_weight
-        volume = self._kpi_volume_sum / self._kpi_months / self._kpi_quota_volume
+        if self._kpi_quota_volume <= 0.0:  # an account with no volume left: no volume quota
+            volume = 1.0
+        else:
+            volume = self._kpi_volume_sum / self._kpi_months / self._kpi_quota_volume
         profit = self._kpi_profit_sum / self._kpi_months / self._kpi_quota_profit
         gap = (1.0 - w) * (1.0 - volume) + w * (1.0 - profit)
         return min(1.0, max(0.0, gap))

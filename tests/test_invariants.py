@@ -144,3 +144,20 @@ def test_finished_runs_do_not_stay_in_memory():
         run_module.KAMMarket = original
     gc.collect()
     assert len(seen) == 3 and all(ref() is None for ref in seen)
+
+
+def test_an_account_that_loses_all_its_volume_leaves_its_kam_with_a_defined_kpi():
+    # Found by Morris screening: breakdown_shift = 1 with no switching cost can take an
+    # account's whole volume; the KPI and the time split must stay defined.
+    params = Parameters(breakdown_shift=1.0, switching_cost=0.0, client_revenue_share=0.9,
+                        kam_pressure=1.0, horizon_months=120)
+    for seed in range(6):
+        result = run_one(params, seed)
+        assert all(math.isfinite(v) for k, v in result.items() if k != "time_to_first_capture")
+
+
+def test_a_kam_with_no_working_time_has_an_operational_share_of_zero():
+    model = KAMMarket(Parameters(ops_base=0.0, nego_base=0.0, nego_push=0.0), seed=1)
+    kam = model.kams[0]
+    kam.operational_time = kam.negotiating_time = 0.0
+    assert kam.operational_share == 0.0
