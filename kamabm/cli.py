@@ -32,7 +32,10 @@ class _Parser(argparse.ArgumentParser):
 def build_parser() -> argparse.ArgumentParser:
     """The ``kamabm`` argument parser with all its sub-commands."""
     from kamabm.app_cli import add_app_parser
+    from kamabm.calibrate_cli import add_calibrate_parser
+    from kamabm.patterns_cli import add_patterns_parser
     from kamabm.plot_cli import add_plot_parsers
+    from kamabm.screen_cli import add_screen_parser
     from kamabm.sweep_cli import add_sweep_parser
 
     parser = _Parser(prog="kamabm", description="Key account managers captured by their "
@@ -58,6 +61,9 @@ def build_parser() -> argparse.ArgumentParser:
     add_sweep_parser(commands)
     add_plot_parsers(commands)
     add_app_parser(commands)
+    add_screen_parser(commands)
+    add_calibrate_parser(commands)
+    add_patterns_parser(commands)
     return parser
 
 
@@ -89,6 +95,15 @@ def _dispatch(args: argparse.Namespace) -> int:
         from kamabm.app_cli import run_app_command
 
         return run_app_command(args)
+    if args.command == "screen":
+        from kamabm.screen_cli import run_screen_command
+        return run_screen_command(args)
+    if args.command == "calibrate":
+        from kamabm.calibrate_cli import run_calibrate_command
+        return run_calibrate_command(args)
+    if args.command == "patterns":
+        from kamabm.patterns_cli import run_patterns_command
+        return run_patterns_command(args)
     from kamabm.sweep_cli import run_sweep_command
 
     return run_sweep_command(args)
@@ -117,13 +132,11 @@ def _run(args: argparse.Namespace) -> int:
                      f"0x{exc.object[exc.start]:02x} at position {exc.start}); save it as "
                      "UTF-8")
     if not args.no_chart:
-        try:
-            args.out.mkdir(parents=True, exist_ok=True)
-            probe = args.out / ".kamabm-write-test"
-            probe.touch()
-            probe.unlink()
-        except OSError as exc:
-            return _fail(f"--out {args.out}: cannot write there ({exc.strerror})")
+        from kamabm.outputs import unwritable
+
+        problem = unwritable(args.out)
+        if problem:
+            return _fail(f"--out {problem}")
 
     from kamabm.run import run_with_table
 

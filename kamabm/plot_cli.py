@@ -13,6 +13,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from kamabm.outputs import unwritable
+
 EXIT_OK, EXIT_USAGE = 0, 2
 CHARTS = "charts"
 REPORT = "report.html"
@@ -78,17 +80,6 @@ def _fail(command: str, message: str) -> int:
     return EXIT_USAGE
 
 
-def _writable(folder: Path) -> str | None:
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        probe = folder / ".kamabm-write-test"
-        probe.touch()
-        probe.unlink()
-    except OSError as exc:
-        return f"{folder}: cannot write there ({exc.strerror or exc})"
-    return None
-
-
 def run_plot_command(args: argparse.Namespace) -> int:
     """Carry out ``kamabm plot`` or ``kamabm report`` with parsed arguments.
 
@@ -110,7 +101,7 @@ def run_plot_command(args: argparse.Namespace) -> int:
             charts_dir = args.charts if args.charts is not None else path.parent / CHARTS
             if path.is_dir():
                 return _fail(command, f"{path}: is a folder; --out takes the HTML file")
-            problem = _writable(path.parent) or _writable(charts_dir)
+            problem = unwritable(path.parent) or unwritable(charts_dir)
             if problem:
                 return _fail(command, problem)
             from kamabm import deck
@@ -133,7 +124,7 @@ def run_plot_command(args: argparse.Namespace) -> int:
                 print(f"deck: {slides} ({len(charts) + 1} slides)", file=sys.stderr)
             return EXIT_OK
         out = args.out if args.out is not None else args.results / CHARTS
-        problem = _writable(out)
+        problem = unwritable(out)
         if problem:
             return _fail(command, problem)
         an = analyse(res, n_boot=args.n_boot, typical=args.typical)

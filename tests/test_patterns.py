@@ -47,3 +47,25 @@ def test_pattern_charts_are_drawn_from_runs(tmp_path):
                   patterns.whale_curve(params, range(3), tmp_path)):
         assert chart.png.stat().st_size > 10_000 and chart.csv.exists()
         assert chart.title and chart.caption
+
+
+def test_patterns_command_refuses_bad_input_in_one_line(tmp_path, capsys):
+    from kamabm.cli import main
+
+    assert main(["patterns", "--set", "kam_pressure=3", "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "kam_pressure" in err and "[0, 1]" in err
+    a_file = tmp_path / "file"
+    a_file.write_text("x")
+    assert main(["patterns", "--out", str(a_file)]) == 2
+    assert "not a folder" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == [a_file]  # nothing written
+
+
+def test_patterns_command_writes_both_charts(tmp_path):
+    from kamabm.cli import main
+
+    assert main(["patterns", "--seeds", "2", "--set", "horizon_months=24",
+                 "--out", str(tmp_path)]) == 0
+    assert {p.name for p in tmp_path.glob("*.png")} == {"loyalty_discount.png",
+                                                        "whale_curve.png"}

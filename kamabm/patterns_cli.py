@@ -1,0 +1,59 @@
+"""The ``kamabm patterns`` command: charts of the patterns read off single runs (P6, P9).
+
+Runs the model at one setting for several seeds (through :mod:`kamabm.run`) and draws the
+loyalty-discount and whale-curve charts (:mod:`kamabm.charts.patterns`) into a folder.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from kamabm.outputs import unwritable
+from kamabm.params import ParameterError, Parameters
+
+EXIT_OK, EXIT_USAGE = 0, 2
+DEFAULT_OUT = Path("results") / "patterns"
+
+
+def add_patterns_parser(commands: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    """Add the ``patterns`` sub-command to the ``kamabm`` parser."""
+    parser = commands.add_parser(
+        "patterns", help="charts of patterns P6 (loyalty discount) and P9 (whale curve)",
+        description="Run the model at one setting for several seeds and draw the loyalty-"
+                    "discount (P6) and whale-curve (P9) charts.")
+    parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
+                        help="a parameter value (default: client_revenue_share=0.6, "
+                             "kam_pressure=0.6)")
+    parser.add_argument("--seeds", type=int, default=20, help="seeds 0 .. N-1 (default 20)")
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT,
+                        help=f"folder for the charts (default {DEFAULT_OUT})")
+    return parser
+
+
+def run_patterns_command(args: argparse.Namespace) -> int:
+    """Run ``kamabm patterns``; return the exit status."""
+    if not 1 <= args.seeds <= 10_000:
+        return _fail(f"--seeds = {args.seeds}: allowed 1 to 10000")
+    try:
+        params = Parameters(client_revenue_share=0.6, kam_pressure=0.6).with_assignments(
+            args.set)
+    except ParameterError as exc:
+        return _fail(str(exc))
+    out = args.out
+    problem = unwritable(out)
+    if problem:
+        return _fail(f"--out {problem}")
+    from kamabm.charts import patterns
+
+    seeds = range(args.seeds)
+    for chart in (patterns.loyalty_discount(params, seeds, out),
+                  patterns.whale_curve(params, seeds, out)):
+        print(f"{chart.png}: {chart.title}")
+    return EXIT_OK
+
+
+def _fail(message: str) -> int:
+    print(f"kamabm patterns: error: {message}", file=sys.stderr)
+    return EXIT_USAGE
