@@ -2,8 +2,12 @@
 # Regenerate the committed results under results/: sweep every experiment afresh with the
 # current code, then draw its charts and write its report.
 #
-#   scripts/make-results.sh              # all experiments, about 8 minutes on 2 cores
+#   scripts/make-results.sh              # everything, about 20 minutes on 2 cores
 #   scripts/make-results.sh interventions hysteresis    # only these
+#
+# Besides the experiments of experiments/, the names `patterns` (P6 and P9 charts from
+# single runs, kamabm patterns), `screening` (Morris, kamabm screen) and `calibration`
+# (ABC-SMC, kamabm calibrate, needs the calibrate extra) regenerate those results.
 #
 # For each experiment NAME this writes results/NAME/ (runs.parquet, runs.csv, manifest.json,
 # not committed except the manifest), results/NAME/charts/ (every chart as PNG, SVG and the
@@ -12,9 +16,21 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 [ -x .venv/bin/python ] || scripts/setup.sh
 names=("$@")
-[ ${#names[@]} -eq 0 ] && names=(capture_phase interventions detachment learning hysteresis sensitivity)
+[ ${#names[@]} -eq 0 ] && names=(capture_phase mechanisms interventions dose_response rotation
+  detachment learning hysteresis sensitivity patterns screening calibration)
 for name in "${names[@]}"; do
   echo "== $name"
-  .venv/bin/kamabm sweep "experiments/$name.toml" --overwrite --quiet
-  .venv/bin/kamabm report "results/$name"
+  case "$name" in
+    patterns) .venv/bin/kamabm patterns --out results/patterns ;;
+    screening)  # from scratch: stored parts of an older model must not be resumed
+      rm -rf results/screening
+      .venv/bin/kamabm screen experiments/screening.toml --quiet ;;
+    calibration)
+      .venv/bin/python -c "import pyabc" 2>/dev/null || scripts/setup.sh calibrate
+      rm -rf results/calibration
+      .venv/bin/kamabm calibrate experiments/calibration.toml --quiet ;;
+    *)
+      .venv/bin/kamabm sweep "experiments/$name.toml" --overwrite --quiet
+      .venv/bin/kamabm report "results/$name" ;;
+  esac
 done
