@@ -530,3 +530,34 @@ def test_reading_a_folder_that_holds_a_run_twice_is_refused(tmp_path):
     shutil.copy(_part(out, 1), out / "parts" / "runs-000000004-000000005.parquet")
     with pytest.raises(StoreError, match="stored twice"):
         load_results(out)
+
+
+def test_a_full_disk_stops_the_sweep_with_one_line_and_it_resumes(experiment_file, tmp_path,
+                                                                 capsys, monkeypatch,
+                                                                 reference):
+    import errno
+
+    import kamabm.store
+
+    out = tmp_path / "out"
+    real = kamabm.store.ResultsStore.write_part
+    written = []
+
+    def fills_up(self, runs, series=None):
+        if len(written) == 3:
+            raise OSError(errno.ENOSPC, "No space left on device", str(self.parts))
+        written.append(runs.num_rows)
+        real(self, runs, series)
+
+    monkeypatch.setattr(kamabm.store.ResultsStore, "write_part", fills_up)
+    assert sweep(experiment_file, out, "--workers", "1") == 2
+    line = one_line(capsys.readouterr().err)
+    assert "cannot write there (No space left on device)" in line
+    progress = kamabm.store.sweep_progress(out)
+    assert progress["status"] == "failed" and progress["runs_stored"] == sum(written)
+    assert progress["runs_missing"] == N_RUNS - sum(written) > 0
+    monkeypatch.setattr(kamabm.store.ResultsStore, "write_part", real)
+    assert sweep(experiment_file, out, "--workers", "1") == 0  # space freed: resume
+    pd.testing.assert_frame_equal(load_results(out), reference)
+    assert kamabm.store.sweep_progress(out) == {"status": "complete", "runs_planned": N_RUNS,
+                                                "runs_stored": N_RUNS, "runs_missing": 0}
