@@ -411,6 +411,10 @@ class ResultsStore:
         """The ``(first, last)`` run ranges of the stored parts, in order."""
         return [(p.first, p.last) for p in self.stored_parts()]
 
+    def n_stored(self) -> int:
+        """Number of runs stored (counted from the parts' ranges, not listed)."""
+        return sum(last - first + 1 for first, last in self.done_ranges())
+
     def done_runs(self) -> set[int]:
         """Indices of the runs already stored."""
         return {i for first, last in self.done_ranges() for i in range(first, last + 1)}
@@ -594,7 +598,7 @@ def sweep_progress(directory: str | Path) -> dict[str, Any]:
     if (store.directory / RUNS_PARQUET).exists() and manifest.get("status") == "complete":
         stored = planned
     else:
-        stored = len(store.done_runs())
+        stored = store.n_stored()
     return {"status": manifest.get("status"), "runs_planned": planned, "runs_stored": stored,
             "runs_missing": max(0, planned - stored)}
 

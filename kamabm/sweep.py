@@ -344,7 +344,7 @@ def run_sweep(experiment: Experiment, directory: str | Path, *,
             raise SweepError(str(exc)) from None
         store.open(identity, overwrite=overwrite, code=code)
         stored = store.done_ranges()
-        n_done = sum(last - first + 1 for first, last in stored)
+        n_done = store.n_stored()
         manifest = _manifest(store, experiment, identity, code, n_runs)
         session = {"command": command or " ".join(sys.argv), "backend": backend.label,
                    "started": now(), "finished": None, "runs_run": 0, **environment()}
@@ -369,7 +369,7 @@ def run_sweep(experiment: Experiment, directory: str | Path, *,
             session["finished"] = now()
             interrupted = isinstance(exc, KeyboardInterrupt)
             manifest.update(status="interrupted" if interrupted else "failed",
-                            runs_done=len(store.done_runs()))
+                            runs_done=store.n_stored())
             if isinstance(exc, SweepInterrupted):
                 session["signal"] = signal.Signals(exc.signum).name
             store.write_manifest(manifest)
