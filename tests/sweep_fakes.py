@@ -57,3 +57,9 @@ def pid_run(params: Parameters, seed: int, *, keep_series: Sequence[str] = ()) -
     import os
 
     return {**fake_run(params, seed), "capture_rate": float(os.getpid())}
+
+
+def slower_run(params: Parameters, seed: int, *, keep_series: Sequence[str] = ()) -> dict:
+    """Like :func:`fake_run`, but takes 100 ms, so a test can act while a sweep runs."""
+    time.sleep(0.1)
+    return fake_run(params, seed, keep_series=keep_series)

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from sweep_fakes import FAKE_OUTCOMES, FAKE_SERIES, fake_run, slow_run
+from sweep_fakes import FAKE_OUTCOMES, FAKE_SERIES, fake_run, slower_run
 
 from kamabm.experiment import ExperimentError, parse_experiment
 from kamabm.lock import FolderLockedError, check_unlocked, folder_lock
@@ -70,7 +70,7 @@ def sweep(path: Path, out: Path, *options: str, run_fn=fake_run) -> int:
     return run_sweep_command(args, run_fn=run_fn, outcomes=FAKE_OUTCOMES)
 
 
-def start_sweep(path: Path, out: Path, *options: str, run: str = "slow_run",
+def start_sweep(path: Path, out: Path, *options: str, run: str = "slower_run",
                 group: bool = True) -> subprocess.Popen:
     """``kamabm sweep`` in a subprocess, with a fake run function."""
     code = textwrap.dedent(f"""
@@ -122,7 +122,7 @@ def test_a_second_sweep_into_a_busy_folder_is_refused_naming_the_holder(experime
     try:
         wait_for_parts(first, out, 1)
         before = outside_parts()
-        assert sweep(experiment_file, out, "--workers", "1", run_fn=slow_run) == 2
+        assert sweep(experiment_file, out, "--workers", "1", run_fn=slower_run) == 2
         line = one_line(capsys.readouterr().err)
         assert f"in use by another sweep (pid {first.pid}" in line and "--out" in line
         assert outside_parts() == before
@@ -130,7 +130,7 @@ def test_a_second_sweep_into_a_busy_folder_is_refused_naming_the_holder(experime
         first.kill()
         first.wait()
     # kill -9 released the lock: the same command now resumes and completes
-    assert sweep(experiment_file, out, "--workers", "1", run_fn=slow_run) == 0
+    assert sweep(experiment_file, out, "--workers", "1", run_fn=slower_run) == 0
     done = load_results(out)
     assert done["key"].is_unique
     pd.testing.assert_frame_equal(done, reference)
@@ -401,7 +401,7 @@ def _gone(pids: list[int], within: float) -> bool:
 def test_a_signal_to_the_sweep_stops_workers_and_marks_it_interrupted(sig, experiment_file,
                                                                       tmp_path, reference):
     out = tmp_path / "out"
-    proc = start_sweep(experiment_file, out, "--workers", "2", run="slow_run")
+    proc = start_sweep(experiment_file, out, "--workers", "2", run="slower_run")
     wait_for_parts(proc, out, 2)
     workers = _children(proc.pid)
     assert len(workers) == 2
@@ -414,13 +414,13 @@ def test_a_signal_to_the_sweep_stops_workers_and_marks_it_interrupted(sig, exper
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["status"] == "interrupted"
     assert 0 < manifest["runs_done"] < N_RUNS
-    assert sweep(experiment_file, out, "--workers", "2", run_fn=slow_run) == 0
+    assert sweep(experiment_file, out, "--workers", "2", run_fn=slower_run) == 0
     pd.testing.assert_frame_equal(load_results(out), reference)
 
 
 def test_workers_exit_by_themselves_when_the_sweep_is_killed(experiment_file, tmp_path):
     out = tmp_path / "out"
-    proc = start_sweep(experiment_file, out, "--workers", "2", run="slow_run")
+    proc = start_sweep(experiment_file, out, "--workers", "2", run="slower_run")
     wait_for_parts(proc, out, 1)
     workers = _children(proc.pid)
     assert len(workers) == 2
