@@ -139,8 +139,8 @@ def test_a_second_sweep_into_a_busy_folder_is_refused_naming_the_holder(experime
 def test_two_sweeps_started_together_one_runs_and_one_is_refused(experiment_file, tmp_path,
                                                                   reference):
     out = tmp_path / "out"
-    procs = [start_sweep(experiment_file, out, "--workers", "1", run="fake_run")
-             for _ in range(2)]
+    # 100 ms runs: the first to take the folder is still running when the other starts
+    procs = [start_sweep(experiment_file, out, "--workers", "1") for _ in range(2)]
     results = [(p.wait(timeout=120), p.stderr.read()) for p in procs]
     statuses = sorted(status for status, _ in results)
     assert statuses == [0, 2], results
