@@ -70,14 +70,18 @@ def boundary_headline(found: Boundary) -> str:
     return text
 
 
-def phase_diagram(an: Analysis, out: Path) -> Chart:
-    """Heat map of mean capture rate with the capture boundary and its bootstrap band."""
+def _capture_map(an: Analysis, outcome: str, found: Boundary, bar_label: str,
+                 line_label: str, suffix: str) -> tuple[Any, pd.DataFrame]:
+    """A capture heat map with its boundary and band; the figure and its CSV table.
+
+    The CSV's columns are the factors, ``{outcome}_mean`` and the boundary's columns
+    named with ``suffix`` (``boundary{suffix}``, ``boundary{suffix}_low`` ...).
+    """
     along, across = an.factors
-    found = an.boundary
-    grid = an.grid(CAPTURE_RATE)
+    grid = an.grid(outcome)
     fig, axes = figure(7.0, 5.6)
     ax = axes[0, 0]
-    heat(ax, fig, grid, CAPTURE_CMAP, "KAMs captured at the end (% of KAMs, mean)")
+    heat(ax, fig, grid, CAPTURE_CMAP, bar_label)
     xe = edges(grid.columns.to_numpy(float))
     inside = found.inside
     if not inside.empty:
@@ -86,26 +90,35 @@ def phase_diagram(an: Analysis, out: Path) -> Chart:
         ax.fill_betweenx(inside.level, lo, hi, color="white", alpha=0.35, lw=0,
                          label="95 % bootstrap band")
         ax.plot(inside.critical, inside.level, color="white", lw=2.0, marker="o", ms=4,
-                mec="black", mew=0.6, label="capture boundary (50 % captured)")
+                mec="black", mew=0.6, label=line_label)
         ax.legend(loc="upper left" if found.direction == 1 else "upper right", fontsize=8,
                   framealpha=0.8)
     ax.set_xlabel(label(along))
     ax.set_ylabel(label(across))
     ax.set_xlim(xe[0], xe[-1])
-    finding = boundary_sentence(found)
+    long = grid.stack().rename(f"{outcome}_mean").reset_index()
+    csv = long.merge(found.table.rename(columns={"level": across}), on=across, how="left")
+    csv = csv.rename(columns={"critical": f"boundary{suffix}", "low": f"boundary{suffix}_low",
+                              "high": f"boundary{suffix}_high",
+                              "status": f"boundary{suffix}_status", "n_runs": "runs_at_level"})
+    return fig, csv
+
+
+def phase_diagram(an: Analysis, out: Path) -> Chart:
+    """Heat map of mean capture rate with the capture boundary and its bootstrap band."""
+    along, across = an.factors
+    found = an.boundary
+    fig, csv = _capture_map(an, CAPTURE_RATE, found,
+                            "KAMs captured at the end (% of KAMs, mean)",
+                            "capture boundary (50 % captured)", "")
     headline = boundary_headline(found)
     title(fig, headline)
-    long = grid.stack().rename("capture_rate_mean").reset_index()
-    csv = long.merge(found.table.rename(columns={"level": across}), on=across, how="left")
-    csv = csv.rename(columns={"critical": "boundary", "low": "boundary_low",
-                              "high": "boundary_high", "status": "boundary_status",
-                              "n_runs": "runs_at_level"})
     files = save(fig, csv, out, "phase_diagram")
     caption = (f"Mean share of KAMs captured at the end of the run at every ({along}, "
                f"{across}) point; the white line is the capture boundary, where the "
                "isotonic fit of capture on " + along + " crosses 50 %, and the shaded band "
                "its 95 % bootstrap interval over replications. " + setting(an.results))
-    return Chart("phase_diagram", headline, caption, files, finding)
+    return Chart("phase_diagram", headline, caption, files, boundary_sentence(found))
 
 
 def transient_map(an: Analysis, out: Path) -> Chart:
@@ -116,30 +129,11 @@ def transient_map(an: Analysis, out: Path) -> Chart:
     """
     along, across = an.factors
     found = an.transient
-    grid = an.grid(CAPTURE_5Y)
-    fig, axes = figure(7.0, 5.6)
-    ax = axes[0, 0]
-    heat(ax, fig, grid, CAPTURE_CMAP, "KAMs captured after five years (% of KAMs, mean)")
-    xe = edges(grid.columns.to_numpy(float))
-    inside = found.inside
-    if not inside.empty:
-        ax.fill_betweenx(inside.level, inside.low.clip(xe[0], xe[-1]),
-                         inside.high.clip(xe[0], xe[-1]), color="white", alpha=0.35, lw=0,
-                         label="95 % bootstrap band")
-        ax.plot(inside.critical, inside.level, color="white", lw=2.0, marker="o", ms=4,
-                mec="black", mew=0.6, label="five-year capture boundary")
-        ax.legend(loc="upper left" if found.direction == 1 else "upper right", fontsize=8,
-                  framealpha=0.8)
-    ax.set_xlabel(label(along))
-    ax.set_ylabel(label(across))
-    ax.set_xlim(xe[0], xe[-1])
+    fig, csv = _capture_map(an, CAPTURE_5Y, found,
+                            "KAMs captured after five years (% of KAMs, mean)",
+                            "five-year capture boundary", "_5y")
     headline = "After five years: " + boundary_headline(found)
     title(fig, headline)
-    long = grid.stack().rename("capture_rate_5y_mean").reset_index()
-    csv = long.merge(found.table.rename(columns={"level": across}), on=across, how="left")
-    csv = csv.rename(columns={"critical": "boundary_5y", "low": "boundary_5y_low",
-                              "high": "boundary_5y_high", "status": "boundary_5y_status",
-                              "n_runs": "runs_at_level"})
     files = save(fig, csv, out, "transient_map")
     caption = (f"The same runs as the phase diagram, read after five years (month 60) "
                f"instead of at their end: mean share of KAMs captured at every ({along}, "
