@@ -2,5 +2,5 @@
 # Set up and run the test suite (slow experiments excluded; add -m slow to run them).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/setup.sh test,dask,app
+scripts/setup.sh test,dask,app,calibrate,deck
 .venv/bin/python -m pytest "$@"
