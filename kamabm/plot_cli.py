@@ -85,15 +85,21 @@ def run_plot_command(args: argparse.Namespace) -> int:
 
     Remarks on the results (runs missing from an interrupted sweep, a chart the design
     calls for that the runs cannot give) are printed on stderr, one line each; what can
-    be drawn is drawn.
+    be drawn is drawn. A folder a sweep is writing now is refused.
 
     Returns:
         The exit status: 0 done, 2 bad input or an output that cannot be written.
 
     """
+    from kamabm.lock import FolderLockedError, check_unlocked
     from kamabm.results import ResultsError, analyse, load
 
     command = args.command
+    try:
+        # A sweep writing the folder may rewrite or remove its charts and report.
+        check_unlocked(args.results)
+    except FolderLockedError as exc:
+        return _fail(command, str(exc))
     try:
         res = load(args.results)
         if command == "report":

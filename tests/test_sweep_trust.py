@@ -162,6 +162,11 @@ def test_refinement_and_readers_respect_the_lock(tmp_path):
             check_unlocked(tmp_path)
         with pytest.raises(FolderLockedError, match="in use by another"):
             refine_boundary(parse_experiment(EXPERIMENT), tmp_path)
+        for command in ("plot", "report"):  # charts and report wait for the sweep
+            done = subprocess.run([sys.executable, "-m", "kamabm.cli", command,
+                                   str(tmp_path)], capture_output=True, text=True)
+            assert done.returncode == 2, done.stderr
+            assert done.stderr.count("\n") == 1 and "in use by another" in done.stderr
     finally:
         holder.kill()
         holder.wait()
