@@ -14,7 +14,7 @@ import pandas as pd
 from kamabm.charts.base import Chart, figure, save, title
 from kamabm.charts.palette import CAPTURED, LOYAL, SEQUENCE
 from kamabm.mechanisms import best_dose, share_effects
-from kamabm.names import CAPTURE_RATE, CLIENT_SHARE, SUPPLIER_MARGIN, fmt, label
+from kamabm.names import CAPTURE_RATE, CLIENT_SHARE, SUPPLIER_MARGIN, fmt, human
 
 
 def knockouts(table: pd.DataFrame, out: Path, setting: str) -> Chart:
@@ -102,13 +102,13 @@ def dose_response(table: pd.DataFrame, out: Path, setting: str) -> Chart:
             ax.fill_between(line.level, 100 * line["low"], 100 * line["high"],
                             color=colour, alpha=0.15, lw=0)
             ax.plot(line.level, 100 * line["mean"], color=colour, marker="o", ms=3,
-                    label=label(lever))
+                    label=human(lever))
         ax.set_xlabel("lever level (0 off, 1 full)")
         ax.set_ylabel(ylabel)
     axes[0, 0].legend(frameon=False, fontsize=7)
     margin = table[table.outcome == SUPPLIER_MARGIN]
     best = margin.loc[margin["mean"].idxmax()]
-    headline = (f"Best single lever for the margin: {label(best.lever)} at "
+    headline = (f"Best single lever for the margin: {human(best.lever)} at "
                 f"{fmt(best_dose(table, best.lever))}")
     title(fig, headline)
     files = save(fig, table, out, "dose_response")
