@@ -79,7 +79,7 @@ INTERVENTION_OUTCOMES = {
     SUPPLIER_MARGIN: "supplier net margin (points of %)",
 }
 #: Outcomes decomposed in the sensitivity chart.
-SENSITIVITY_OUTCOMES = (CAPTURE_RATE, SUPPLIER_MARGIN, KEY_MARGIN)
+SENSITIVITY_OUTCOMES = (CAPTURE_RATE, "captured_months", SUPPLIER_MARGIN, KEY_MARGIN)
 #: Outcomes drawn against a single swept factor.
 FACTOR_OUTCOMES = (CAPTURE_RATE, KEY_MARGIN, SUPPLIER_MARGIN)
 #: Outcomes averaged per design point in the summary table.

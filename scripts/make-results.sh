@@ -6,8 +6,10 @@
 #   scripts/make-results.sh interventions hysteresis    # only these
 #
 # Besides the experiments of experiments/, the names `patterns` (P6 and P9 charts from
-# single runs, kamabm patterns), `screening` (Morris, kamabm screen) and `calibration`
-# (ABC-SMC, kamabm calibrate, needs the calibrate extra) regenerate those results.
+# single runs, kamabm patterns), `screening` (Morris, kamabm screen), `sobol_screened`
+# (Sobol indices of the factors the screening kept; its experiment file is rewritten from
+# the screening's results) and `calibration` (ABC-SMC, kamabm calibrate, needs the
+# calibrate extra) regenerate those results.
 #
 # For each experiment NAME this writes results/NAME/ (runs.parquet, runs.csv, manifest.json,
 # not committed except the manifest), results/NAME/charts/ (every chart as PNG, SVG and the
@@ -17,7 +19,7 @@ cd "$(dirname "$0")/.."
 [ -x .venv/bin/python ] || scripts/setup.sh
 names=("$@")
 [ ${#names[@]} -eq 0 ] && names=(capture_phase mechanisms interventions dose_response rotation
-  detachment learning hysteresis sensitivity patterns screening calibration)
+  detachment learning hysteresis sensitivity patterns screening sobol_screened calibration)
 for name in "${names[@]}"; do
   echo "== $name"
   case "$name" in
@@ -25,6 +27,10 @@ for name in "${names[@]}"; do
     screening)  # from scratch: stored parts of an older model must not be resumed
       rm -rf results/screening
       .venv/bin/kamabm screen experiments/screening.toml --quiet ;;
+    sobol_screened)  # Sobol indices of the factors the screening kept
+      .venv/bin/python scripts/sobol-from-screening.py
+      .venv/bin/kamabm sweep experiments/sobol_screened.toml --overwrite --quiet
+      .venv/bin/kamabm report results/sobol_screened ;;
     calibration)
       .venv/bin/python -c "import pyabc" 2>/dev/null || scripts/setup.sh calibrate
       rm -rf results/calibration
