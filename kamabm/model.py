@@ -67,7 +67,14 @@ FIVE_YEARS = 60
 
 
 def key_buyer_weights(p: Parameters) -> np.ndarray:
-    """Each key buyer's share of the key accounts' volume: Zipf, ``k ** -exponent``."""
+    """Each key buyer's share of the key accounts' volume.
+
+    ``key_account_shares`` when given (each share over their sum); else Zipf weights,
+    ``k ** -key_share_concentration`` for the k-th largest buyer.
+    """
+    if p.key_account_shares:
+        shares = np.array(p.key_account_shares)
+        return shares / shares.sum()
     ranks = np.arange(1, p.n_key_buyers + 1, dtype=float)
     weights = ranks ** -p.key_share_concentration
     return weights / weights.sum()

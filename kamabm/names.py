@@ -83,8 +83,10 @@ def label(name: str) -> str:
     return name.replace("_", " ")
 
 
-def fmt(value: float) -> str:
-    """A parameter value, briefly (``0.8``, ``12``)."""
+def fmt(value: float | tuple[float, ...]) -> str:
+    """A parameter value, briefly (``0.8``, ``12``; a list as ``0.3, 0.15``)."""
+    if isinstance(value, tuple):
+        return ", ".join(f"{v:g}" for v in value) if value else "none"
     return f"{value:g}"
 
 
@@ -99,6 +101,8 @@ PERCENT_UNITS = ("share", "probability")
 
 def value_text(name: str, value: float) -> str:
     """A parameter's value in plain words: shares in percent, months as months."""
+    if isinstance(value, tuple):  # a list parameter: each value in plain words
+        return ", ".join(value_text(name, v) for v in value) if value else "none"
     unit = Parameters.spec(name).unit if name in Parameters.names() else ""
     if unit in PERCENT_UNITS:
         return f"{100 * value:.0f} %"

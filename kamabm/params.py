@@ -96,6 +96,10 @@ class Parameters:
     key_share_concentration: float = _p(
         0.0, "Zipf exponent", 0, 4, "how the key accounts' share is split across the key "
         "buyers: buyer k gets a share in proportion to k ** -exponent (0 equal split)", MARKET)
+    key_account_shares: tuple[float, ...] = _p(
+        (), "share each", 0, 1, "each key buyer's share of its supplier's turnover at the "
+        "start, largest first (one per key buyer, summing to client_revenue_share); empty "
+        "splits by key_share_concentration", MARKET, low_open=True)
     n_suppliers: int = _p(
         4, "suppliers", 2, 10, "competing suppliers; each key buyer's alternatives are the "
         "rivals (E5)", MARKET)
@@ -401,12 +405,27 @@ class Parameters:
     def __post_init__(self) -> None:
         for f in dataclasses.fields(self):
             spec: Spec = f.metadata["spec"]
+            if f.name in SEQUENCES:
+                object.__setattr__(self, f.name, _as_numbers(f.name, getattr(self, f.name),
+                                                             spec))
+                continue
             value = _as_number(f.name, getattr(self, f.name), spec, whole=f.type in ("int", int))
             if not (math.isfinite(value) and spec.admits(value)):
                 raise ParameterError(
                     f"{f.name} = {value!r}: out of range, allowed {spec.range_text()} "
                     f"({spec.unit})")
             object.__setattr__(self, f.name, value)
+        shares = self.key_account_shares
+        if shares:
+            if len(shares) != self.n_key_buyers:
+                raise ParameterError(
+                    f"key_account_shares: {len(shares)} shares for n_key_buyers = "
+                    f"{self.n_key_buyers}; give one share per key buyer")
+            if abs(sum(shares) - self.client_revenue_share) > SHARE_TOLERANCE:
+                raise ParameterError(
+                    f"key_account_shares sum to {sum(shares):g} but client_revenue_share = "
+                    f"{self.client_revenue_share:g}; set client_revenue_share = "
+                    f"{sum(shares):g}")
 
     # --- construction helpers ------------------------------------------------------
     @classmethod
@@ -427,6 +446,12 @@ class Parameters:
         """The default value of parameter ``name``."""
         cls.spec(name)
         return {f.name: f.default for f in dataclasses.fields(cls)}[name]
+
+    @classmethod
+    def is_sequence(cls, name: str) -> bool:
+        """Whether parameter ``name`` takes a list of numbers (not swept by experiments)."""
+        cls.spec(name)
+        return name in SEQUENCES
 
     @classmethod
     def is_integer(cls, name: str) -> bool:
@@ -478,7 +503,10 @@ class Parameters:
                 raise ParameterError(f"--set {text!r}: expected NAME=VALUE")
             spec = self.spec(name)
             try:
-                changes[name] = float(raw)
+                if name in SEQUENCES:
+                    changes[name] = tuple(float(x) for x in raw.split(",") if x.strip())
+                else:
+                    changes[name] = float(raw)
             except ValueError:
                 raise ParameterError(
                     f"{name} = {raw.strip()!r}: not a number, allowed {spec.range_text()}"
@@ -503,7 +531,8 @@ class Parameters:
             for f in dataclasses.fields(cls):
                 spec: Spec = f.metadata["spec"]
                 if spec.group == group:
-                    rows.append(f"| {group} | `{f.name}` | {_fmt(f.default)} | {spec.unit} | "
+                    default = _fmt_default(f.default)
+                    rows.append(f"| {group} | `{f.name}` | {default} | {spec.unit} | "
                                 f"{spec.range_text()} | {spec.meaning} |")
         return "\n".join(rows)
 
@@ -518,6 +547,31 @@ class Parameters:
                 rows.append(f"| `{f.name}` | {_fmt(f.default)} | {spec.unit} | "
                             f"{spec.range_text()} | {spec.meaning} | {spec.source} |")
         return "\n".join(rows)
+
+
+#: Parameters that take a list of numbers, one per key buyer.
+SEQUENCES = frozenset({"key_account_shares"})
+#: How far explicit key-account shares may miss client_revenue_share (rounding).
+SHARE_TOLERANCE = 1e-6
+
+
+def _fmt_default(value: Any) -> str:
+    if isinstance(value, tuple):
+        return "none" if not value else ", ".join(_fmt(v) for v in value)
+    return _fmt(value)
+
+
+def _as_numbers(name: str, value: Any, spec: Spec) -> tuple[float, ...]:
+    """``value`` (a list, tuple or array of numbers) as a tuple of floats in range."""
+    if isinstance(value, (str, bytes)) or not hasattr(value, "__iter__"):
+        raise ParameterError(f"{name} = {value!r}: must be a list of numbers in "
+                             f"{spec.range_text()}")
+    numbers_ = tuple(_as_number(name, v, spec, whole=False) for v in value)
+    for v in numbers_:
+        if not (math.isfinite(v) and spec.admits(v)):
+            raise ParameterError(f"{name}: {v!r} out of range, each allowed "
+                                 f"{spec.range_text()} ({spec.unit})")
+    return numbers_
 
 
 def _as_number(name: str, value: Any, spec: Spec, *, whole: bool) -> float | int:

@@ -21,7 +21,7 @@ import pandas as pd
 
 from kamabm.analysis import EROSION
 from kamabm.charts.base import Chart
-from kamabm.names import CAPTURE_RATE, KEY_MARGIN, SUPPLIER_MARGIN, human, pct, value_text
+from kamabm.names import CAPTURE_RATE, KEY_MARGIN, SUPPLIER_MARGIN, fmt, human, pct, value_text
 from kamabm.params import Parameters
 from kamabm.plots import make_charts
 from kamabm.results import INTERVENTION_OUTCOMES, SUMMARY_OUTCOMES, Analysis, SweepResults
@@ -225,8 +225,8 @@ def _parameters_html(res: SweepResults) -> str:
                      "unit": spec.unit, "meaning": spec.meaning})
     varied = pd.DataFrame(rows)
     base = exp.base.as_dict()
-    fixed = pd.DataFrame([{"parameter": k, "value": f"{v:g}", "default":
-                           f"{Parameters.default(k):g}", "unit": Parameters.spec(k).unit,
+    fixed = pd.DataFrame([{"parameter": k, "value": fmt(v), "default":
+                           fmt(Parameters.default(k)), "unit": Parameters.spec(k).unit,
                            "meaning": Parameters.spec(k).meaning}
                           for k, v in base.items() if k not in res.varied])
     changed = fixed[fixed.value != fixed.default]

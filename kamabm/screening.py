@@ -259,8 +259,10 @@ def parse_screening(text: str, *, where: str = "<screening>",
             raise fail(f"ranges.{key}", "unknown parameter")
         if key in skipped or Parameters.spec(key).group == RUN:
             raise fail(f"ranges.{key}", "not screened (run control, excluded or fixed in base)")
+    # List parameters (one value per key buyer) are settings, not single factors.
     factors = tuple(_factor(n, ranges.get(n), fail) for n in Parameters.names()
-                    if n not in skipped and Parameters.spec(n).group != RUN)
+                    if n not in skipped and Parameters.spec(n).group != RUN
+                    and not Parameters.is_sequence(n))
     if len(factors) < 2:
         raise fail("exclude", "fewer than two factors left to screen")
 

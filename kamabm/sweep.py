@@ -130,7 +130,8 @@ def results_schema(outcomes: Sequence[str]) -> pa.Schema:
     fields = [pa.field("run", pa.int64()), pa.field("key", pa.string()),
               pa.field("point", pa.int64()), pa.field("replication", pa.int64()),
               pa.field("seed", pa.int64())]
-    fields += [pa.field(n, pa.int64() if Parameters.is_integer(n) else pa.float64())
+    fields += [pa.field(n, pa.list_(pa.float64()) if Parameters.is_sequence(n) else
+                        pa.int64() if Parameters.is_integer(n) else pa.float64())
                for n in Parameters.names()]
     fields += [pa.field(n, pa.float64()) for n in outcomes]
     fields += [pa.field("status", pa.string()), pa.field("error", pa.string())]

@@ -13,7 +13,7 @@ def _random_parameters(rng):
     values = {}
     for name in Parameters.names():
         spec = Parameters.spec(name)
-        if Parameters.is_integer(name):
+        if Parameters.is_integer(name) or Parameters.is_sequence(name):
             continue
         high = min(spec.high, spec.low + 3.0)  # keep unbounded-ish ranges sensible
         values[name] = float(rng.uniform(spec.low + 1e-3 * (high - spec.low), high))

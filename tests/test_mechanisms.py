@@ -241,3 +241,58 @@ def test_capture_is_reported_at_several_thresholds_in_order():
     rates = [result[f"capture_rate_t{t}"] for t in (30, 40)] + [result["capture_rate"]] + [
         result[f"capture_rate_t{t}"] for t in (60, 70)]
     assert rates == sorted(rates)
+
+
+# --- explicit key-account shares --------------------------------------------------------
+def test_explicit_key_account_shares_set_each_accounts_share():
+    params = Parameters(client_revenue_share=0.45, n_key_buyers=2,
+                        key_account_shares=[0.3, 0.15])
+    assert params.key_account_shares == (0.3, 0.15)
+    model = KAMMarket(params, seed=1)
+    for supplier in model.suppliers:
+        shares = [a.revenue_share for a in supplier.accounts]
+        np.testing.assert_allclose(shares, [0.3, 0.15])
+
+
+@pytest.mark.parametrize(("values", "message"), [
+    ({"key_account_shares": (0.3, 0.15)}, "2 shares for n_key_buyers = 3"),
+    ({"key_account_shares": (0.3, 0.1, 0.05)}, "set client_revenue_share = 0.45"),
+    ({"key_account_shares": (0.6, -0.1, 0.0), "client_revenue_share": 0.5}, "out of range"),
+    ({"key_account_shares": 0.3}, "must be a list of numbers"),
+])
+def test_bad_key_account_shares_are_refused_naming_the_field(values, message):
+    from kamabm.params import ParameterError
+
+    with pytest.raises(ParameterError, match=message) as caught:
+        Parameters(**values)
+    assert "key_account_shares" in str(caught.value)
+
+
+def test_key_account_shares_from_the_command_line_and_a_sweep_round_trip(tmp_path):
+    from kamabm.experiment import parse_experiment
+    from kamabm.store import load_results, run_parameters
+    from kamabm.sweep import run_sweep
+
+    params = Parameters(n_key_buyers=2, client_revenue_share=0.45).with_assignments(
+        ["key_account_shares=0.3,0.15"])
+    assert params.key_account_shares == (0.3, 0.15)
+    experiment = parse_experiment("""
+name = "explicit_shares"
+replications = 2
+seed = 3
+horizon = 12
+[design]
+method = "grid"
+[base]
+n_key_buyers = 2
+client_revenue_share = 0.45
+key_account_shares = [0.3, 0.15]
+[levers.kam_pressure]
+values = [0.2, 0.9]
+""")
+    run_sweep(experiment, tmp_path / "out", workers=1, progress=False, command="test")
+    runs = load_results(tmp_path / "out")
+    row = runs.iloc[0]
+    rebuilt = run_parameters(row)
+    assert rebuilt.key_account_shares == (0.3, 0.15)
+    assert run_one(rebuilt, int(row["seed"]))["capture_rate"] == row["capture_rate"]

@@ -11,7 +11,9 @@ def test_defaults_are_valid_and_each_field_has_a_spec():
     params = Parameters()
     for name in Parameters.names():
         spec = Parameters.spec(name)
-        assert spec.admits(getattr(params, name)), name
+        value = getattr(params, name)
+        values = value if Parameters.is_sequence(name) else (value,)
+        assert all(spec.admits(v) for v in values), name
         assert spec.unit and spec.meaning and spec.group
 
 
