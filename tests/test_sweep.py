@@ -88,7 +88,7 @@ def test_csv_holds_the_same_table_as_parquet(experiment_file, tmp_path):
         if Parameters.is_sequence(name) if name in Parameters.names() else False:
             # list parameters are written to the CSV as text, "0.3;0.15"
             as_text = [";".join(f"{x:g}" for x in v) for v in parquet[name]]
-            assert list(csv[name].fillna("")) == as_text, name
+            assert ["" if pd.isna(v) else v for v in csv[name]] == as_text, name
         elif pd.api.types.is_numeric_dtype(parquet[name]):
             pd.testing.assert_series_equal(csv[name].astype(float), parquet[name].astype(float),
                                            check_exact=False, rtol=1e-15)
