@@ -61,3 +61,14 @@ class Account:
     def revenue(self) -> float:
         """Monthly revenue of the account (money)."""
         return self.price * self.volume
+
+
+def kam_in_charge(account: Account) -> KAM:
+    """The KAM in charge of ``account``.
+
+    ``Account.kam`` is None only while the model is being built; every account has a KAM
+    from then on, which is what this states (for the type checker too).
+    """
+    kam = account.kam
+    assert kam is not None, "the account has no KAM yet"
+    return kam

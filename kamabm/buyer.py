@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING
 import mesa
 import numpy as np
 
+from kamabm.account import kam_in_charge
 from kamabm.negotiation import Outcome, Side, alternating_offers
 
 if TYPE_CHECKING:
@@ -77,7 +78,7 @@ class KeyBuyer(mesa.Agent):
         deadlocked = []
         for account in self.accounts:
             target = self.target_price(account)
-            kam = account.kam
+            kam = kam_in_charge(account)
             seller = kam.stance(account, target)
             buyer = self.stance(account, target, kam.reach)
             outcome = alternating_offers(seller, buyer, rounds)
@@ -94,7 +95,7 @@ class KeyBuyer(mesa.Agent):
         for account, volume in zip(self.accounts, before, strict=True):
             lost = (volume - account.volume) * account.price
             if lost > 0.0:
-                account.kam.take_blame(lost / account.supplier.monthly_revenue)
+                kam_in_charge(account).take_blame(lost / account.supplier.monthly_revenue)
 
     # --- the negotiator ---------------------------------------------------------------
     def weight(self, account: Account) -> float:

@@ -221,6 +221,7 @@ class KAM(mesa.Agent):
         """
         p = self.model.params
         account = self.account
+        assert account is not None  # every KAM has an account once the model is built
         loyal_refusal = self.alignment * (
             1.0 - p.refusal_pressure * self.must_agree * (1.0 - self.skill))
         account.granted_demand = (1.0 - loyal_refusal) * account.pending_demand
@@ -241,6 +242,7 @@ class KAM(mesa.Agent):
         """Monthly update of pressure, learning, identification and alignment."""
         p = self.model.params
         account = self.account
+        assert account is not None  # every KAM has an account once the model is built
         self._track_kpi(account)
         self._kpi_gap = self.kpi_gap()
         self.felt_pressure = self._felt_pressure(account)

@@ -24,7 +24,7 @@ from typing import Any
 import mesa
 import numpy as np
 
-from kamabm.account import Account
+from kamabm.account import Account, kam_in_charge
 from kamabm.buyer import KeyBuyer
 from kamabm.kam import CAPTURED_BELOW, KAM
 from kamabm.params import Parameters
@@ -215,9 +215,9 @@ class KAMMarket(mesa.Model):
             offset = supplier.index * months // p.n_suppliers
             if (self.month + offset) % months != 0 or len(supplier.accounts) < 2:
                 continue
-            kams = [a.kam for a in supplier.accounts]
+            kams = [kam_in_charge(a) for a in supplier.accounts]
             for account, kam in zip(supplier.accounts, kams[-1:] + kams[:-1], strict=True):
-                leaving = account.kam
+                leaving = kam_in_charge(account)
                 account.satisfaction *= 1.0 - p.handover_trust_loss * leaving.familiarity
                 supplier.handovers += 1
                 kam.take_over(account)

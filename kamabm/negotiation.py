@@ -90,6 +90,7 @@ def next_offer(side: Side, t: int, t_max: int, own_last: float | None,
     timed = offer(side, t, t_max)
     if side.reciprocity == 0.0 or own_last is None or other_before is None:
         return timed
+    assert other_last is not None  # made after other_before
     mirrored = own_last - (other_last - other_before)
     price = (1.0 - side.reciprocity) * timed + side.reciprocity * mirrored
     # Never move back toward the opening, never past the reservation.

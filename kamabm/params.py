@@ -17,7 +17,7 @@ import tomllib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, SupportsInt, cast
 
 import numpy as np
 
@@ -544,6 +544,7 @@ class Parameters:
         for f in dataclasses.fields(cls):
             spec: Spec = f.metadata["spec"]
             if spec.group == STRUCTURAL:
+                assert f.default is not dataclasses.MISSING  # every constant has a default
                 rows.append(f"| `{f.name}` | {_fmt(f.default)} | {spec.unit} | "
                             f"{spec.range_text()} | {spec.meaning} | {spec.source} |")
         return "\n".join(rows)
@@ -584,7 +585,8 @@ def _as_number(name: str, value: Any, spec: Spec, *, whole: bool) -> float | int
     if isinstance(value, numbers.Integral):
         return int(value)
     if float(value).is_integer():
-        return int(value)
+        # The Real ABC does not declare __int__, but float, numpy floats and Fraction do.
+        return int(cast(SupportsInt, value))
     raise ParameterError(f"{name} = {value!r}: must be a whole number in {spec.range_text()}")
 
 

@@ -13,7 +13,8 @@ from typing import Any
 import mesa
 import numpy as np
 
-from kamabm.kam import CAPTURED_BELOW
+from kamabm.account import kam_in_charge
+from kamabm.kam import CAPTURED_BELOW, KAM
 from kamabm.model import FIVE_YEARS, KAMMarket
 from kamabm.params import ParameterError, Parameters
 
@@ -209,6 +210,12 @@ def _whale_curve(model: KAMMarket) -> tuple[float, float]:
     return (float(np.mean(peaks)) if peaks else 0.0), float(np.mean(both_ends))
 
 
+def _buyer_index(kam: KAM) -> int:
+    """Index of the buyer whose account ``kam`` manages now."""
+    assert kam.account is not None  # every KAM has an account once the model is built
+    return kam.account.buyer.index
+
+
 def account_table(model: KAMMarket) -> dict[str, np.ndarray]:
     """One row per key account at the end of a run: who, price, volume, satisfaction, KAM.
 
@@ -227,7 +234,7 @@ def account_table(model: KAMMarket) -> dict[str, np.ndarray]:
         "satisfaction": np.array([a.satisfaction for a in accounts]),
         "revenue_share": np.array([a.revenue_share for a in accounts]),
         "dependence": np.array([a.dependence for a in accounts]),
-        "alignment": np.array([a.kam.alignment for a in accounts]),
+        "alignment": np.array([kam_in_charge(a).alignment for a in accounts]),
         "profit_12m": profit,
     }
 
@@ -247,7 +254,7 @@ def outcomes(model: KAMMarket) -> dict[str, Any]:
     alignment = np.array([k.alignment for k in kams])
     is_captured = alignment < CAPTURED_BELOW
     supplier = np.array([k.supplier.index for k in kams])
-    buyer = np.array([k.account.buyer.index for k in kams])
+    buyer = np.array([_buyer_index(k) for k in kams])
     same_supplier = supplier[:, None] == supplier[None, :]
     same_buyer = buyer[:, None] == buyer[None, :]
     accounts = [a for s in model.suppliers for a in s.accounts]

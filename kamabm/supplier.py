@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING
 import mesa
 import numpy as np
 
+from kamabm.account import kam_in_charge
 from kamabm.negotiation import nash_bargaining, rubinstein_share
 from kamabm.params import Parameters
 
@@ -123,12 +124,12 @@ class Supplier(mesa.Agent):
         p = self.model.params
         pool = self.capacity - p.service_cost * self.key_volume()
         peer_sum = peer_weight = 0.0
-        for account in sorted(self.accounts, key=lambda a: a.kam.alignment):
+        for account in sorted(self.accounts, key=lambda a: kam_in_charge(a).alignment):
             delivered = min(account.granted_demand, max(0.0, pool))
             account.delivered_demand = delivered
             pool -= delivered
             account.buyer.record_service(account)
-            kam = account.kam
+            kam = kam_in_charge(account)
             kam.seen_by_peers = (kam.kpi_attainment, kam.operational_share)
             peer_sum += kam.seen_by_peers[0] * kam.seen_by_peers[1]
             peer_weight += kam.seen_by_peers[0]
@@ -224,6 +225,20 @@ class _Ledger:
     ITEMS = ("key_revenue", "smb_revenue", "key_cogs", "smb_cogs", "service", "demands",
              "concessions", "resources", "service_level", "people", "overhead",
              "acquisition")
+
+    # The columns of ``rows``, set as attributes in ``__init__`` (one per item of ITEMS).
+    key_revenue: np.ndarray
+    smb_revenue: np.ndarray
+    key_cogs: np.ndarray
+    smb_cogs: np.ndarray
+    service: np.ndarray
+    demands: np.ndarray
+    concessions: np.ndarray
+    resources: np.ndarray
+    service_level: np.ndarray
+    people: np.ndarray
+    overhead: np.ndarray
+    acquisition: np.ndarray
 
     def __init__(self, months: int) -> None:
         self.rows = np.zeros((months, len(self.ITEMS)))
