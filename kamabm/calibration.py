@@ -451,7 +451,9 @@ def summary_statistics(calibration: Calibration, values: Mapping[str, float], *,
     pyabc treats as an infinite distance, so the particle is rejected.
     """
     if run_fn is None:
-        from kamabm.run import run_one as run_fn
+        from kamabm.run import run_one
+
+        run_fn = run_one
     params = calibration.base.replace(**{k: float(v) for k, v in values.items()})
     seeds = particle_seeds(calibration, values)
     outcomes = {t.outcome for t in calibration.targets}

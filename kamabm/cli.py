@@ -14,6 +14,7 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import NoReturn
 
 from kamabm.params import ParameterError, Parameters
 
@@ -25,7 +26,7 @@ MAX_SEED = 2**63 - 1
 class _Parser(argparse.ArgumentParser):
     """An argument parser whose usage errors exit with status 2 and one short line."""
 
-    def error(self, message: str) -> None:  # noqa: D102 (argparse's own contract)
+    def error(self, message: str) -> NoReturn:  # noqa: D102 (argparse's own contract)
         self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
 
 

@@ -537,6 +537,7 @@ class _Reader:
                    known_series: Sequence[str] | None) -> Experiment:
         self.no_unknown_keys(doc, _TOP_KEYS, "")
         name = self.string(doc, "name", required=True)
+        assert name is not None  # required: missing or empty raised
         description = self.string(doc, "description", required=False) or ""
         replications = self.integer(doc, "replications", minimum=1)
         seed = self.integer(doc, "seed", minimum=0)
@@ -656,6 +657,7 @@ class _Reader:
                integer: bool) -> tuple[Number, ...]:
         if ("step" in spec) == ("count" in spec):
             raise self.fail(key, "with range, give exactly one of step or count")
+        raw: np.ndarray
         if "count" in spec:
             count = self.integer(spec, "count", minimum=2, prefix=key + ".")
             self.bounded(count, f"{key}.count")

@@ -113,6 +113,8 @@ def run_sweep_command(args: argparse.Namespace, *, run_fn: RunFunction | None = 
     """
     try:
         _check_options(args)
+        known_outcomes: tuple[str, ...] | None
+        known_series: tuple[str, ...] | None
         if run_fn is None:
             from kamabm.run import OUTCOMES, SERIES
 
