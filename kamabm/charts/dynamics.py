@@ -23,6 +23,7 @@ def hysteresis(an: Analysis, out: Path) -> Chart:
     """Capture at the end against the final pressure, pressure raised vs lowered."""
     res = an.results
     runs = res.runs
+    assert an.hysteresis is not None  # computed for every sweep this chart is planned for
     branches, gaps = an.hysteresis
     month = res.experiment.base.pressure_change_month
     start_lo, start_hi = runs[PRESSURE].min(), runs[PRESSURE].max()
@@ -72,6 +73,7 @@ def typical_runs(an: Analysis, out: Path) -> Chart:
     """
     res = an.results
     typical = an.typical
+    assert typical is not None  # computed for every sweep this chart is planned for
     rows = typical.rows
     fig, axes = figure(10.0, 8.0, ncols=2, nrows=3, sharex=True, sharey="row")
     frames, heads, twins = [], [], []

@@ -21,6 +21,7 @@ def margin_by_factor(an: Analysis, out: Path) -> Chart:
     along, across = an.factors
     margins = an.margins
     csv = an.margin_lines
+    assert csv is not None  # computed for every sweep this chart is planned for
     levels = sorted(csv[across].unique())
     fig, axes = figure(5.2 * len(margins), 4.6, ncols=len(margins))
     for ax, name in zip(axes[0], margins, strict=True):
@@ -57,6 +58,7 @@ def margin_vs_capture(an: Analysis, out: Path) -> Chart:
     """Design-point means of margin against capture rate, coloured by the first factor."""
     along, _ = an.factors
     margins = an.margins
+    assert an.cells is not None  # computed for every sweep this chart is planned for
     means = an.cells.reset_index()
     fig, axes = figure(5.2 * len(margins), 4.6, ncols=len(margins))
     for ax, name in zip(axes[0], margins, strict=True):
@@ -92,6 +94,7 @@ def outcome_by_factor(an: Analysis, out: Path) -> Chart:
     """A one-factor sweep: capture and margins against the factor, with 95 % intervals."""
     (factor,) = an.factors
     table = an.by_factor
+    assert table is not None  # computed for every sweep this chart is planned for
     outcomes = [o for o in _FACTOR_PANELS if o in set(table.outcome)]
     fig, axes = figure(4.4 * len(outcomes), 4.2, ncols=len(outcomes))
     for ax, name in zip(axes[0], outcomes, strict=True):

@@ -16,6 +16,7 @@ from kamabm.results import INTERVENTION_OUTCOMES, INTERVENTIONS, Analysis
 
 def interventions(an: Analysis, out: Path) -> Chart:
     """Each lever against the status quo: paired differences with 95 % intervals."""
+    assert an.interventions is not None  # computed for every sweep this chart is planned for
     table = an.interventions.table
     outcomes = [o for o in INTERVENTION_OUTCOMES if o in set(table.outcome)]
     treatments = list(dict.fromkeys(table.treatment))
@@ -78,6 +79,7 @@ def intervention_finding(capture: pd.DataFrame) -> str:
 def erosion(an: Analysis, out: Path) -> Chart:
     """Stacked bars of margin erosion by source (price, demands, resources) per group."""
     table = an.erosion
+    assert table is not None  # computed for every sweep this chart is planned for
     by = "treatment" if an.kind == INTERVENTIONS else an.factors[1]
     ticks = list(table[by]) if by == "treatment" else [fmt(v) for v in table[by]]
     fig, axes = figure(max(6.0, 0.45 * len(table) + 3), 4.6)
@@ -95,7 +97,7 @@ def erosion(an: Analysis, out: Path) -> Chart:
     ax.legend(fontsize=8, frameon=False)
     worst = table.loc[table["total"].idxmax()]
     share = {c: worst[f"share_{c}"] for c in EROSION}
-    top = max(share, key=share.get)
+    top = max(share, key=share.__getitem__)
     name = worst[by]
     where = name if by == "treatment" else f"{short(by)} {fmt(name)}"
     finding = (f"Erosion peaks at {100 * worst['total']:.1f} % of revenue ({where}); "

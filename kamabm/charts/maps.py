@@ -108,6 +108,7 @@ def phase_diagram(an: Analysis, out: Path) -> Chart:
     """Heat map of mean capture rate with the capture boundary and its bootstrap band."""
     along, across = an.factors
     found = an.boundary
+    assert found is not None  # computed for every sweep this chart is planned for
     fig, csv = _capture_map(an, CAPTURE_RATE, found,
                             "KAMs captured at the end (% of KAMs, mean)",
                             "capture boundary (50 % captured)", "")
@@ -129,6 +130,7 @@ def transient_map(an: Analysis, out: Path) -> Chart:
     """
     along, across = an.factors
     found = an.transient
+    assert found is not None  # computed for every sweep this chart is planned for
     fig, csv = _capture_map(an, CAPTURE_5Y, found,
                             "KAMs captured after five years (% of KAMs, mean)",
                             "five-year capture boundary", "_5y")
@@ -149,6 +151,7 @@ def margin_maps(an: Analysis, out: Path) -> Chart:
     margins = an.margins
     fig, axes = figure(6.0 * len(margins), 5.0, ncols=len(margins))
     frames = []
+    assert an.boundary is not None  # computed for every sweep this chart is planned for
     inside = an.boundary.inside
     for ax, name in zip(axes[0], margins, strict=True):
         grid = an.grid(name)

@@ -97,8 +97,8 @@ def whale_curve(params: Parameters, seeds: range, out: Path) -> Chart:
     ax.set_ylabel("cumulative profit (% of total)")
     ax.legend(frameon=False, fontsize=8, loc="lower right")
     data = pd.concat(rows, ignore_index=True) if rows else pd.DataFrame()
-    share = 100 * float(np.mean(both_ends)) if both_ends else 0.0
-    headline = (f"Whale curve: in {share:.0f} % of suppliers the most and the least "
+    both_share = 100 * float(np.mean(both_ends)) if both_ends else 0.0
+    headline = (f"Whale curve: in {both_share:.0f} % of suppliers the most and the least "
                 "profitable customers are both key accounts")
     title(fig, headline)
     files = save(fig, data, out, "whale_curve")

@@ -15,6 +15,7 @@ from kamabm.results import Analysis
 def sensitivity(an: Analysis, out: Path) -> Chart:
     """Bars of first-order and total Sobol indices, one panel per outcome."""
     table = an.sobol
+    assert table is not None  # computed for every sweep this chart is planned for
     outcomes = list(dict.fromkeys(table["outcome"]))
     names = [v.name for v in an.results.experiment.variables]
     fig, axes = figure(3.6 * len(outcomes) + 1.5, 0.38 * len(names) + 2.2,
