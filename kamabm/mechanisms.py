@@ -9,11 +9,11 @@ less that at the smallest, at fixed pressure.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 
 import pandas as pd
 
-from kamabm.analysis import summarise
+from kamabm.analysis import select_setting, summarise
 from kamabm.names import CAPTURE_RATE, CLIENT_SHARE, SUPPLIER_MARGIN
 from kamabm.params import Parameters
 
@@ -46,13 +46,6 @@ def variants(mechanisms: Sequence[str]) -> dict[str, dict[str, float]]:
     return out
 
 
-def _select(runs: pd.DataFrame, setting: Mapping[str, float]) -> pd.DataFrame:
-    mask = pd.Series(True, index=runs.index)
-    for name, value in setting.items():
-        mask &= (runs[name] - value).abs() < 1e-9
-    return runs[mask]
-
-
 def knockouts(runs: pd.DataFrame, mechanisms: Sequence[str], *,
               by: str = CLIENT_SHARE) -> pd.DataFrame:
     """Mean outcomes with 95 % intervals for each variant at each level of ``by``.
@@ -64,7 +57,7 @@ def knockouts(runs: pd.DataFrame, mechanisms: Sequence[str], *,
     """
     rows = []
     for name, setting in variants(mechanisms).items():
-        chosen = _select(runs, setting)
+        chosen = select_setting(runs, setting)
         if chosen.empty:
             continue
         for outcome in KNOCKOUT_OUTCOMES:
@@ -112,7 +105,7 @@ def co_capture(runs: pd.DataFrame, mechanisms: Sequence[str] = INTERACTION, *,
         if name == "no dependence mechanism":
             continue
         name = "no interaction" if name == "all off" else name
-        chosen = _select(runs, {**on, **setting})
+        chosen = select_setting(runs, {**on, **setting})
         for measure in ("co_capture_supplier", "co_capture_buyer"):
             if chosen.empty or measure not in chosen:
                 continue
@@ -136,7 +129,7 @@ def dose_response(runs: pd.DataFrame, levers: Sequence[str],
     rows = []
     for lever in levers:
         others = {k: v for k, v in low.items() if k != lever}
-        chosen = _select(runs, others)
+        chosen = select_setting(runs, others)
         for outcome in outcomes:
             table = summarise(chosen, outcome, lever).rename(columns={lever: "level"})
             table.insert(0, "lever", lever)

@@ -130,9 +130,9 @@ class Supplier(mesa.Agent):
             pool -= delivered
             account.buyer.record_service(account)
             kam = kam_in_charge(account)
-            kam.seen_by_peers = (kam.kpi_attainment, kam.operational_share)
-            peer_sum += kam.seen_by_peers[0] * kam.seen_by_peers[1]
-            peer_weight += kam.seen_by_peers[0]
+            success, work = kam.seen_by_peers = (kam.kpi_attainment, kam.operational_share)
+            peer_sum += success * work
+            peer_weight += success
         self._pool_left = pool
         self._peer_sum, self._peer_weight = peer_sum, peer_weight
 
