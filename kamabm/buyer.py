@@ -42,7 +42,9 @@ class KeyBuyer(mesa.Agent):
         super().__init__(model)
         self.volume = volume
         self.index = index
-        self.detachment = model.params.buyer_detachment
+        p = model.params
+        self.detachment = p.buyer_detachments[index] if p.buyer_detachments else (
+            p.buyer_detachment)
         self.accounts: list[Account] = []
         self.tenders = 0
         self.deadlocks = 0

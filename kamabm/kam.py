@@ -280,7 +280,7 @@ class KAM(mesa.Agent):
         progress = (self._kpi_months + 1) / p.kpi_months
         kpi = p.w_base + p.w_gap * self._kpi_gap + p.w_deadline * progress
         keep = p.keep_client_override * account.dependence
-        return (self.model.kam_pressure * kpi + p.w_keep * keep + p.w_stress * self.stress
+        return (self.supplier.kam_pressure * kpi + p.w_keep * keep + p.w_stress * self.stress
                 - p.w_skill * self.skill - p.w_senior * p.senior_support)
 
     def _try_to_learn(self) -> None:
@@ -315,7 +315,7 @@ class KAM(mesa.Agent):
             self._new_kpi_year(account.volume, profit)
 
     def _new_kpi_year(self, volume: float, profit: float) -> None:
-        growth = 1.0 + self.model.params.quota_stretch * self.model.kam_pressure
+        growth = 1.0 + self.model.params.quota_stretch * self.supplier.kam_pressure
         self._kpi_quota_volume = volume * growth
         self._kpi_quota_profit = max(profit, 1e-9) * growth
         self._kpi_volume_sum = self._kpi_profit_sum = 0.0

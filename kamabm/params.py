@@ -127,6 +127,10 @@ class Parameters:
     buyer_detachment: float = _p(
         0.8, "weight", 0, 1, "weight of procedural targets vs. the firm's result in the buyer "
         "negotiator's utility; 0 is an owner (E4)", NEGOTIATION)
+    buyer_detachments: tuple[float, ...] = _p(
+        (), "weight each", 0, 1, "each key buyer negotiator's detachment, in the order of "
+        "key_account_shares (one per key buyer: 0 owner-run, 1 procurement-run); empty: "
+        "every buyer at buyer_detachment", NEGOTIATION)
     price_cut_target: float = _p(
         0.04, "share per year", 0, 0.3, "yearly price cut in the buyer negotiator's job "
         "description", NEGOTIATION)
@@ -164,6 +168,10 @@ class Parameters:
     kam_pressure: float = _p(
         0.5, "index", 0, 1, "management pressure on KAMs: quota tightness and the weight of the "
         "KPI in pay (E8)", KAM)
+    supplier_pressures: tuple[float, ...] = _p(
+        (), "index each", 0, 1, "management pressure on each supplier's KAMs, the first "
+        "supplier (a diagnosed client) first, one per supplier; empty: every supplier at "
+        "kam_pressure. A pressure change moves every supplier by the same step", KAM)
     pressure_change_month: int = _p(
         0, "month", 0, 600, "month after which kam_pressure becomes pressure_after_change "
         "(0 never; for hysteresis experiments, E11)", KAM)
@@ -427,6 +435,14 @@ class Parameters:
                     f"{self.client_revenue_share:g}; set client_revenue_share = "
                     f"{sum(shares):g}")
 
+        for name, count, what in (("buyer_detachments", self.n_key_buyers, "key buyer"),
+                                  ("supplier_pressures", self.n_suppliers, "supplier")):
+            values = getattr(self, name)
+            if values and len(values) != count:
+                raise ParameterError(
+                    f"{name}: {len(values)} values for {count} {what}s; give one per {what} "
+                    f"or none")
+
     # --- construction helpers ------------------------------------------------------
     @classmethod
     def names(cls) -> tuple[str, ...]:
@@ -550,8 +566,8 @@ class Parameters:
         return "\n".join(rows)
 
 
-#: Parameters that take a list of numbers, one per key buyer.
-SEQUENCES = frozenset({"key_account_shares"})
+#: Parameters that take a list of numbers, one per key buyer or one per supplier.
+SEQUENCES = frozenset({"key_account_shares", "buyer_detachments", "supplier_pressures"})
 #: How far explicit key-account shares may miss client_revenue_share (rounding).
 SHARE_TOLERANCE = 1e-6
 

@@ -55,6 +55,11 @@ class Supplier(mesa.Agent):
     def __init__(self, model: KAMMarket, index: int) -> None:
         super().__init__(model)
         self.index = index
+        p = model.params
+        #: How far this supplier's pressure on its KAMs lies from the market's
+        #: ``model.kam_pressure`` (``supplier_pressures``; 0 when not given).
+        self.pressure_offset = (p.supplier_pressures[index] - p.kam_pressure
+                                if p.supplier_pressures else 0.0)
         self.accounts: list[Account] = []
         self.smb_price = smb_price(model.params)
         self.smb_volumes = np.zeros(0)
@@ -72,6 +77,15 @@ class Supplier(mesa.Agent):
         self._pool_left = 0.0
         self._peer_sum = self._peer_weight = 0.0
         self.ledger = _Ledger(model.params.horizon_months)
+
+    @property
+    def kam_pressure(self) -> float:
+        """Management pressure on this supplier's KAMs now, in [0, 1].
+
+        The market's pressure (which a pressure change or the app may move) plus this
+        supplier's own offset from ``supplier_pressures``.
+        """
+        return min(1.0, max(0.0, self.model.kam_pressure + self.pressure_offset))
 
     def open_books(self, smb_revenue: float) -> None:
         """Create the SMB base that makes ``smb_revenue`` a month.
