@@ -73,9 +73,9 @@ SERIES: dict[str, str] = {
 }
 
 
-__all__ = ["CAPTURED_BELOW", "CAPTURE_THRESHOLDS", "OUTCOMES", "SERIES", "account_table",
-           "customer_profits", "finished_model", "new_model", "outcomes", "release", "run_one",
-           "run_table", "run_with_table", "series"]
+__all__ = ["CAPTURED_BELOW", "CAPTURE_THRESHOLDS", "OUTCOMES", "SERIES", "account_history",
+           "account_table", "customer_profits", "finished_model", "new_model", "outcomes",
+           "release", "run_one", "run_table", "run_with_table", "series"]
 
 
 def new_model(params: Parameters, seed: int) -> KAMMarket:
@@ -123,6 +123,69 @@ def run_one(params: Parameters, seed: int, *, keep_series: Sequence[str] = ()) -
         result["series"] = {name: every[name].tolist() for name in keep_series}
     release(model)
     return result
+
+
+def account_history(params: Parameters, seed: int, supplier: int = 0) -> dict[str, np.ndarray]:
+    """Run the model once; return one supplier's key accounts month by month.
+
+    Under rotation the KAM in charge of an account changes, so whether an account is in
+    a captured KAM's hands is read each month from whoever holds it then (alignment below
+    :data:`CAPTURED_BELOW`).
+
+    Args:
+        params: the run's parameters.
+        seed: seed of the model's random generator.
+        supplier: index of the supplier read (0, the focal supplier, by default).
+
+    Returns:
+        Arrays with one row per month simulated and, for the account columns, one column
+        per key buyer (in buyer order): ``kam`` (index in ``model.kams`` of the KAM in
+        charge), ``alignment`` (his alignment), ``captured`` (bool), ``profit`` (the
+        account's profit that month: gross margin after cost to serve, less the demands
+        delivered and its KAM's cost) and ``revenue``; and one value per month for the
+        supplier: ``supplier_revenue``, ``supplier_profit`` (after every cost its ledger
+        books, lever costs included) and ``supplier_people`` (KAMs, senior time,
+        training, deal review, handovers) and ``supplier_acquisition`` (extra SMB
+        clients won). ``opening_revenue`` (one value) is the supplier's monthly turnover
+        when the run starts, the scale of its money.
+
+    """
+    model = KAMMarket(params, seed=seed, collect=False)
+    firm = model.suppliers[supplier]
+    accounts = sorted(firm.accounts, key=lambda a: a.buyer.index)
+    months, n = params.horizon_months, len(accounts)
+    position = {id(kam): k for k, kam in enumerate(model.kams)}
+    kam = np.zeros((months, n), dtype=int)
+    alignment = np.zeros((months, n))
+    revenue = np.zeros((months, n))
+    opening = float(firm.monthly_revenue)
+    while model.running:
+        t = model.month
+        model.step()
+        if model.month == t:  # nothing simulated: past the horizon or at a steady state
+            break
+        for j, account in enumerate(accounts):
+            holder = kam_in_charge(account)
+            kam[t, j] = position[id(holder)]
+            alignment[t, j] = holder.alignment
+            revenue[t, j] = account.revenue
+    done = model.month
+    first = sum(len(s.accounts) for s in model.suppliers[:supplier])
+    columns = [first + firm.accounts.index(a) for a in accounts]
+    ledger = firm.ledger
+    history = {
+        "kam": kam[:done], "alignment": alignment[:done],
+        "captured": alignment[:done] < CAPTURED_BELOW,
+        "profit": model.trace.account_profit[:done][:, columns].copy(),
+        "revenue": revenue[:done],
+        "supplier_revenue": ledger.revenue[:done].copy(),
+        "supplier_profit": ledger.profit[:done].copy(),
+        "supplier_people": ledger.people[:done].copy(),
+        "supplier_acquisition": ledger.acquisition[:done].copy(),
+        "opening_revenue": np.array(opening),
+    }
+    release(model)
+    return history
 
 
 def release(model: KAMMarket) -> None:
