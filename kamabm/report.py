@@ -102,6 +102,7 @@ def _value(name: str, value: float) -> str:
 def boundary_table(an: Analysis) -> pd.DataFrame:
     """The capture boundary at each level, in the parameters' units (shares in %)."""
     found = an.boundary
+    assert found is not None  # computed for every map; the report checks
     along, across = found.along, found.across
     words = {"inside": "inside the range", "above range": "never (above the range)",
              "below range": "always (below the range)"}
@@ -124,12 +125,14 @@ def _diff(row: pd.Series) -> str:
 
 def intervention_table(an: Analysis) -> pd.DataFrame:
     """Levers against the status quo: one row per lever, changes in percentage points."""
+    assert an.interventions is not None  # computed for every lever sweep; the report checks
     table = an.interventions.table
     outcomes = [o for o in INTERVENTION_OUTCOMES if o in set(table.outcome)]
     first = table[table.outcome == outcomes[0]]
-    rows = [{"lever": "status quo (every lever at its lowest)", "set to": "",
-             **{human(o): pct(table[table.outcome == o]["control_mean"].iloc[0])
-                for o in outcomes}, "paired runs": ""}]
+    rows: list[dict[str, str | int]] = [
+        {"lever": "status quo (every lever at its lowest)", "set to": "",
+         **{human(o): pct(table[table.outcome == o]["control_mean"].iloc[0])
+            for o in outcomes}, "paired runs": ""}]
     for treatment in dict.fromkeys(first.treatment):
         part = table[table.treatment == treatment].set_index("outcome")
         value = part["treated_value"].iloc[0]
@@ -143,6 +146,7 @@ def intervention_table(an: Analysis) -> pd.DataFrame:
 def sobol_table(an: Analysis) -> pd.DataFrame:
     """Sobol indices: per parameter, each outcome's total index (first-order alone)."""
     sobol = an.sobol
+    assert sobol is not None  # computed for every sensitivity analysis; the report checks
     outcomes = list(dict.fromkeys(sobol.outcome))
     order = sobol[sobol.outcome == outcomes[0]].parameter
     rows = []

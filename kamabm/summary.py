@@ -129,6 +129,7 @@ def executive_summary(an: Analysis) -> Summary:
 
 def _map_points(an: Analysis) -> list[str]:
     found = an.boundary
+    assert found is not None  # computed for every map
     along, across = found.along, found.across
     inside = found.inside
     points = []
@@ -153,6 +154,7 @@ def _map_points(an: Analysis) -> list[str]:
         points.append(f"With {human(across)} at {levels}, most "
                       f"KAMs are captured even at the {end} {human(along)} tested.")
     means = an.cells
+    assert means is not None  # computed for every map
     high, low = means[means[CAPTURE_RATE] >= 0.5], means[means[CAPTURE_RATE] < 0.1]
     for name in an.margins:
         if high.empty or low.empty:
@@ -172,6 +174,7 @@ def _map_points(an: Analysis) -> list[str]:
 def _factor_points(an: Analysis) -> list[str]:
     (factor,) = an.factors
     table = an.by_factor
+    assert table is not None  # computed for every one-factor sweep
     points = []
     for name in (CAPTURE_RATE, KEY_MARGIN, SUPPLIER_MARGIN):
         line = table[table.outcome == name].sort_values(factor)
@@ -185,6 +188,7 @@ def _factor_points(an: Analysis) -> list[str]:
 
 
 def _lever_points(an: Analysis) -> list[str]:
+    assert an.interventions is not None  # the caller checks
     table = an.interventions.table
     cap = table[table.outcome == CAPTURE_RATE].set_index("treatment")
     single = cap.drop(index="all levers", errors="ignore")
@@ -222,6 +226,7 @@ def _lever_points(an: Analysis) -> list[str]:
 
 def _hysteresis_points(an: Analysis) -> list[str]:
     res = an.results
+    assert an.hysteresis is not None  # computed for every hysteresis experiment
     _, gaps = an.hysteresis
     widest = gaps.loc[gaps["gap"].idxmax()]
     month = res.experiment.base.pressure_change_month
@@ -234,6 +239,7 @@ def _hysteresis_points(an: Analysis) -> list[str]:
 
 
 def _sensitivity_points(an: Analysis) -> list[str]:
+    assert an.sobol is not None  # the caller checks
     points = []
     for outcome, part in an.sobol.groupby("outcome", sort=False):
         top = part.sort_values("ST", ascending=False)
@@ -275,6 +281,7 @@ def detailed_findings(an: Analysis) -> list[str]:
     elif an.kind == INTERVENTIONS and an.interventions is not None:
         found += _lever_details(an)
     elif an.kind == HYSTERESIS:
+        assert an.hysteresis is not None  # computed for every hysteresis experiment
         for row in an.hysteresis[1].itertuples():
             found.append(f"At final pressure {row.level:g}: {pct(row.down)} of KAMs captured "
                          f"when pressure was lowered to it, {pct(row.up)} when it was raised "
@@ -288,6 +295,7 @@ def detailed_findings(an: Analysis) -> list[str]:
                          f"by {ranked}.")
     elif an.kind == ONE_FACTOR:
         (factor,) = an.factors
+        assert an.by_factor is not None  # computed for every one-factor sweep
         for row in an.by_factor.itertuples():
             found.append(f"At {factor} = {getattr(row, factor):g}: mean {row.outcome} "
                          f"{pct(row.mean)} (95 % interval {pct(row.low)} to "
@@ -297,6 +305,7 @@ def detailed_findings(an: Analysis) -> list[str]:
 
 def _map_details(an: Analysis) -> list[str]:
     found = an.boundary
+    assert found is not None  # computed for every map
     along, across = found.along, found.across
     word = "from" if found.direction == 1 else "below"
     out = []
@@ -306,6 +315,7 @@ def _map_details(an: Analysis) -> list[str]:
         out.append(f"At {across} = {row.level:g}, most KAMs are captured {word} "
                    f"{along} = {row.critical:.2f} (95 % bootstrap band {low} to {high}).")
     means = an.cells
+    assert means is not None  # computed for every map
     high, low = means[means[CAPTURE_RATE] >= 0.5], means[means[CAPTURE_RATE] < 0.1]
     for name, meaning in MARGINS.items():
         if name not in means or high.empty or low.empty:
@@ -320,6 +330,7 @@ def _map_details(an: Analysis) -> list[str]:
 
 
 def _lever_details(an: Analysis) -> list[str]:
+    assert an.interventions is not None  # the caller checks
     found = []
     for name, part in an.interventions.table.groupby("treatment", sort=False):
         bits = []
