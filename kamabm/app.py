@@ -47,6 +47,7 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 from PIL import Image as PILImage
 
+from kamabm.account import kam_in_charge
 from kamabm.app_labels import (
     DEFAULT_SEED,
     GROUPS,
@@ -57,6 +58,7 @@ from kamabm.app_labels import (
     controls,
 )
 from kamabm.charts import ACTIVITY, CAPTURED, LOYAL, MARGIN, OPERATIONAL, PRICE
+from kamabm.kam import KAM
 from kamabm.model import KAMMarket
 from kamabm.params import ParameterError, Parameters
 from kamabm.run import CAPTURED_BELOW, new_model, run_table
@@ -188,7 +190,7 @@ def captures_data(axes: list[Axes], model: KAMMarket) -> list[Artist]:
     table = run_table(model)
     line = ax.step(table["month"], np.rint(table["captured_share"] * n), where="post",
                    color=CAPTURED, lw=2, **NOW)
-    return line
+    return list(line)
 
 
 def price_frame(ax: Axes, model: KAMMarket) -> list[Axes]:
@@ -285,7 +287,11 @@ def market_data(axes: list[Axes], model: KAMMarket) -> list[Artist]:
     _, supplier_x, buyer_x = _market_layout(model)
     slot = supplier_x[0] * 2
     volume = max(a.volume for s in model.suppliers for a in s.accounts) or 1.0
-    links, link_widths, kam_x, kams, artists = [], [], [], [], []
+    links: list[list[tuple[float, float]]] = []
+    link_widths: list[float] = []
+    kam_x: list[float] = []
+    kams: list[KAM] = []
+    artists: list[Artist] = []
     for centre, supplier in zip(supplier_x, model.suppliers, strict=True):
         n = len(supplier.accounts)
         xs = centre + (np.arange(n) - (n - 1) / 2) * slot / (n + 1)
@@ -293,20 +299,20 @@ def market_data(axes: list[Axes], model: KAMMarket) -> list[Artist]:
             links += [[(x, 1.0), (buyer_x[id(account.buyer)], 2.0)], [(centre, 0.0), (x, 1.0)]]
             link_widths += [0.5 + 4.0 * account.volume / volume, 0.8]
             kam_x.append(x)
-            kams.append(account.kam)
-        captured = sum(a.kam.captured for a in supplier.accounts)
-        artists.append(ax.text(centre, -0.3, f"{captured} of {n}\ncaptured", ha="center",
+            kams.append(kam_in_charge(account))
+        n_captured = sum(kam_in_charge(a).captured for a in supplier.accounts)
+        artists.append(ax.text(centre, -0.3, f"{n_captured} of {n}\ncaptured", ha="center",
                                va="top", fontsize=7))
     artists.append(ax.add_collection(LineCollection(links, linewidths=link_widths,
                                                     colors="grey", alpha=0.5)))
-    kam_x = np.array(kam_x)
+    positions = np.array(kam_x)
     alignment = np.array([k.alignment for k in kams])
     captured = alignment < CAPTURED_BELOW
     norm = Normalize(0.0, 1.0)
     for kind, mask, marker, size in (("loyal", ~captured, "o", 60),
                                      ("captured", captured, "X", 90)):
         if mask.any():
-            artists.append(ax.scatter(kam_x[mask], np.ones(mask.sum()), s=size, marker=marker,
+            artists.append(ax.scatter(positions[mask], np.ones(mask.sum()), s=size, marker=marker,
                                       c=alignment[mask], cmap=ALIGNMENT_CMAP, norm=norm,
                                       edgecolors="black", linewidths=0.6, gid=f"{kind} KAMs"))
     return artists
@@ -358,8 +364,8 @@ class LiveChart:
         self.axes = spec.frame(self.figure.add_subplot(), model)
         for ax in self.axes:
             ax.tick_params(labelsize=8)
-            ax.xaxis.label.set_size(9)
-            ax.yaxis.label.set_size(9)
+            ax.xaxis.label.set_fontsize(9)
+            ax.yaxis.label.set_fontsize(9)
         self.on_top = [a for ax in self.axes for a in ax.get_children() if a.get_animated()]
         self.canvas.draw()
         self.background = self.canvas.copy_from_bbox(self.figure.bbox)
@@ -417,9 +423,12 @@ def SettingSlider(control: Control, value: float, on_value: Callable[[float], No
         with solara.Row(classes=["kamabm-label"], gap="8px"):
             solara.Text(control.label)
             solara.Text(shown, classes=["kamabm-value"])
-        slider = solara.SliderInt if control.integer else solara.SliderFloat
-        slider("", value=value, on_value=on_value, min=control.low, max=control.high,
-               step=control.step, thumb_label=False)
+        if control.integer:  # whole numbers already: range, step and value
+            solara.SliderInt("", value=int(value), on_value=on_value, min=int(control.low),
+                             max=int(control.high), step=int(control.step), thumb_label=False)
+        else:
+            solara.SliderFloat("", value=value, on_value=on_value, min=control.low,
+                               max=control.high, step=control.step, thumb_label=False)
         solara.Text(control.help, classes=["kamabm-help"])
 
 
@@ -454,6 +463,9 @@ def RunControls(model: solara.Reactive[KAMMarket], tick: solara.Reactive[int],
         m.step()
         tick.value += 1
 
+    def redraw(months: float) -> None:
+        redraw_every.set(int(months))  # an integer slider's value: whole months already
+
     with solara.Row(gap="8px", style={"flex-wrap": "wrap"}):
         solara.Button("Reset", color="primary", on_click=on_reset,
                       icon_name="mdi-restart")
@@ -465,7 +477,7 @@ def RunControls(model: solara.Reactive[KAMMarket], tick: solara.Reactive[int],
                           "1 shows every month; a higher number plays the run faster. "
                           "Step always moves one month.", 1, MAX_REDRAW_EVERY, 1, 1, 1.0,
                           True),
-                  redraw_every.value, redraw_every.set)
+                  redraw_every.value, redraw)
 
 
 @solara.component
@@ -557,7 +569,8 @@ def Explorer() -> None:
     settings = solara.use_reactive(initial)
     applied = solara.use_reactive(initial)
     first = solara.use_memo(lambda: new_model(*parameters(initial)), [])
-    model = solara.use_reactive(first)
+    # KAMMarket derives from mesa.Model, which mypy sees as Any: say what the value is.
+    model: solara.Reactive[KAMMarket] = solara.use_reactive(first)
     tick = solara.use_reactive(0)
     playing = solara.use_reactive(False)
     redraw_every = solara.use_reactive(1)
