@@ -36,6 +36,10 @@ OUTCOMES: dict[str, str] = {
     "steady_state": "1 if the run stopped at a steady state, else 0",
     "time_to_first_capture": "month in which a KAM was first captured (None if none was)",
     "key_account_margin": "gross margin on key accounts over the last 12 months",
+    "gross_margin": "suppliers' gross margin (revenue less production cost, key accounts "
+    "and SMB clients together) over the last 12 months",
+    "key_account_share": "key accounts' share of the suppliers' revenue over the last 12 "
+    "months",
     "supplier_margin": "net margin of all suppliers over the horizon, after cost to serve",
     "operational_share": "share of KAM time spent on fulfilment in the last month",
     "mean_alignment": "mean KAM alignment with the employer at the end",
@@ -311,6 +315,8 @@ def outcomes(model: KAMMarket) -> dict[str, Any]:
     last = slice(max(0, months - 12), months)
     key_revenue = sum(b.key_revenue[last].sum() for b in books)
     key_cogs = sum(b.key_cogs[last].sum() for b in books)
+    revenue_12m = sum(b.revenue[last].sum() for b in books)
+    cogs_12m = key_cogs + sum(b.smb_cogs[last].sum() for b in books)
     captured = model.trace.captured[:months]
     first = np.flatnonzero(captured > 0)
     kams = model.kams
@@ -341,6 +347,8 @@ def outcomes(model: KAMMarket) -> dict[str, Any]:
         "steady_state": float(model.steady),
         "time_to_first_capture": int(first[0]) + 1 if len(first) else None,
         "key_account_margin": _ratio(key_revenue - key_cogs, key_revenue),
+        "gross_margin": _ratio(revenue_12m - cogs_12m, revenue_12m),
+        "key_account_share": _ratio(key_revenue, revenue_12m),
         "supplier_margin": _ratio(profit, revenue),
         "operational_share": float(np.mean([k.operational_share for k in kams])),
         "mean_alignment": float(alignment.mean()),
