@@ -33,12 +33,28 @@ Seeds: one per (design point, replication), derived from the master seed with
 :class:`numpy.random.SeedSequence`. With common random numbers (the default) the same
 replication index gets the same seed at every design point, so comparisons between
 points are paired.
+
+Structural uncertainty: an ``[ensemble]`` section runs the design over constant sets
+drawn from a calibration's accepted particles (:class:`Ensemble`)::
+
+    [ensemble]
+    posterior = "results/calibration/posterior.csv"   # relative to the file or repo root
+    draws = 50                           # constant sets drawn from it
+    sample = "weighted"                  # weighted (default) | top
+    columns = ["theta", "opening_cut", "w_keep"]   # optional, default: every column
+                                         # that is a parameter
+    defaults = true                      # also run the base constants, as draw 0
+
+Each (design point, draw, replication) is one run; the draw's constants go into the
+run's parameters, and with common random numbers replication ``r`` gets the same seed
+at every point and in every draw.
 """
 
 from __future__ import annotations
 
 import functools
 import hashlib
+import io
 import itertools
 import json
 import math
@@ -69,13 +85,22 @@ DEFAULT_MAX_RUNS = 5_000_000
 _SHARED_STREAM = 0  # (0, replication): common random numbers
 _OWN_STREAM = 1  # (1, point, replication): independent seeds
 _DESIGN_STREAM = 2  # (2,): the sampler of Latin hypercube and Sobol designs
+_ENSEMBLE_STREAM = 3  # (3,): the draws of an ensemble from its posterior
+# (1, point, replication, draw): independent seeds of an ensemble without common numbers
 
 _TOP_KEYS = {
     "name", "description", "replications", "seed", "horizon", "common_random_numbers",
-    "outcomes", "series", "design", "base", "uncertainties", "levers",
+    "outcomes", "series", "design", "base", "uncertainties", "levers", "ensemble",
 }
 _DESIGN_KEYS = {"method", "samples", "second_order"}
 _VARIABLE_KEYS = {"values", "range", "step", "count"}
+_ENSEMBLE_KEYS = {"posterior", "draws", "sample", "columns", "defaults"}
+#: How an ensemble draws its constant sets from the posterior's particles.
+SAMPLES: tuple[str, ...] = ("weighted", "top")
+#: Most constant sets an ensemble may draw.
+MAX_DRAWS = 1000
+#: The posterior's column of particle weights.
+WEIGHT = "weight"
 _NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
 _DEFAULTS = Parameters()
 
@@ -243,6 +268,195 @@ class Design:
 
 
 @dataclass(frozen=True)
+class Draw:
+    """One constant set of an ensemble.
+
+    Attributes:
+        draw: its number: 0 for the base constants (``defaults = true``), then 1, 2, ...
+        particle: the posterior's row it came from (0-based, ``None`` for draw 0).
+        constants: ``{parameter: value}`` for the ensemble's columns.
+
+    """
+
+    draw: int
+    particle: int | None
+    constants: dict[str, Number]
+
+
+@dataclass(frozen=True)
+class Ensemble:
+    """Constant sets drawn from a calibration's accepted particles; checks itself when built.
+
+    The posterior is a CSV with one row per accepted particle, a column per fitted
+    constant and a ``weight`` column (``results/calibration/posterior.csv``). Its text is
+    kept, so the draws, and the experiment's digest, depend on the content read, not on
+    the file's name.
+
+    Attributes:
+        posterior: the path as written in the experiment file.
+        text: the posterior's CSV text.
+        draws: how many constant sets to draw (1 to :data:`MAX_DRAWS`).
+        sample: ``"weighted"``: drawn with replacement, each particle with probability
+            proportional to its weight (importance resampling, from the experiment's
+            seed, so a heavy particle may be drawn several times); ``"top"``: the
+            ``draws`` particles of largest weight (ties in file order), no repeats.
+        columns: the constants drawn; ``None`` means every column that is a parameter.
+        defaults: whether the base constants also run, as draw 0.
+        source: where the text was read (``None``: given as text, e.g. from a manifest).
+
+    Raises:
+        ExperimentError: a posterior that is not a CSV with a ``weight`` column of
+            non-negative numbers summing to more than zero, ``draws`` out of range,
+            an unknown ``sample``, a column that is not a parameter or not in the
+            posterior, or a particle value outside its parameter's range; the message
+            names the ``ensemble`` key.
+
+    """
+
+    posterior: str
+    text: str
+    draws: int
+    sample: str = "weighted"
+    columns: tuple[str, ...] | None = None
+    defaults: bool = True
+    source: Path | None = field(default=None, compare=False)
+    _particles: tuple[dict[str, Number], ...] = field(default=(), init=False, repr=False,
+                                                     compare=False)
+    _weights: tuple[float, ...] = field(default=(), init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        import pandas as pd
+
+        where = self.source or self.posterior
+        draws = self.draws
+        if isinstance(draws, bool) or not isinstance(draws, int) or not 1 <= draws <= MAX_DRAWS:
+            raise ExperimentError(f"ensemble.draws: expected a whole number in [1, "
+                                  f"{MAX_DRAWS}], got {draws!r}")
+        if self.sample not in SAMPLES:
+            raise ExperimentError(f"ensemble.sample: expected one of {', '.join(SAMPLES)}, "
+                                  f"got {self.sample!r}")
+        if not isinstance(self.defaults, bool):
+            raise ExperimentError(f"ensemble.defaults: expected true or false, got "
+                                  f"{self.defaults!r}")
+        try:
+            table = pd.read_csv(io.StringIO(self.text))
+        except (ValueError, pd.errors.ParserError) as exc:
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else "empty"
+            raise ExperimentError(f"ensemble.posterior: {where}: not a CSV table "
+                                  f"({first})") from None
+        if table.empty:
+            raise ExperimentError(f"ensemble.posterior: {where}: holds no particles")
+        if WEIGHT not in table:
+            raise ExperimentError(f"ensemble.posterior: {where}: no '{WEIGHT}' column")
+        weights = pd.to_numeric(table[WEIGHT], errors="coerce").to_numpy(dtype=float)
+        if not (np.isfinite(weights).all() and (weights >= 0).all() and weights.sum() > 0):
+            raise ExperimentError(f"ensemble.posterior: {where}: the '{WEIGHT}' column must "
+                                  "hold numbers >= 0 summing to more than 0")
+        if self.sample == "top" and draws > len(table):
+            raise ExperimentError(f"ensemble.draws: expected a whole number in [1, "
+                                  f"{len(table)}] (the posterior's particles) with sample "
+                                  f"= \"top\", got {draws}")
+        names = set(Parameters.names())
+        if self.columns is None:
+            columns = tuple(c for c in table.columns if c in names)
+            if not columns:
+                raise ExperimentError(f"ensemble.posterior: {where}: no column is a "
+                                      "parameter; name them in ensemble.columns")
+        else:
+            columns = tuple(self.columns)
+            if not columns:
+                raise ExperimentError("ensemble.columns: expected a non-empty list of "
+                                      "parameter names")
+            for i, name in enumerate(columns):
+                key = f"ensemble.columns[{i}]"
+                if not isinstance(name, str) or name not in names:
+                    raise ExperimentError(f"{key}: {name!r} is not a parameter "
+                                          f"({_unknown_parameter(str(name))})")
+                if name not in table:
+                    raise ExperimentError(f"{key}: the posterior {where} has no column "
+                                          f"{name!r}")
+            if len(set(columns)) != len(columns):
+                raise ExperimentError(f"ensemble.columns: names repeat: {list(columns)}")
+        for name in columns:
+            if Parameters.is_sequence(name):
+                raise ExperimentError(f"ensemble.columns: {name} is a list parameter; an "
+                                      "ensemble draws numbers only")
+        particles = []
+        for row, values in enumerate(table[list(columns)].itertuples(index=False)):
+            particles.append({name: _check_value(name, value, f"ensemble.posterior: "
+                                                               f"{where}: row {row + 1}")
+                              for name, value in zip(columns, values, strict=True)})
+        object.__setattr__(self, "columns", columns)
+        object.__setattr__(self, "_particles", tuple(particles))
+        object.__setattr__(self, "_weights", tuple(float(w) for w in weights / weights.sum()))
+
+    @property
+    def digest(self) -> str:
+        """SHA-256 of the posterior's text."""
+        return hashlib.sha256(self.text.encode()).hexdigest()
+
+    @property
+    def n_particles(self) -> int:
+        """Number of particles in the posterior."""
+        return len(self._particles)
+
+    @property
+    def particles(self) -> tuple[dict[str, Number], ...]:
+        """Every particle's constants, in file order."""
+        return self._particles
+
+    @property
+    def n_draws(self) -> int:
+        """Constant sets run: the draws, plus one for the base constants (``defaults``)."""
+        return self.draws + int(self.defaults)
+
+    def chosen(self, seed: int) -> list[int]:
+        """The posterior rows drawn (0-based), in draw order; reproducible from ``seed``.
+
+        ``"weighted"`` inverts the weights' cumulative distribution at ``draws`` uniform
+        numbers from :class:`numpy.random.SeedSequence` ``(seed, spawn_key=(3,))``;
+        ``"top"`` takes the largest weights.
+        """
+        weights = np.asarray(self._weights, dtype=float)
+        if self.sample == "top":
+            return [int(i) for i in np.argsort(-weights, kind="stable")[:self.draws]]
+        rng = np.random.default_rng(np.random.SeedSequence(seed,
+                                                           spawn_key=(_ENSEMBLE_STREAM,)))
+        cumulative = np.cumsum(weights)
+        picks = np.searchsorted(cumulative / cumulative[-1], rng.random(self.draws),
+                                side="right")
+        return [int(i) for i in np.minimum(picks, len(weights) - 1)]
+
+    def table(self, base: Parameters, seed: int) -> tuple[Draw, ...]:
+        """Every constant set run, in order.
+
+        Draw 0 holds ``base``'s constants (with ``defaults``); draws 1 to ``draws`` the
+        drawn particles.
+        """
+        columns = self.columns or ()
+        out = []
+        if self.defaults:
+            out.append(Draw(0, None, {name: getattr(base, name) for name in columns}))
+        for i, row in enumerate(self.chosen(seed), start=1):
+            out.append(Draw(i, row, dict(self.particles[row])))
+        return tuple(out)
+
+    def describe(self, base: Parameters, seed: int) -> dict[str, Any]:
+        """The ensemble as the results manifest records it (the posterior's text included)."""
+        draws = self.table(base, seed)
+        return {"posterior": self.posterior,
+                "source": str(self.source) if self.source is not None else None,
+                "sha256": self.digest, "particles": self.n_particles, "draws": self.draws,
+                "sample": self.sample, "columns": list(self.columns or ()),
+                "defaults": self.defaults,
+                "distinct_particles": len({d.particle for d in draws
+                                           if d.particle is not None}),
+                "table": [{"draw": d.draw, "particle": d.particle, **d.constants}
+                          for d in draws],
+                "text": self.text}
+
+
+@dataclass(frozen=True)
 class RunSpec:
     """One run of a sweep: a design point, a replication and the seed they get.
 
@@ -250,11 +464,14 @@ class RunSpec:
 
     Attributes:
         run: position of the run in the sweep, ``0 .. n_runs - 1``.
-        key: stable identifier ``p<point>-r<replication>``, used to resume.
+        key: stable identifier ``p<point>-r<replication>`` (``p<point>-d<draw>-r<replication>``
+            in an ensemble), used to resume.
         point: index of the design point.
         replication: replication index at that point.
         seed: the run's seed.
-        values: the varied parameters' values at this point.
+        values: the varied parameters' values at this point (and, in an ensemble, the
+            draw's constants).
+        draw: the ensemble draw (``None`` outside an ensemble).
 
     """
 
@@ -264,6 +481,7 @@ class RunSpec:
     replication: int
     seed: int
     values: dict[str, Number]
+    draw: int | None = None
 
 
 @dataclass(frozen=True)
@@ -288,10 +506,13 @@ class Experiment:
         series: per-month series to keep (empty: none).
         warnings: legal but surprising input (e.g. a step that misses the range's end),
             one line each; not part of the experiment's identity.
+        ensemble: constant sets drawn from a posterior (``None``: the base constants only);
+            each design point runs every draw.
 
     Raises:
         ExperimentError: an invalid name, replication count or seed, a parameter varied
-            twice, variables that do not fit the design, or repeated outcome names.
+            twice, variables that do not fit the design, repeated outcome names, or an
+            ensemble constant that is also varied or that does not fit the base.
 
     """
 
@@ -308,6 +529,7 @@ class Experiment:
     outcomes: tuple[str, ...] | None
     series: tuple[str, ...]
     warnings: tuple[str, ...] = field(default=(), compare=False)
+    ensemble: Ensemble | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not _NAME_PATTERN.fullmatch(self.name):
@@ -343,6 +565,19 @@ class Experiment:
                 raise ExperimentError(f"{key}: names repeat: {list(names)}")
         if self.outcomes is not None and not self.outcomes:
             raise ExperimentError("outcomes: expected at least one outcome name")
+        if self.ensemble is not None:
+            if not isinstance(self.ensemble, Ensemble):
+                raise ExperimentError("ensemble: expected an Ensemble object")
+            for i, name in enumerate(self.ensemble.columns or ()):
+                if name in seen:
+                    raise ExperimentError(f"ensemble.columns[{i}]: {name} is also varied "
+                                          f"({seen[name].key}); draw it or vary it")
+            for d in self.draws:
+                try:
+                    self.base.replace(**d.constants)
+                except ParameterError as exc:
+                    raise ExperimentError(f"ensemble: draw {d.draw} (posterior row "
+                                          f"{(d.particle or 0) + 1}): {exc}") from None
 
     @property
     def digest(self) -> str:
@@ -358,6 +593,11 @@ class Experiment:
             "outcomes": self.outcomes,
             "series": self.series,
         }
+        if self.ensemble is not None:  # absent otherwise: older folders keep their digest
+            ens = self.ensemble
+            content["ensemble"] = {"posterior": ens.digest, "draws": ens.draws,
+                                   "sample": ens.sample, "columns": list(ens.columns or ()),
+                                   "defaults": ens.defaults}
         blob = json.dumps(content, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(blob.encode()).hexdigest()
 
@@ -377,9 +617,21 @@ class Experiment:
         return self.design.n_points(self.variables)
 
     @property
+    def n_draws(self) -> int:
+        """Constant sets each design point runs: 1 without an ensemble."""
+        return self.ensemble.n_draws if self.ensemble is not None else 1
+
+    @functools.cached_property
+    def draws(self) -> tuple[Draw, ...]:
+        """The ensemble's constant sets in run order (empty without an ensemble)."""
+        if self.ensemble is None:
+            return ()
+        return self.ensemble.table(self.base, self.seed)
+
+    @property
     def n_runs(self) -> int:
-        """Number of runs: design points times replications, computed without making them."""
-        return self.n_points * self.replications
+        """Number of runs: points x draws x replications, computed without making them."""
+        return self.n_points * self.n_draws * self.replications
 
     def check_size(self, max_runs: int) -> None:
         """Refuse a design of more than ``max_runs`` runs, before anything is allocated.
@@ -390,10 +642,11 @@ class Experiment:
         """
         if self.n_runs > max_runs:
             where = f"{self.path}: " if self.path is not None else ""
+            draws = f" x {self.n_draws:,} draws" if self.ensemble is not None else ""
             raise ExperimentError(
-                f"{where}{self.n_points:,} points x {self.replications:,} replications = "
-                f"{self.n_runs:,} runs, more than the limit of {max_runs:,}; shrink the "
-                "design or raise the limit (--max-runs)")
+                f"{where}{self.n_points:,} points{draws} x {self.replications:,} "
+                f"replications = {self.n_runs:,} runs, more than the limit of "
+                f"{max_runs:,}; shrink the design or raise the limit (--max-runs)")
 
     def iter_points(self) -> Iterator[dict[str, Number]]:
         """The design points in order, each a ``{name: value}``, made one at a time."""
@@ -415,25 +668,50 @@ class Experiment:
         """The design points as a list (see :meth:`iter_points` for large designs)."""
         return list(self.iter_points())
 
-    def seed_for(self, point: int, replication: int) -> int:
-        """The seed of one run (a non-negative integer below ``2**63``)."""
-        key = ((_SHARED_STREAM, replication) if self.common_random_numbers
-               else (_OWN_STREAM, point, replication))
+    def seed_for(self, point: int, replication: int, draw: int | None = None) -> int:
+        """The seed of one run (a non-negative integer below ``2**63``).
+
+        With common random numbers it depends on the replication only (the same at every
+        point and in every draw); without, on the point, the replication and the draw.
+        """
+        key: tuple[int, ...]
+        if self.common_random_numbers:
+            key = (_SHARED_STREAM, replication)
+        elif draw is None:
+            key = (_OWN_STREAM, point, replication)
+        else:
+            key = (_OWN_STREAM, point, replication, draw)
         state = np.random.SeedSequence(self.seed, spawn_key=key).generate_state(1, np.uint64)
         return int(state[0] >> np.uint64(1))
 
     def runs(self) -> Iterator[RunSpec]:
-        """All runs in order: every replication of point 0, then of point 1, and so on."""
+        """All runs in order: every replication of point 0, then of point 1, and so on.
+
+        In an ensemble: every replication of point 0 in draw 0, then in draw 1, ..., then
+        point 1.
+        """
         shared: dict[int, int] = {}
+
+        def seed(p: int, r: int, d: int | None) -> int:
+            if not self.common_random_numbers:
+                return self.seed_for(p, r, d)
+            if r not in shared:
+                shared[r] = self.seed_for(0, r)
+            return shared[r]
+
+        reps = self.replications
+        if self.ensemble is None:
+            for p, values in enumerate(self.iter_points()):
+                for r in range(reps):
+                    yield RunSpec(p * reps + r, f"p{p}-r{r}", p, r, seed(p, r, None), values)
+            return
+        draws = self.draws
         for p, values in enumerate(self.iter_points()):
-            for r in range(self.replications):
-                if self.common_random_numbers:
-                    seed = shared.get(r)
-                    if seed is None:
-                        seed = shared[r] = self.seed_for(0, r)
-                else:
-                    seed = self.seed_for(p, r)
-                yield RunSpec(p * self.replications + r, f"p{p}-r{r}", p, r, seed, values)
+            for i, d in enumerate(draws):
+                merged = {**values, **d.constants}
+                for r in range(reps):
+                    yield RunSpec((p * len(draws) + i) * reps + r, f"p{p}-d{d.draw}-r{r}",
+                                  p, r, seed(p, r, d.draw), merged, d.draw)
 
     def parameters(self, values: Mapping[str, Number]) -> Parameters:
         """The full parameter object at a design point."""
@@ -471,9 +749,39 @@ def _unknown_parameter(name: str) -> str:
     return "unknown parameter"
 
 
+def find_posterior(posterior: str | Path, path: Path | None) -> Path:
+    """The ensemble posterior named ``posterior`` in the experiment file ``path``.
+
+    A relative path is looked for beside the experiment file, then in each folder above
+    it (so ``results/calibration/posterior.csv`` is found from ``experiments/``, relative
+    to the repository root), then in the working directory.
+
+    Raises:
+        ExperimentError: no such file; the message names the key and where it looked.
+
+    """
+    given = Path(posterior)
+    if given.is_absolute():
+        candidates = [given]
+    else:
+        folders: list[Path] = []
+        if path is not None:
+            here = path.resolve().parent
+            folders += [here, *here.parents]
+        folders.append(Path.cwd())
+        candidates = [folder / given for folder in dict.fromkeys(folders)]
+    for candidate in candidates:
+        if candidate.is_file():
+            return candidate
+    looked = "beside the experiment file, the folders above it and the working directory"
+    raise ExperimentError(f"ensemble.posterior: {posterior}: no such file (looked "
+                          f"{looked if not given.is_absolute() else 'there'})")
+
+
 # --- reading and checking ---------------------------------------------------------------
 def load_experiment(path: str | Path, *, known_outcomes: Sequence[str] | None = None,
-                    known_series: Sequence[str] | None = None) -> Experiment:
+                    known_series: Sequence[str] | None = None,
+                    posterior_text: str | None = None) -> Experiment:
     """Read and validate an experiment file.
 
     Args:
@@ -481,6 +789,8 @@ def load_experiment(path: str | Path, *, known_outcomes: Sequence[str] | None = 
         known_outcomes: outcome names the run function reports; when given, other names
             in ``outcomes`` are errors.
         known_series: likewise for ``series``.
+        posterior_text: the ensemble posterior's CSV text, instead of reading the file
+            ``[ensemble] posterior`` names (as a results manifest records it).
 
     Returns:
         The validated experiment.
@@ -499,20 +809,25 @@ def load_experiment(path: str | Path, *, known_outcomes: Sequence[str] | None = 
         raise ExperimentError(f"{path}: not UTF-8 text (byte 0x{exc.object[exc.start]:02x} "
                               f"at position {exc.start}); save it as UTF-8") from None
     return parse_experiment(text, path=path, known_outcomes=known_outcomes,
-                            known_series=known_series)
+                            known_series=known_series, posterior_text=posterior_text)
 
 
 def parse_experiment(text: str, *, path: Path | None = None,
                      known_outcomes: Sequence[str] | None = None,
-                     known_series: Sequence[str] | None = None) -> Experiment:
-    """Validate an experiment given as TOML text; see :func:`load_experiment`."""
+                     known_series: Sequence[str] | None = None,
+                     posterior_text: str | None = None) -> Experiment:
+    """Validate an experiment given as TOML text; see :func:`load_experiment`.
+
+    Without ``path``, an ensemble's posterior is looked for from the working directory.
+    """
     where = str(path) if path is not None else "<experiment>"
     try:
         doc = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ExperimentError(f"{where}: not valid TOML ({exc})") from None
     try:
-        return _Reader().experiment(doc, text, path, known_outcomes, known_series)
+        return _Reader(posterior_text).experiment(doc, text, path, known_outcomes,
+                                                  known_series)
     except ExperimentError as exc:
         raise ExperimentError(f"{where}: {exc}") from None
 
@@ -525,8 +840,9 @@ class _Reader:
     and varied.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, posterior_text: str | None = None) -> None:
         self.warnings: list[str] = []
+        self.posterior_text = posterior_text
 
     @staticmethod
     def fail(key: str, expected: str) -> ExperimentError:
@@ -551,8 +867,16 @@ class _Reader:
                 raise self.fail(v.key, "also fixed in [base] or by horizon; fix it or vary it")
         outcomes = self.names(doc, "outcomes", known_outcomes)
         series = self.names(doc, "series", known_series) or ()
+        ensemble = self.ensemble(doc, path)
+        if ensemble is not None:
+            for i, column in enumerate(ensemble.columns or ()):
+                if column in doc.get("base", {}) or (column == HORIZON_PARAMETER
+                                                     and "horizon" in doc):
+                    raise self.fail(f"ensemble.columns[{i}]", f"{column} is also fixed in "
+                                    "[base]; draw it or fix it")
         return Experiment(name, description, path, text, base, tuple(variables), design,
-                          replications, seed, crn, outcomes, series, tuple(self.warnings))
+                          replications, seed, crn, outcomes, series, tuple(self.warnings),
+                          ensemble)
 
     # --- pieces -------------------------------------------------------------------------
     def no_unknown_keys(self, table: Mapping[str, Any], allowed: set[str], prefix: str) -> None:
@@ -597,6 +921,38 @@ class _Reader:
             except ParameterError as exc:
                 raise self.fail(key, str(exc)) from None
         return params
+
+    def ensemble(self, doc: Mapping[str, Any], path: Path | None) -> Ensemble | None:
+        if "ensemble" not in doc:
+            return None
+        table = doc["ensemble"]
+        if not isinstance(table, dict):
+            raise self.fail("ensemble", "expected a table with posterior and draws")
+        self.no_unknown_keys(table, _ENSEMBLE_KEYS, "ensemble.")
+        posterior = self.string(table, "posterior", required=False)
+        if posterior is None:
+            raise self.fail("ensemble.posterior", "missing, expected the path of a "
+                                                  "calibration's posterior.csv")
+        draws = self.integer(table, "draws", minimum=1, prefix="ensemble.")
+        if draws > MAX_DRAWS:
+            raise self.fail("ensemble.draws", f"expected a whole number in [1, {MAX_DRAWS}], "
+                                              f"got {draws}")
+        columns = table.get("columns")
+        if columns is not None and not (isinstance(columns, list) and columns):
+            raise self.fail("ensemble.columns", f"expected a non-empty list of parameter "
+                                                f"names, got {columns!r}")
+        source: Path | None = None
+        text = self.posterior_text
+        if text is None:
+            source = find_posterior(posterior, path)
+            try:
+                text = source.read_text(encoding="utf-8")
+            except (OSError, UnicodeDecodeError) as exc:
+                raise self.fail("ensemble.posterior", f"{source}: cannot read it "
+                                                      f"({exc})") from None
+        return Ensemble(posterior, text, draws, table.get("sample", "weighted"),
+                        tuple(columns) if columns is not None else None,
+                        table.get("defaults", True), source)
 
     def design(self, table: Any) -> Design:
         if not isinstance(table, dict):

@@ -51,6 +51,8 @@ RunFunction = Callable[..., Mapping[str, Any]]
 Chunk = list[RunSpec]
 
 META_COLUMNS = ("run", "key", "point", "replication", "seed")
+#: The extra column of an ensemble's runs: which constant set (:class:`~kamabm.experiment.Draw`).
+DRAW = "draw"
 STATUS_OK, STATUS_ERROR = "ok", "error"
 # Enough chunks per worker to balance the load, few enough that storing them is cheap.
 _CHUNKS_PER_WORKER = 16
@@ -122,14 +124,20 @@ def function_name(fn: Callable[..., Any]) -> str:
     return f"{fn.__module__}:{fn.__qualname__}"
 
 
-def results_schema(outcomes: Sequence[str]) -> pa.Schema:
-    """Arrow schema of the runs table: run metadata, all parameters, outcomes, status."""
-    clash = set(outcomes) & (set(META_COLUMNS) | set(Parameters.names()) | {"status", "error"})
+def results_schema(outcomes: Sequence[str], *, draw: bool = False) -> pa.Schema:
+    """Arrow schema of the runs table: run metadata, all parameters, outcomes, status.
+
+    With ``draw`` (an ensemble), a ``draw`` column follows the seed.
+    """
+    clash = set(outcomes) & (set(META_COLUMNS) | set(Parameters.names())
+                             | {"status", "error", DRAW})
     if clash:
         raise SweepError(f"outcome names clash with column names: {sorted(clash)}")
     fields = [pa.field("run", pa.int64()), pa.field("key", pa.string()),
               pa.field("point", pa.int64()), pa.field("replication", pa.int64()),
               pa.field("seed", pa.int64())]
+    if draw:
+        fields.append(pa.field(DRAW, pa.int64()))
     fields += [pa.field(n, pa.list_(pa.float64()) if Parameters.is_sequence(n) else
                         pa.int64() if Parameters.is_integer(n) else pa.float64())
                for n in Parameters.names()]
@@ -158,17 +166,21 @@ def run_chunk(run_fn: RunFunction, base: Parameters, specs: Chunk,
         series: series names to keep (none: ``keep_series`` is not passed).
 
     Returns:
-        The runs table and, if series are kept, the series table.
+        The runs table (with a ``draw`` column when the runs belong to an ensemble) and,
+        if series are kept, the series table.
 
     """
     shared = base.as_dict()
     rows: list[dict[str, Any]] = []
     months: dict[str, list[Any]] = {name: [] for name in ("run", "key", "month", *series)}
+    ensemble = any(spec.draw is not None for spec in specs)
     for spec in specs:
         run, key = spec.run, spec.key
         row: dict[str, Any] = {"run": run, "key": key, "point": spec.point,
                                "replication": spec.replication, "seed": spec.seed,
                                **shared, **spec.values}
+        if ensemble:
+            row[DRAW] = spec.draw
         try:
             kwargs = {"keep_series": tuple(series)} if series else {}
             result = run_fn(base.replace(**spec.values), spec.seed, **kwargs)
@@ -186,7 +198,7 @@ def run_chunk(run_fn: RunFunction, base: Parameters, specs: Chunk,
             for name, values_ in columns.items():
                 months[name] += values_
         rows.append(row)
-    table = pa.Table.from_pylist(rows, schema=results_schema(outcomes))
+    table = pa.Table.from_pylist(rows, schema=results_schema(outcomes, draw=ensemble))
     if not series:
         return table, None
     return table, pa.Table.from_pydict(months, schema=series_schema(series))
@@ -403,17 +415,21 @@ def _manifest(store: ResultsStore, experiment: Experiment, identity: Mapping[str
     if old is not None and old.get("identity") == dict(identity):
         return old
     path = experiment.path
+    described: dict[str, Any] = {
+        "name": experiment.name, "path": str(path) if path else None,
+        "digest": experiment.digest, "text": experiment.text,
+        "uncertainties": list(experiment.uncertainties), "levers": list(experiment.levers),
+        "design": experiment.design.method, "replications": experiment.replications,
+        "seed": experiment.seed, "common_random_numbers": experiment.common_random_numbers}
+    if experiment.ensemble is not None:
+        # the posterior's digest, the draws and its text: the folder can be analysed,
+        # and resumed, whatever becomes of the file
+        described["ensemble"] = experiment.ensemble.describe(experiment.base, experiment.seed)
     return {
         "format": 2,
         "identity": dict(identity),
         "code": dict(code),
-        "experiment": {"name": experiment.name, "path": str(path) if path else None,
-                       "digest": experiment.digest, "text": experiment.text,
-                       "uncertainties": list(experiment.uncertainties),
-                       "levers": list(experiment.levers),
-                       "design": experiment.design.method,
-                       "replications": experiment.replications, "seed": experiment.seed,
-                       "common_random_numbers": experiment.common_random_numbers},
+        "experiment": described,
         "status": "running",
         "started": now(),
         "finished": None,
