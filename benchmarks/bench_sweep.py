@@ -45,6 +45,8 @@ from kamabm.sweep import run_sweep
 
 REPO = Path(__file__).resolve().parents[1]
 HEADLINE = REPO / "experiments" / "capture_phase.toml"
+#: The documented ``kamabm`` command, installed beside this interpreter (.venv/bin/kamabm).
+KAMABM = str(Path(sys.executable).with_name("kamabm"))
 
 
 def design(shares: int, pressures: int, replications: int, horizon: int = 60) -> Experiment:
@@ -152,7 +154,7 @@ def sweep_to_tmp(exp: Experiment, **kwargs) -> None:
 # --- the measurements ----------------------------------------------------------------------
 def bench_headline() -> None:
     with tempfile.TemporaryDirectory() as tmp:
-        cmd = [sys.executable, "-m", "kamabm.sweep_cli", str(HEADLINE), "--out",
+        cmd = [KAMABM, "sweep", str(HEADLINE), "--out",
                str(Path(tmp) / "out"), "--workers", "2", "--quiet"]
         start = time.perf_counter()
         proc = subprocess.Popen(cmd)

@@ -26,11 +26,14 @@ def chromium_path() -> Path | None:
 
 def plot_command(argv: list[str]) -> int:
     """Run ``kamabm plot`` or ``kamabm report`` with ``argv``; return the exit status."""
-    from kamabm.plot_cli import add_plot_parsers, run_plot_command
+    from kamabm.cli import plot, report
 
     parser = argparse.ArgumentParser(prog="kamabm")
-    add_plot_parsers(parser.add_subparsers(dest="command", required=True))
-    return run_plot_command(parser.parse_args(argv))
+    commands = parser.add_subparsers(dest="command", required=True)
+    plot.add_parser(commands)
+    report.add_parser(commands)
+    args = parser.parse_args(argv)
+    return (plot if args.command == "plot" else report).run(args)
 
 
 @pytest.fixture(scope="module")

@@ -42,7 +42,7 @@ def _import_app():
 
 # --- without a browser ---------------------------------------------------------------
 def test_importing_kamabm_and_its_app_command_does_not_import_the_web_stack():
-    code = ("import sys, kamabm, kamabm.cli, kamabm.app_cli; "
+    code = ("import sys, kamabm, kamabm.cli, kamabm.cli.app; "
             "print(sorted(m for m in ('solara', 'kamabm.app', 'altair') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True, cwd=ROOT).stdout
@@ -53,7 +53,7 @@ def test_app_command_without_the_extra_says_how_to_install_it():
     # A stub that makes the extra look absent, whether or not it is installed.
     code = ("import importlib.util, sys; real = importlib.util.find_spec; "
             "importlib.util.find_spec = lambda n, *a: None if n == 'solara' else real(n, *a); "
-            "from kamabm.app_cli import main; sys.exit(main(['--port', '0']))")
+            "from kamabm.cli import main; sys.exit(main(['app', '--port', '0']))")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           cwd=ROOT, timeout=60)
     assert done.returncode == 2
@@ -186,7 +186,7 @@ def test_app_on_a_busy_port_says_so_in_one_line_and_serves_nothing():
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        done = subprocess.run([sys.executable, "-m", "kamabm.app_cli", "--port", str(port)],
+        done = subprocess.run([sys.executable, "-m", "kamabm", "app", "--port", str(port)],
                               capture_output=True, text=True, cwd=ROOT, timeout=60)
     assert done.returncode == 2
     assert done.stderr.count("\n") == 1 and "serving" not in done.stderr
@@ -274,7 +274,7 @@ def served_app() -> Iterator[tuple[str, float]]:
     port = _free_port()
     url = f"http://127.0.0.1:{port}/"
     started = time.perf_counter()
-    server = subprocess.Popen([sys.executable, "-m", "kamabm.app_cli", "--port", str(port)],
+    server = subprocess.Popen([sys.executable, "-m", "kamabm", "app", "--port", str(port)],
                               cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                               text=True)
     try:
@@ -473,7 +473,7 @@ def test_tutorial_experiment_1_plays_to_the_end_in_under_15_s_at_any_redraw_inte
 def test_ctrl_c_stops_the_app_with_one_line_and_status_0():
     _import_app()
     port = _free_port()
-    server = subprocess.Popen([sys.executable, "-m", "kamabm.app_cli", "--port", str(port)],
+    server = subprocess.Popen([sys.executable, "-m", "kamabm", "app", "--port", str(port)],
                               cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                               text=True)
     try:

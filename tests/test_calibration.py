@@ -199,10 +199,10 @@ def test_a_folder_of_another_calibration_is_refused(tmp_path) -> None:
 
 
 def test_calibrate_quick_runs_the_real_model_to_a_posterior(tmp_path) -> None:
-    from kamabm.calibrate_cli import main
+    from kamabm.cli import main
 
     out = tmp_path / "cal"
-    assert main([str(FILE), "--quick", "--out", str(out), "--workers", "2"]) == 0
+    assert main(["calibrate", str(FILE), "--quick", "--out", str(out), "--workers", "2"]) == 0
     posterior = pd.read_csv(out / "posterior.csv")
     calibration = load_calibration(FILE)
     assert len(posterior) == calibration.quick_version().abc.population
@@ -213,7 +213,7 @@ def test_calibrate_quick_runs_the_real_model_to_a_posterior(tmp_path) -> None:
     assert np.isfinite(targets["posterior_mean"]).all()
     for name in ("targets", "posterior"):
         assert (out / "charts" / f"{name}.png").stat().st_size > 20_000
-    assert main([str(FILE), "--quick", "--out", str(out), "--workers", "1"]) == 0
+    assert main(["calibrate", str(FILE), "--quick", "--out", str(out), "--workers", "1"]) == 0
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["resumed_from_generation"] == manifest["generations"] == 2  # nothing new
 

@@ -44,7 +44,7 @@ def test_set_changes_the_run(capsys, tmp_path):
     (["--seed", "x"], "invalid int value"),
 ])
 def test_bad_input_exits_2_with_one_line_and_no_traceback(args, needle):
-    proc = subprocess.run([sys.executable, "-m", "kamabm.cli", "run", "--no-chart", *args],
+    proc = subprocess.run([sys.executable, "-m", "kamabm", "run", "--no-chart", *args],
                           capture_output=True, text=True)
     assert proc.returncode == 2
     assert needle in proc.stderr and "Traceback" not in proc.stderr
@@ -97,7 +97,7 @@ def test_a_params_file_that_is_not_utf8_is_a_one_line_error(tmp_path, capsys):
 
 
 def test_a_closed_pipe_ends_the_command_quietly():
-    proc = subprocess.Popen([sys.executable, "-m", "kamabm.cli", "params"],
+    proc = subprocess.Popen([sys.executable, "-m", "kamabm", "params"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     proc.stdout.close()  # the reader is gone before anything is written, as `| head` does
     err = proc.stderr.read().decode()
@@ -116,7 +116,7 @@ def test_runs_with_other_parameters_do_not_overwrite_each_others_chart(tmp_path)
 
 
 def test_chart_names_stay_short_with_many_changes():
-    from kamabm.cli import chart_stem
+    from kamabm.cli.run import chart_stem
 
     many = {f"parameter_number_{i}": 0.5 for i in range(10)}
     stem = chart_stem(many, 3)

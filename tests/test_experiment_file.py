@@ -12,6 +12,8 @@ import numpy as np
 import pytest
 from sweep_fakes import FAKE_OUTCOMES, FAKE_SERIES, fake_run
 
+from kamabm.cli.sweep import add_arguments as add_sweep_arguments
+from kamabm.cli.sweep import run as run_sweep_command
 from kamabm.experiment import (
     Design,
     ExperimentError,
@@ -21,7 +23,6 @@ from kamabm.experiment import (
     parse_experiment,
 )
 from kamabm.params import Parameters
-from kamabm.sweep_cli import add_sweep_arguments, run_sweep_command
 
 REPO = Path(__file__).resolve().parents[1]
 

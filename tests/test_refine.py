@@ -103,14 +103,14 @@ def test_refine_options_are_checked_on_the_command_line(tmp_path):
 
     path = tmp_path / "e.toml"
     path.write_text(EXPERIMENT)
-    proc = subprocess.run([sys.executable, "-m", "kamabm.sweep_cli", str(path), "--refine",
+    proc = subprocess.run([sys.executable, "-m", "kamabm", "sweep", str(path), "--refine",
                            "--refine-width", "0", "--out", str(tmp_path / "out")],
                           capture_output=True, text=True)
     assert proc.returncode == 2 and "--refine-width" in proc.stderr
     assert "Traceback" not in proc.stderr and not (tmp_path / "out").exists()
     wrong = tmp_path / "wrong.toml"
     wrong.write_text(EXPERIMENT.replace("kam_pressure", "buyer_detachment"))
-    proc = subprocess.run([sys.executable, "-m", "kamabm.sweep_cli", str(wrong), "--refine",
+    proc = subprocess.run([sys.executable, "-m", "kamabm", "sweep", str(wrong), "--refine",
                            "--out", str(tmp_path / "out")], capture_output=True, text=True)
     assert proc.returncode == 2 and "--refine needs a grid" in proc.stderr
     assert not (tmp_path / "out").exists()

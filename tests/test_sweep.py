@@ -13,11 +13,12 @@ import pandas as pd
 import pytest
 from sweep_fakes import FAKE_OUTCOMES, FAKE_SERIES, failing_run, fake_run, pid_run
 
+from kamabm.cli.sweep import add_arguments as add_sweep_arguments
+from kamabm.cli.sweep import run as run_sweep_command
 from kamabm.experiment import parse_experiment
 from kamabm.params import Parameters
 from kamabm.store import load_results, load_series, run_parameters
 from kamabm.sweep import run_sweep
-from kamabm.sweep_cli import add_sweep_arguments, run_sweep_command
 
 TESTS = Path(__file__).resolve().parent
 REPO = TESTS.parent
@@ -203,7 +204,7 @@ def test_seeds_in_the_rows_reproduce_the_outcomes_through_run_one(tmp_path):
 def test_smoke_experiment_runs_end_to_end_through_the_command(tmp_path):
     out = tmp_path / "smoke"
     proc = subprocess.run(
-        [sys.executable, "-m", "kamabm.sweep_cli", str(REPO / "experiments" / "smoke.toml"),
+        [sys.executable, "-m", "kamabm", "sweep", str(REPO / "experiments" / "smoke.toml"),
          "--out", str(out), "--workers", "2"],
         capture_output=True, text=True, timeout=120, cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr

@@ -18,11 +18,12 @@ import pandas as pd
 import pytest
 from sweep_fakes import FAKE_OUTCOMES, FAKE_SERIES, fake_run, slower_run
 
+from kamabm.cli.sweep import add_arguments as add_sweep_arguments
+from kamabm.cli.sweep import run as run_sweep_command
 from kamabm.experiment import ExperimentError, parse_experiment
 from kamabm.lock import FolderLockedError, check_unlocked, folder_lock
 from kamabm.store import JOURNAL, SET_ASIDE, ResultsStore, StoreError, code_version, load_results
 from kamabm.sweep import run_sweep
-from kamabm.sweep_cli import add_sweep_arguments, run_sweep_command
 
 TESTS = Path(__file__).resolve().parent
 
@@ -77,7 +78,7 @@ def start_sweep(path: Path, out: Path, *options: str, run: str = "slower_run",
         import argparse, sys
         sys.path.insert(0, {str(TESTS)!r})
         from sweep_fakes import FAKE_OUTCOMES, {run}
-        from kamabm.sweep_cli import add_sweep_arguments, run_sweep_command
+        from kamabm.cli.sweep import add_arguments as add_sweep_arguments, run as run_sweep_command
         parser = argparse.ArgumentParser()
         add_sweep_arguments(parser)
         args = parser.parse_args(sys.argv[1:])
@@ -163,7 +164,7 @@ def test_refinement_and_readers_respect_the_lock(tmp_path):
         with pytest.raises(FolderLockedError, match="in use by another"):
             refine_boundary(parse_experiment(EXPERIMENT), tmp_path)
         for command in ("plot", "report"):  # charts and report wait for the sweep
-            done = subprocess.run([sys.executable, "-m", "kamabm.cli", command,
+            done = subprocess.run([sys.executable, "-m", "kamabm", command,
                                    str(tmp_path)], capture_output=True, text=True)
             assert done.returncode == 2, done.stderr
             assert done.stderr.count("\n") == 1 and "in use by another" in done.stderr
@@ -487,9 +488,9 @@ def test_a_step_that_misses_the_end_of_its_range_is_a_warning(tmp_path, capsys):
 
 
 def test_more_workers_than_cores_is_a_warning(experiment_file, tmp_path, capsys, monkeypatch):
-    import kamabm.sweep_cli
+    import kamabm.cli.sweep
 
-    monkeypatch.setattr(kamabm.sweep_cli, "available_cores", lambda: 1)
+    monkeypatch.setattr(kamabm.cli.sweep, "available_cores", lambda: 1)
     assert sweep(experiment_file, tmp_path / "out", "--workers", "2") == 0
     line = one_line(capsys.readouterr().err)
     assert "warning: --workers 2 is more than the 1 cores available" in line

@@ -14,12 +14,11 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import re
-import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 from kamabm.backends import available_cores
+from kamabm.cli.common import EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, fail, say
 from kamabm.experiment import DEFAULT_MAX_RUNS, ExperimentError, load_experiment
 from kamabm.lock import FolderLockedError, folder_lock
 from kamabm.refine import RefineError, RefineSummary, check_refinable, refine_boundary
@@ -41,21 +40,20 @@ from kamabm.sweep import (
     sweep_identity,
 )
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
-PROG = "kamabm sweep"
+COMMAND = "sweep"
 # A Dask scheduler address: PROTOCOL://HOST:PORT or HOST:PORT.
 _ADDRESS = re.compile(r"((tcp|tls|ucx|inproc|ws|wss)://)?[A-Za-z0-9_.\-\[\]:]*[A-Za-z0-9\]]"
                       r":\d{1,5}")
 
 
-def add_sweep_parser(subparsers: Any) -> argparse.ArgumentParser:
+def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     """Add the ``sweep`` command to an ``argparse`` sub-parser collection.
 
     Args:
         subparsers: what ``ArgumentParser.add_subparsers()`` returned.
 
     Returns:
-        The new sub-parser; call :func:`run_sweep_command` with its parsed arguments.
+        The new sub-parser; call :func:`run` with its parsed arguments.
 
     """
     parser = subparsers.add_parser(
@@ -63,11 +61,11 @@ def add_sweep_parser(subparsers: Any) -> argparse.ArgumentParser:
         description="Run every design point and replication of an experiment file, "
                     "storing results under results/<experiment name>/. Running the same "
                     "command again after an interruption runs only the missing runs.")
-    add_sweep_arguments(parser)
+    add_arguments(parser)
     return parser
 
 
-def add_sweep_arguments(parser: argparse.ArgumentParser) -> None:
+def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Add the sweep's arguments to ``parser``."""
     parser.add_argument("experiment", type=Path, help="experiment file (TOML)")
     parser.add_argument("--workers", type=int, default=None, metavar="N",
@@ -97,12 +95,12 @@ def add_sweep_arguments(parser: argparse.ArgumentParser) -> None:
                              f"{DEFAULT_MAX_RUNS:,})")
 
 
-def run_sweep_command(args: argparse.Namespace, *, run_fn: RunFunction | None = None,
-                      outcomes: Sequence[str] | None = None) -> int:
+def run(args: argparse.Namespace, *, run_fn: RunFunction | None = None,
+        outcomes: Sequence[str] | None = None) -> int:
     """Carry out ``kamabm sweep`` with parsed arguments.
 
     Args:
-        args: the parsed arguments of :func:`add_sweep_parser`'s parser.
+        args: the parsed arguments of :func:`add_parser`'s parser.
         run_fn: run function (default :func:`kamabm.run.run_one`); for tests.
         outcomes: the outcome names ``run_fn`` reports, when it is not the default.
 
@@ -127,13 +125,13 @@ def run_sweep_command(args: argparse.Namespace, *, run_fn: RunFunction | None = 
         if args.refine:
             check_refinable(experiment)
     except (ExperimentError, _UsageError, RefineError) as exc:
-        return _error(str(exc), EXIT_USAGE)
+        return fail(COMMAND, str(exc), EXIT_USAGE, label=None)
     for warning in experiment.warnings:
-        _error(f"warning: {experiment.path}: {warning}", EXIT_OK)
+        say(COMMAND, f"warning: {experiment.path}: {warning}")
     cores = available_cores()
     if args.workers is not None and args.workers > cores:
-        _error(f"warning: --workers {args.workers} is more than the {cores} cores available; "
-               "the workers will share them", EXIT_OK)
+        say(COMMAND, f"warning: --workers {args.workers} is more than the {cores} cores "
+            "available; the workers will share them")
     out = args.out if args.out is not None else Path("results") / experiment.name
     try:
         # Checked before the lock is taken (which creates the folder): a refused folder
@@ -157,22 +155,23 @@ def run_sweep_command(args: argparse.Namespace, *, run_fn: RunFunction | None = 
                 if not args.quiet:
                     print(_refine_summary(refined))
     except (StoreError, FolderLockedError, ExperimentError) as exc:
-        return _error(str(exc), EXIT_USAGE)
+        return fail(COMMAND, str(exc), EXIT_USAGE, label=None)
     except SweepError as exc:
-        return _error(str(exc), EXIT_FAILED)
+        return fail(COMMAND, str(exc), EXIT_FAILURE, label=None)
     except SweepInterrupted as exc:
-        return _error(f"stopped by {exc}; results so far are in {out}, run the same "
-                      "command again to resume", 128 + exc.signum)
+        return fail(COMMAND, f"stopped by {exc}; results so far are in {out}, run the same "
+                    "command again to resume", 128 + exc.signum, label=None)
     except KeyboardInterrupt:
-        return _error(f"interrupted; results so far are in {out}, run the same command "
-                      "again to resume", EXIT_INTERRUPTED)
+        return fail(COMMAND, f"interrupted; results so far are in {out}, run the same "
+                    "command again to resume", EXIT_INTERRUPTED, label=None)
     except OSError as exc:
         where = exc.filename or out
-        return _error(f"{where}: cannot write there ({exc.strerror or exc})", EXIT_USAGE)
+        return fail(COMMAND, f"{where}: cannot write there ({exc.strerror or exc})",
+                    EXIT_USAGE, label=None)
     if summary.failures:
-        return _error(f"{summary.failures} of {summary.runs_total} runs failed; their "
-                      f"tracebacks are in the error column of {out / RUNS_PARQUET}",
-                      EXIT_FAILED)
+        return fail(COMMAND, f"{summary.failures} of {summary.runs_total} runs failed; "
+                    f"their tracebacks are in the error column of {out / RUNS_PARQUET}",
+                    EXIT_FAILURE, label=None)
     return EXIT_OK
 
 
@@ -210,11 +209,6 @@ def _check_options(args: argparse.Namespace) -> None:
         raise _UsageError(f"{args.experiment}: no such experiment file")
 
 
-def _error(message: str, status: int) -> int:
-    print(f"{PROG}: {message}", file=sys.stderr)
-    return status
-
-
 def _summary(s: SweepSummary, series: bool) -> str:
     files = ", ".join([RUNS_PARQUET, RUNS_CSV] + ([SERIES_PARQUET] if series else [])
                       + ["manifest.json"])
@@ -222,14 +216,3 @@ def _summary(s: SweepSummary, series: bool) -> str:
     return (f"{s.experiment}: {s.runs_total} runs, {s.failures} failed, {s.runs_now} run "
             f"now{resumed}, wall time {s.wall_time:.1f} s ({s.backend})\n"
             f"results: {s.directory}/ ({files})")
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """Run ``kamabm sweep`` on its own, as ``python -m kamabm.sweep_cli``."""
-    parser = argparse.ArgumentParser(prog=PROG)
-    add_sweep_arguments(parser)
-    return run_sweep_command(parser.parse_args(argv))
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -13,18 +13,18 @@ import signal
 import socket
 import sys
 import warnings
-from collections.abc import Sequence
+
+from kamabm.cli.common import EXIT_OK, fail
 
 #: Loopback only: the app runs models on the serving machine for whoever connects.
 HOST = "127.0.0.1"
 DEFAULT_PORT = 8765
-EXIT_USAGE = 2
 #: Distributions the app needs at run time (import names).
 APP_MODULES = ("solara", "ipyvuetify")
 INSTALL_HINT = 'the app needs the optional extra: pip install "kamabm[app]"'
 
 
-def add_app_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
+def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     """Add the ``app`` sub-command to the ``kamabm`` parser's ``subparsers``."""
     app = subparsers.add_parser(
         "app", help="start the interactive explorer in the browser (needs kamabm[app])",
@@ -72,7 +72,7 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def run_app_command(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace) -> int:
     """Serve the app on loopback at ``args.port`` until Ctrl-C; return the exit status.
 
     A port that cannot be served is refused with one line and status 2 before anything
@@ -80,12 +80,12 @@ def run_app_command(args: argparse.Namespace) -> int:
     """
     missing = missing_modules()
     if missing:
-        return _error(f"{INSTALL_HINT} (missing: {', '.join(missing)})")
+        return fail(None, f"{INSTALL_HINT} (missing: {', '.join(missing)})")
     port = args.port or free_port()
     busy = port_in_use(port)
     if busy:
-        return _error(f"cannot serve on {HOST}:{port}: {busy.lower()} "
-                      "(another program listens there? try --port N)")
+        return fail(None, f"cannot serve on {HOST}:{port}: {busy.lower()} "
+                    "(another program listens there? try --port N)")
     # Solara's "This website runs on Solara" banner would cover the charts' captions.
     os.environ.setdefault("SOLARA_THEME_SHOW_BANNER", "False")
     # Solara warns that a session cookie falls back to SameSite=Lax on plain http; that
@@ -110,13 +110,13 @@ def run_app_command(args: argparse.Namespace) -> int:
         pass
     except SystemExit as exc:  # the server could not start (e.g. the port was taken since)
         if exc.code not in (None, 0):
-            return _error(f"the explorer's server stopped with status {exc.code} on "
-                          f"{HOST}:{port}")
+            return fail(None, f"the explorer's server stopped with status {exc.code} on "
+                        f"{HOST}:{port}")
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
     print("kamabm: explorer stopped", file=sys.stderr)
-    return 0
+    return EXIT_OK
 
 
 class _Stopped(Exception):
@@ -125,20 +125,3 @@ class _Stopped(Exception):
 
 def _stop(signum: int, frame: object) -> None:
     raise _Stopped
-
-
-def _error(message: str) -> int:
-    print(f"kamabm: error: {message}", file=sys.stderr)
-    return EXIT_USAGE
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """Run ``kamabm app`` on its own (``python -m kamabm.app_cli --port N``)."""
-    parser = argparse.ArgumentParser(prog="kamabm")
-    add_app_parser(parser.add_subparsers(dest="command", required=True))
-    return run_app_command(parser.parse_args(["app", *(sys.argv[1:] if argv is None
-                                                       else argv)]))
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -7,44 +7,42 @@ loyalty-discount and whale-curve charts (:mod:`kamabm.charts.patterns`) into a f
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
-from kamabm.outputs import unwritable
+from kamabm.cli.common import EXIT_OK, add_set_argument, fail, unwritable
 from kamabm.params import ParameterError, Parameters
 
-EXIT_OK, EXIT_USAGE = 0, 2
+COMMAND = "patterns"
 DEFAULT_OUT = Path("results") / "patterns"
 
 
-def add_patterns_parser(commands: argparse._SubParsersAction) -> argparse.ArgumentParser:
+def add_parser(commands: argparse._SubParsersAction) -> argparse.ArgumentParser:
     """Add the ``patterns`` sub-command to the ``kamabm`` parser."""
     parser = commands.add_parser(
         "patterns", help="charts of patterns P6 (loyalty discount) and P9 (whale curve)",
         description="Run the model at one setting for several seeds and draw the loyalty-"
                     "discount (P6) and whale-curve (P9) charts.")
-    parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
-                        help="a parameter value (default: client_revenue_share=0.6, "
-                             "kam_pressure=0.6)")
+    add_set_argument(parser, "a parameter value (default: client_revenue_share=0.6, "
+                     "kam_pressure=0.6)")
     parser.add_argument("--seeds", type=int, default=20, help="seeds 0 .. N-1 (default 20)")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT,
                         help=f"folder for the charts (default {DEFAULT_OUT})")
     return parser
 
 
-def run_patterns_command(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace) -> int:
     """Run ``kamabm patterns``; return the exit status."""
     if not 1 <= args.seeds <= 10_000:
-        return _fail(f"--seeds = {args.seeds}: allowed 1 to 10000")
+        return fail(COMMAND, f"--seeds = {args.seeds}: allowed 1 to 10000")
     try:
         params = Parameters(client_revenue_share=0.6, kam_pressure=0.6).with_assignments(
             args.set)
     except ParameterError as exc:
-        return _fail(str(exc))
+        return fail(COMMAND, str(exc))
     out = args.out
-    problem = unwritable(out)
+    problem = unwritable(out, option="--out")
     if problem:
-        return _fail(f"--out {problem}")
+        return fail(COMMAND, problem)
     from kamabm.charts import patterns
 
     seeds = range(args.seeds)
@@ -52,8 +50,3 @@ def run_patterns_command(args: argparse.Namespace) -> int:
                   patterns.whale_curve(params, seeds, out)):
         print(f"{chart.png}: {chart.title}")
     return EXIT_OK
-
-
-def _fail(message: str) -> int:
-    print(f"kamabm patterns: error: {message}", file=sys.stderr)
-    return EXIT_USAGE

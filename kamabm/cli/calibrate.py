@@ -7,24 +7,18 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Sequence
 from pathlib import Path
 
-EXIT_OK, EXIT_USAGE = 0, 2
+from kamabm.cli.common import EXIT_OK, fail, workers_problem
 
 
-def add_calibrate_parser(commands: argparse._SubParsersAction) -> argparse.ArgumentParser:
+def add_parser(commands: argparse._SubParsersAction) -> argparse.ArgumentParser:
     """Register the ``calibrate`` sub-command on ``commands``."""
     parser = commands.add_parser(
         "calibrate", help="fit structural constants to published numbers (ABC-SMC, pyabc)",
         description="Fit the constants a calibration file lists to its published targets by "
                     "ABC-SMC (pyabc; pip install -e '.[calibrate]'), write the posterior, "
                     "each target against the model, and charts. Resumes when run again.")
-    _arguments(parser)
-    return parser
-
-
-def _arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("file", type=Path, help="calibration file (TOML), e.g. "
                         "experiments/calibration.toml")
     parser.add_argument("--out", type=Path, metavar="DIR",
@@ -40,18 +34,20 @@ def _arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--overwrite", action="store_true",
                         help="discard the history of a different calibration in --out")
     parser.add_argument("--quiet", action="store_true", help="no progress lines")
+    return parser
 
 
-def run_calibrate_command(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace) -> int:
     """Carry out ``kamabm calibrate`` with parsed arguments; return the exit status."""
     from kamabm.calibration import CalibrationError, fit, load_calibration, plot_calibration
 
     try:
         calibration = load_calibration(args.file)
     except CalibrationError as exc:
-        return _fail(str(exc))
-    if args.workers is not None and args.workers < 1:
-        return _fail(f"--workers {args.workers}: expected a whole number >= 1")
+        return fail(None, str(exc))
+    problem = workers_problem(args.workers)
+    if problem:
+        return fail(None, problem)
     if args.quick:
         calibration = calibration.quick_version()
     out = args.out or Path("results") / (calibration.name + ("-quick" if args.quick else ""))
@@ -66,7 +62,7 @@ def run_calibrate_command(args: argparse.Namespace) -> int:
         summary = fit(calibration, out, workers=args.workers, scheduler=args.scheduler,
                       overwrite=args.overwrite, progress=not args.quiet)
     except CalibrationError as exc:
-        return _fail(str(exc))
+        return fail(None, str(exc))
     files = plot_calibration(summary.targets, summary.posterior, calibration, out / "charts",
                              epsilon=summary.epsilon)
     for row in summary.targets.itertuples():
@@ -80,19 +76,3 @@ def run_calibrate_command(args: argparse.Namespace) -> int:
           f"stopped: {summary.stopped_because}; {summary.wall_time:.1f} s; "
           f"posterior {out / 'posterior.csv'}, chart {files[0]}", file=sys.stderr)
     return EXIT_OK
-
-
-def _fail(message: str) -> int:
-    print(f"kamabm: error: {message}", file=sys.stderr)
-    return EXIT_USAGE
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """Run ``kamabm calibrate`` on its own (``python -m kamabm.calibrate_cli FILE``)."""
-    parser = argparse.ArgumentParser(prog="kamabm calibrate", description=__doc__)
-    _arguments(parser)
-    return run_calibrate_command(parser.parse_args(argv))
-
-
-if __name__ == "__main__":
-    sys.exit(main())
