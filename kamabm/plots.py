@@ -15,6 +15,9 @@ the numbers plotted:
   numbers, and margin erosion by lever (:mod:`kamabm.charts.levers`);
 - a scheduled change of pressure: the hysteresis loop (:mod:`kamabm.charts.dynamics`);
 - a Saltelli design: Sobol indices (:mod:`kamabm.charts.sensitivity`);
+- a grid over an ensemble of constant sets: the phase diagram with the band covering
+  structural and seed uncertainty, and the margin effects per draw
+  (:mod:`kamabm.charts.ensemble`);
 - always: two typical runs over time from the same design point, one captured and one
   not, repeated from their stored seeds (:mod:`kamabm.charts.dynamics`).
 
@@ -27,7 +30,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from kamabm.charts import dynamics, factors, levers, maps, mechanisms, sensitivity
+from kamabm.charts import dynamics, ensemble, factors, levers, maps, mechanisms, sensitivity
 from kamabm.charts.base import Chart, setting
 from kamabm.results import Analysis
 
@@ -47,8 +50,11 @@ def dose_response(an: Analysis, out: Path) -> Chart:
     return mechanisms.dose_response(an.dose, out, setting(an.results))
 
 
-#: The drawing function of each chart kind (:data:`kamabm.results.KINDS`).
+#: The drawing function of each chart kind (:data:`kamabm.results.KINDS` and
+#: :data:`kamabm.results.ENSEMBLE_KINDS`).
 DRAW: dict[str, Callable[[Analysis, Path], Chart]] = {
+    "ensemble_phase": ensemble.ensemble_phase,
+    "ensemble_margins": ensemble.ensemble_margins,
     "phase_diagram": maps.phase_diagram,
     "transient_map": maps.transient_map,
     "knockouts": knockouts,
@@ -70,7 +76,10 @@ def make_charts(an: Analysis, out: str | Path) -> list[Chart]:
     """Draw every chart of ``an`` into ``out``; also write the summary tables.
 
     Besides the charts, ``summary.csv`` (per design point means) and, with a phase
-    diagram, ``boundary.csv`` are written to ``out``.
+    diagram, ``boundary.csv`` are written to ``out``; for an ensemble,
+    ``ensemble_draws.csv`` (the constant sets), ``ensemble_boundaries.csv`` (every draw's
+    boundary), ``ensemble_band.csv`` (the band per horizon and level, with the defaults)
+    and ``ensemble_ranges.csv`` (capture and margin effects as ranges over draws).
 
     Args:
         an: the analysed results (:func:`kamabm.results.analyse`).
@@ -85,4 +94,9 @@ def make_charts(an: Analysis, out: str | Path) -> list[Chart]:
     an.summary.to_csv(out / "summary.csv", index=False, float_format="%.6g")
     if an.boundary is not None:
         an.boundary.table.to_csv(out / "boundary.csv", index=False, float_format="%.6g")
+    if an.ensemble is not None:
+        for name, table in (("draws", an.ensemble.draws),
+                            ("boundaries", an.ensemble.boundaries),
+                            ("band", an.ensemble.band), ("ranges", an.ensemble.ranges)):
+            table.to_csv(out / f"ensemble_{name}.csv", index=False, float_format="%.6g")
     return [DRAW[kind](an, out) for kind in an.charts]
