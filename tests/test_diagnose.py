@@ -31,9 +31,9 @@ ALL_LEVERS = {"training": 1.0, "deal_review": 0.5, "senior_support": 0.5,
 
 def diagnose_command(argv: list[str]) -> int:
     """Run ``kamabm diagnose`` with ``argv`` through the ``kamabm`` command."""
-    from kamabm.diagnose_cli import main
+    from kamabm.cli import main
 
-    return main(argv)
+    return main(["diagnose", *argv])
 
 
 def quick_example(tmp_path: Path, **run: int) -> Path:

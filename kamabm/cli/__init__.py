@@ -5,7 +5,7 @@ stderr naming the field and its allowed range; no traceback), 141 when the reade
 output went away (``kamabm params | head``), silently, as other Unix tools do.
 
 One module per command (``run``, ``params``, ``sweep``, ``plot``, ``report``, ``app``,
-``screen``, ``calibrate``, ``patterns``), each with ``add_parser(commands)`` and
+``screen``, ``calibrate``, ``patterns``, ``diagnose``), each with ``add_parser(commands)`` and
 ``run(args) -> int``; what they share (exit statuses, the parser, error lines, output
 folders, common options) is in :mod:`kamabm.cli.common`. ``python -m kamabm`` runs
 :func:`main` too.
@@ -22,6 +22,7 @@ from typing import Protocol
 from kamabm.cli import (
     app,
     calibrate,
+    diagnose,
     params,
     patterns,
     plot,
@@ -50,6 +51,7 @@ class Command(Protocol):
 COMMANDS: dict[str, Command] = {
     "run": run, "params": params, "sweep": sweep, "plot": plot, "report": report,
     "app": app, "screen": screen, "calibrate": calibrate, "patterns": patterns,
+    "diagnose": diagnose,
 }
 
 

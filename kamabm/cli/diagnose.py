@@ -12,13 +12,12 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Sequence
 from pathlib import Path
 
-EXIT_OK, EXIT_USAGE = 0, 2
+from kamabm.cli.common import EXIT_OK, fail, unwritable, workers_problem
 
 
-def add_diagnose_parser(commands: argparse._SubParsersAction) -> argparse.ArgumentParser:
+def add_parser(commands: argparse._SubParsersAction) -> argparse.ArgumentParser:
     """Register the ``diagnose`` sub-command on ``commands``."""
     parser = commands.add_parser(
         "diagnose", help="diagnose one client firm: capture risk, margin at risk, levers",
@@ -26,11 +25,6 @@ def add_diagnose_parser(commands: argparse._SubParsersAction) -> argparse.Argume
                     "risk of each key account's KAM, margin at risk, the levers not in "
                     "place at a standard dose (net of their cost), a capture map and a "
                     "one-page report. See experiments/client_example.toml.")
-    _arguments(parser)
-    return parser
-
-
-def _arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("file", type=Path, help="client file (TOML), e.g. "
                         "experiments/client_example.toml")
     parser.add_argument("--out", type=Path, metavar="DIR",
@@ -43,9 +37,10 @@ def _arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--deck", action="store_true",
                         help="also write a slide deck (needs the deck extra: python-pptx)")
     parser.add_argument("--quiet", action="store_true", help="no progress lines")
+    return parser
 
 
-def run_diagnose_command(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace) -> int:
     """Carry out ``kamabm diagnose`` with parsed arguments; return the exit status."""
     import dataclasses
 
@@ -54,25 +49,25 @@ def run_diagnose_command(args: argparse.Namespace) -> int:
     try:
         client = load_client(args.file)
     except ClientFileError as exc:
-        return _fail(str(exc))
+        return fail(None, str(exc))
     if args.replications is not None:
         if not 2 <= args.replications <= MAX_REPLICATIONS:
-            return _fail(f"--replications {args.replications}: out of range, allowed "
-                         f"[2, {MAX_REPLICATIONS}]")
+            return fail(None, f"--replications {args.replications}: out of range, allowed "
+                        f"[2, {MAX_REPLICATIONS}]")
         client = dataclasses.replace(client, replications=args.replications)
-    if args.workers is not None and args.workers < 1:
-        return _fail(f"--workers {args.workers}: expected a whole number >= 1")
+    problem = workers_problem(args.workers)
+    if problem:
+        return fail(None, problem)
     if args.deck:
         from kamabm.deck import available
 
         if not available():
-            return _fail("--deck: the slide deck needs python-pptx: pip install -e '.[deck]'")
+            return fail(None, "--deck: the slide deck needs python-pptx: pip install -e "
+                        "'.[deck]'")
     out = args.out or Path("results") / "diagnose" / client.slug
-    from kamabm.outputs import unwritable
-
-    problem = unwritable(out)
+    problem = unwritable(out, option="--out")
     if problem:
-        return _fail(f"--out {problem}")
+        return fail(None, problem)
 
     from kamabm.diagnosis_report import command_line, diagnosis_points, write_diagnosis
 
@@ -100,19 +95,3 @@ def run_diagnose_command(args: argparse.Namespace) -> int:
     print(f"report: {written[0]} ({diag.runs:,} runs, {diag.wall_time:.1f} s)",
           file=sys.stderr)
     return EXIT_OK
-
-
-def _fail(message: str) -> int:
-    print(f"kamabm: error: {message}", file=sys.stderr)
-    return EXIT_USAGE
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """Run ``kamabm diagnose`` on its own (``python -m kamabm.diagnose_cli FILE``)."""
-    parser = argparse.ArgumentParser(prog="kamabm diagnose", description=__doc__)
-    _arguments(parser)
-    return run_diagnose_command(parser.parse_args(argv))
-
-
-if __name__ == "__main__":
-    sys.exit(main())
