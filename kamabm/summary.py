@@ -26,6 +26,7 @@ from kamabm.names import (
 )
 from kamabm.params import LEVER, RUN, Parameters
 from kamabm.results import (
+    ENSEMBLE,
     HYSTERESIS,
     INTERVENTIONS,
     MAP,
@@ -33,6 +34,7 @@ from kamabm.results import (
     ONE_FACTOR,
     SENSITIVITY,
     Analysis,
+    ensemble_sentences,
 )
 
 
@@ -118,6 +120,8 @@ def executive_summary(an: Analysis) -> Summary:
         points += _hysteresis_points(an)
     elif an.kind == SENSITIVITY and an.sobol is not None:
         points += _sensitivity_points(an)
+    elif an.kind == ENSEMBLE and an.ensemble is not None:
+        points += ensemble_sentences(an.ensemble)
     erosion = _erosion_point(an)
     if erosion:
         points.append(erosion)
