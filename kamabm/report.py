@@ -248,8 +248,9 @@ def _experiment_html(res: SweepResults) -> str:
     packages = session.get("packages") or {}
     version = session.get("code_version") or {}
     rows = [("file", man.get("experiment", {}).get("path", "")),
-            ("design", f"{exp.design.method}, {exp.n_runs // exp.replications} points x "
-                       f"{exp.replications} replications"),
+            ("design", f"{exp.design.method}, {exp.n_points} points x "
+                       + (f"{exp.n_draws} constant sets x " if exp.ensemble else "")
+                       + f"{exp.replications} replications"),
             ("runs", f"{len(res.runs)} succeeded, {res.failed} failed"
                      + (f", {res.missing} missing" if res.missing else "")),
             ("master seed", f"{exp.seed} (common random numbers: "
