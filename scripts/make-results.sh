@@ -19,7 +19,8 @@ cd "$(dirname "$0")/.."
 [ -x .venv/bin/python ] || scripts/setup.sh
 names=("$@")
 [ ${#names[@]} -eq 0 ] && names=(capture_phase mechanisms interventions dose_response rotation
-  detachment learning hysteresis sensitivity patterns screening sobol_screened calibration)
+  detachment learning hysteresis sensitivity patterns screening sobol_screened calibration
+  capture_ensemble)
 for name in "${names[@]}"; do
   echo "== $name"
   case "$name" in
