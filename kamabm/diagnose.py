@@ -380,6 +380,9 @@ def _known(table: Mapping[str, Any], allowed: set[str], where: str) -> None:
 
             close = difflib.get_close_matches(key, sorted(allowed), n=1)
             hint = f" (did you mean {close[0]}?)" if close else ""
+            home = [s for s, keys in _SECTIONS.items() if key in keys and s != where]
+            if home and where in _SECTIONS:
+                hint = f" (it belongs under [{home[0]}])"
             name = f"{where}.{key}" if where else key
             raise ClientFileError(f"{name}: unknown key{hint}; allowed: "
                                   f"{', '.join(sorted(allowed))}")
@@ -498,7 +501,9 @@ def wilson(successes: int, n: int, confidence: float = CONFIDENCE) -> tuple[floa
     p = successes / n
     centre = (p + z * z / (2 * n)) / (1 + z * z / n)
     half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
-    return max(0.0, centre - half), min(1.0, centre + half)
+    low = 0.0 if successes == 0 else max(0.0, centre - half)
+    high = 1.0 if successes == n else min(1.0, centre + half)
+    return low, high
 
 
 def _mean_ci(values: np.ndarray) -> tuple[float, float, float]:
@@ -802,7 +807,8 @@ def status_quo_text(client: Client) -> str:
               f" Its rivals' pressure is {client.rival_pressure:g}.")
     return (f"{client.name}: turnover {money_text(client.turnover, client.currency)} a year; "
             f"{len(client.accounts)} key account{'s' if len(client.accounts) > 1 else ''} "
-            f"make {pct(client.key_share, 0)} of it: {accounts}. {client.suppliers} suppliers "
+            f"make{'' if len(client.accounts) > 1 else 's'} {pct(client.key_share, 0)} of "
+            f"it: {accounts}. {client.suppliers} suppliers "
             f"compete for every key account (the client included). Sales management: "
             f"{client.pressure_text()}.{rivals} Levers in place: "
             f"{', '.join(in_place) if in_place else 'none'}.")

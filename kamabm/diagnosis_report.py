@@ -113,10 +113,11 @@ def diagnosis_points(diag: Diagnosis) -> tuple[str, list[str], list[str]]:
     """
     client, sq = diag.client, diag.status_quo
     horizon = client.horizon_years
+    margin = pct(sq["margin"]).replace("-", "\u2212")
     status = (status_quo_text(client) + f" Over {horizon} years the model gives the client "
               f"a profit of {diag.money(sq['profit'])} a year (95 %: "
               f"{money_text(sq['profit_low'])} to {money_text(sq['profit_high'])}), a net "
-              f"margin of {pct(sq['margin'])}, with {pct(sq['capture'], 0)} of its key "
+              f"margin of {margin}, with {pct(sq['capture'], 0)} of its key "
               f"accounts in captured KAMs' hands at the end.")
     points = []
     risk = diag.capture_risk

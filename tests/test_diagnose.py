@@ -102,6 +102,8 @@ def test_standard_doses_are_the_interventions_on_levels():
     (("turnover = 48_000_000", "turnover = -5"),
      "client.turnover = -5: out of range, allowed (0, inf)"),
     (("rotation_months = 0", "rotation_month = 6"), "levers.rotation_month: unknown key"),
+    (("rotation_months = 0", "kpi_margin_weight = 0.5"),
+     "levers.kpi_margin_weight: unknown key (it belongs under [sales])"),
     (("share = 0.20", "share = 0.80"), "key_accounts: shares sum to 1.22, allowed (0, 1]"),
 ])
 def test_bad_field_exits_2_naming_field_and_range_and_writes_nothing(tmp_path, capsys, edit,
@@ -131,6 +133,7 @@ def test_unwritable_folder_is_refused(tmp_path, capsys):
 def test_wilson_interval():
     low, high = wilson(0, 20)
     assert low == 0 and 0.15 < high < 0.17
+    assert wilson(20, 20)[1] == 1
     low, high = wilson(10, 20)
     assert low == pytest.approx(1 - high) and low < 0.5 < high
 
