@@ -134,7 +134,8 @@ def _calls(path: Path, name: str) -> list[int]:
 
 
 def test_only_run_py_builds_the_model():
-    builders = {p.name for p in PACKAGE.rglob("*.py") if _calls(p, "KAMMarket")}
+    builders = {p.relative_to(PACKAGE).as_posix() for p in PACKAGE.rglob("*.py")
+                if _calls(p, "KAMMarket")}
     assert builders <= {"run.py"}, builders
 
 
