@@ -442,26 +442,43 @@ def _number(table: Mapping[str, Any], key: str, where: str, *, param: str | None
 # --- runs ------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class _Task:
-    """One run: what it is for (``key``), its parameters, its seed, what to keep."""
+    """One run: what it is for (``key``), its parameters, its seed, what to read.
+
+    ``read_months`` are the months at which a run of the client's market is read (the
+    last one its horizon); empty for a run of the capture map, read at
+    :data:`MAP_MONTHS` (or its horizon).
+    """
 
     key: tuple[Any, ...]
     params: Parameters
     seed: int
-    full: bool
+    read_months: tuple[int, ...]
 
 
 def _run_chunk(tasks: Sequence[_Task]) -> list[tuple[tuple[Any, ...], dict[str, Any]]]:
-    """Run a chunk of tasks (in a worker process); return each task's readings."""
+    """Run a chunk of tasks (in a worker process); return each task's readings.
+
+    Only what the diagnosis needs leaves the worker: whether each account's KAM is
+    captured at the months read, each account's profit over the last year (a year's
+    worth), and the client's profit, revenue and people and acquisition costs summed
+    over the run, all in model units; or, for the map, the share captured.
+    """
     from kamabm.run import account_history
 
-    out = []
+    out: list[tuple[tuple[Any, ...], dict[str, Any]]] = []
     for task in tasks:
         h = account_history(task.params, task.seed)
-        if task.full:
-            reading = {"captured": h["captured"], "profit": h["profit"],
-                       "revenue": h["revenue"], "supplier_profit": h["supplier_profit"],
-                       "supplier_revenue": h["supplier_revenue"],
-                       "lever_cost": h["supplier_people"] + h["supplier_acquisition"],
+        reading: dict[str, Any]
+        if task.read_months:
+            months = len(h["captured"])
+            rows = [min(m, months) - 1 for m in task.read_months]
+            last = h["profit"][max(0, months - 12):]
+            reading = {"captured": h["captured"][rows], "months": months,
+                       "last_year_profit": last.sum(axis=0) * 12.0 / len(last),
+                       "supplier_profit": float(h["supplier_profit"].sum()),
+                       "supplier_revenue": float(h["supplier_revenue"].sum()),
+                       "lever_cost": float(h["supplier_people"].sum()
+                                           + h["supplier_acquisition"].sum()),
                        "opening_revenue": float(h["opening_revenue"])}
         else:
             month = min(MAP_MONTHS, len(h["captured"])) - 1
@@ -676,13 +693,15 @@ def diagnose(client: Client, *, workers: int | None = None,
         settings[lever] = base.replace(**{lever: int(dose) if Parameters.is_integer(lever)
                                           else dose})
     map_months = min(MAP_MONTHS, base.horizon_months)
-    tasks = [_Task(("run", name, r), params, seed, True)
+    years = read_years(client.horizon_years)
+    read_months = tuple(12 * y for y in years)
+    tasks = [_Task(("run", name, r), params, seed, read_months)
              for name, params in settings.items() for r, seed in enumerate(seeds)]
     for share in map_shares:
         for pressure in map_pressures:
             params = client.parameters(key_share=share, pressure=pressure,
                                        horizon_months=max(12, map_months))
-            tasks += [_Task(("map", share, pressure, r), params, seed, False)
+            tasks += [_Task(("map", share, pressure, r), params, seed, ())
                       for r, seed in enumerate(map_seeds)]
     readings = _run_all(tasks, workers, progress)
 
@@ -691,14 +710,11 @@ def diagnose(client: Client, *, workers: int | None = None,
 
     opening = readings[("run", "status quo", 0)]["opening_revenue"]
     scale = client.turnover / (12.0 * opening)
-    years = read_years(client.horizon_years)
-    captured = stack("status quo", "captured")  # (reps, months, accounts)
-    months = captured.shape[1]
+    captured = stack("status quo", "captured")  # (replications, years read, accounts)
     risk_rows = []
     for j, account in enumerate(client.accounts):
-        for year in years:
-            month = min(12 * year, months) - 1
-            k = int(captured[:, month, j].sum())
+        for y, year in enumerate(years):
+            k = int(captured[:, y, j].sum())
             low, high = wilson(k, reps)
             risk_rows.append({"account": account.name, "negotiator": account.negotiator,
                               "share": account.share, "year": year, "captured": k / reps,
@@ -707,8 +723,7 @@ def diagnose(client: Client, *, workers: int | None = None,
 
     rng = np.random.default_rng(np.random.SeedSequence(client.seed,
                                                        spawn_key=(_BOOTSTRAP_STREAM,)))
-    profit = stack("status quo", "profit")
-    last_year = profit[:, max(0, months - 12):, :].sum(axis=1) * scale * 12 / min(12, months)
+    last_year = stack("status quo", "last_year_profit") * scale
     mar_rows = []
     for j, account in enumerate(client.accounts):
         at_end = captured[:, -1, j]
@@ -724,10 +739,8 @@ def diagnose(client: Client, *, workers: int | None = None,
             "gap": gap, "at_risk": at_risk, "low": low, "high": high})
     margin_table = pd.DataFrame(mar_rows)
 
-    years_run = months / 12.0
-
     def yearly(name: str, item: str) -> np.ndarray:
-        return stack(name, item).sum(axis=1) * scale / years_run
+        return stack(name, item) * scale * 12.0 / stack(name, "months")
 
     def capture_share(name: str) -> np.ndarray:
         return stack(name, "captured")[:, -1, :].mean(axis=1)
