@@ -129,6 +129,32 @@ def test_unwritable_folder_is_refused(tmp_path, capsys):
     assert "--out" in capsys.readouterr().err
 
 
+# --- the per-account reading of a run (kamabm.run.account_history) ---------------------------
+def test_account_history_reads_the_focal_supplier_month_by_month():
+    from kamabm.run import account_history, finished_model, release
+
+    params = Parameters(client_revenue_share=0.8, kam_pressure=0.8, horizon_months=36)
+    history = account_history(params, 3)
+    model = finished_model(params, 3)
+    n = params.n_key_buyers
+    assert history["captured"].shape == (36, n)
+    assert (history["kam"] == np.arange(n)).all()  # no rotation: each KAM keeps his account
+    np.testing.assert_array_equal(history["alignment"], model.trace.alignment[:, :n])
+    np.testing.assert_array_equal(history["captured"], model.trace.alignment[:, :n] < 0.5)
+    np.testing.assert_array_equal(history["profit"], model.trace.account_profit[:, :n])
+    np.testing.assert_array_equal(history["supplier_profit"], model.suppliers[0].ledger.profit)
+    release(model)
+
+
+def test_account_history_follows_the_kam_who_holds_the_account_under_rotation():
+    from kamabm.run import account_history
+
+    history = account_history(Parameters(rotation_months=6, horizon_months=24), 1)
+    kams = history["kam"]
+    assert all(sorted(row) == [0, 1, 2] for row in kams)  # supplier 0's own KAMs
+    assert len({tuple(row) for row in kams}) > 1  # and they move between its accounts
+
+
 # --- statistics -------------------------------------------------------------------------------
 def test_wilson_interval():
     low, high = wilson(0, 20)
@@ -242,3 +268,39 @@ def test_deck(tmp_path):
 
     written = write_diagnosis(diag, tmp_path, deck=True)
     assert written[0].name == "report.html" and (tmp_path / "diagnosis.pptx").exists()
+
+
+#: Elements wider than the window (or than their own box), as "TAG: first words".
+_TOO_WIDE = """() => {
+  const room = document.documentElement.clientWidth;
+  const wide = [];
+  for (const e of document.querySelectorAll('table, figure, img, p, li, dd')) {
+    if (e.getBoundingClientRect().right > room + 0.5 || e.scrollWidth > e.clientWidth + 1) {
+      wide.push(e.tagName + ': ' + e.textContent.slice(0, 40));
+    }
+  }
+  return {room, page: document.documentElement.scrollWidth, wide};
+}"""
+
+
+def test_report_fits_a_1280_px_window_and_prints_on_a4(tmp_path, browser):
+    client = two_accounts(levers={k: v for k, v in ALL_LEVERS.items()
+                                  if k not in ("training", "smb_growth")})
+    diag = diagnose(client, workers=1, map_shares=(0.3, 0.9), map_pressures=(0.2, 0.8))
+    from kamabm.diagnosis_report import write_diagnosis
+
+    report = write_diagnosis(diag, tmp_path)[0]
+    page = browser.new_page(viewport={"width": 1280, "height": 800})
+    page.goto(report.as_uri(), wait_until="load")
+    page.evaluate("document.querySelectorAll('details').forEach(d => d.open = true)")
+    screen = page.evaluate(_TOO_WIDE)
+    assert screen["page"] <= 1280 and screen["wide"] == [], screen
+    assert page.locator("#summary li").count() >= 3
+    assert page.locator("figure img").count() == 4
+    a4 = round((210 - 2 * 14) / 25.4 * 96)  # A4's printable width at 14 mm margins, in px
+    page.emulate_media(media="print")
+    page.set_viewport_size({"width": a4, "height": 1100})
+    printed = page.evaluate(_TOO_WIDE)
+    assert printed["page"] <= a4 and printed["wide"] == [], printed
+    assert len(page.pdf(format="A4")) > 10_000
+    page.close()
