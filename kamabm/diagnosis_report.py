@@ -64,7 +64,7 @@ dt{font-weight:600;margin-top:.4em}dd{margin-left:1.2em}
 @page{size:A4;margin:14mm}
 @media print{
 body{max-width:none;margin:0;padding:0;font-size:10pt}
-.summary{background:none}.assume{background:none;break-inside:avoid}
+.summary{background:none;break-after:page}.assume{background:none;break-inside:avoid}
 h2,h3{break-after:avoid}tr,figure{break-inside:avoid}
 table{font-size:7.5pt;width:100%}td,th{padding:.1em .2em}th{overflow-wrap:anywhere}
 figure img{max-height:200mm;width:auto}
@@ -189,14 +189,40 @@ def diagnosis_points(diag: Diagnosis) -> tuple[str, list[str], list[str]]:
             points.append("No lever tested is shown to pay at its standard dose.")
     from kamabm.charts.diagnosis import map_finding
 
-    points.append(f"Capture map: {map_finding(diag)[0].lower()}{map_finding(diag)[1:]}; "
-                  f"the client is at {pct(client.key_share, 0)} and pressure "
-                  f"{client.pressure:g}.")
+    finding = map_finding(diag)
+    points.append(f"Capture map: {finding[0].lower()}{finding[1:]}; the client is at "
+                  f"{pct(client.key_share, 0)} and pressure {client.pressure:g}."
+                  + safe_pressure_text(diag))
     notes = ["levers are set market-wide in this model: the rivals are assumed to adopt "
              "each lever the client adopts"]
     if client.replications < 100:
         notes.append(f"only {client.replications} replications: intervals are wide")
     return status, points, notes
+
+
+#: Capture on the map at or below which a pressure counts as safe in the summary.
+SAFE_CAPTURE = 0.1
+
+
+def safe_pressure_text(diag: Diagnosis) -> str:
+    """The highest map pressure up to which capture stays low at the client's share.
+
+    Read at the map's share nearest the client's: every pressure up to the one named
+    keeps capture at or below :data:`SAFE_CAPTURE`; "" when even no pressure does.
+    """
+    table = diag.capture_map
+    shares = np.array(sorted(set(table.key_share)))
+    nearest = shares[np.argmin(np.abs(shares - diag.client.key_share))]
+    column = table[table.key_share == nearest].sort_values("pressure")
+    low = (column.capture <= SAFE_CAPTURE + 1e-12).to_numpy()
+    if not low[0]:
+        return ""
+    k = len(low) if low.all() else int(np.argmin(low))
+    top = column.pressure.iloc[k - 1]
+    if k == len(low):
+        return f" At this share capture stays at or below {pct(SAFE_CAPTURE, 0)} at every pressure."
+    return (f" At this share, pressure {top:g} or less keeps capture at or below "
+            f"{pct(SAFE_CAPTURE, 0)}.")
 
 
 def _definitions(diag: Diagnosis) -> list[tuple[str, str]]:

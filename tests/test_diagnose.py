@@ -181,6 +181,21 @@ def test_money_has_thousands_separators():
     assert money_text(950, "EUR", sign=True) == "+EUR 950"
 
 
+def test_safe_pressure_is_read_at_the_clients_share():
+    from types import SimpleNamespace
+
+    from kamabm.diagnosis_report import safe_pressure_text
+
+    grid = pd.DataFrame({"key_share": [0.6] * 4 + [0.9] * 4,
+                         "pressure": [0.0, 0.4, 0.8, 1.0] * 2,
+                         "capture": [0.0, 0.1, 0.3, 0.05, 0.2, 0.3, 0.4, 0.5]})
+    fake = SimpleNamespace(capture_map=grid, client=SimpleNamespace(key_share=0.62))
+    assert safe_pressure_text(fake) == (" At this share, pressure 0.4 or less keeps capture "
+                                        "at or below 10 %.")
+    fake.client.key_share = 0.95
+    assert safe_pressure_text(fake) == ""
+
+
 # --- the diagnosis ------------------------------------------------------------------------------
 def test_same_numbers_for_one_and_two_workers_and_the_same_seed():
     client = two_accounts(levers={k: v for k, v in ALL_LEVERS.items() if k != "training"})
