@@ -477,7 +477,7 @@ def _run_chunk(tasks: Sequence[_Task]) -> list[tuple[tuple[Any, ...], dict[str, 
                        "last_year_profit": last.sum(axis=0) * 12.0 / len(last),
                        "supplier_profit": float(h["supplier_profit"].sum()),
                        "supplier_revenue": float(h["supplier_revenue"].sum()),
-                       "lever_cost": float(h["supplier_people"].sum()
+                       "people_cost": float(h["supplier_people"].sum()
                                            + h["supplier_acquisition"].sum()),
                        "opening_revenue": float(h["opening_revenue"])}
         else:
@@ -589,7 +589,8 @@ class Diagnosis:
             horizon), ``gap``, ``at_risk``, ``low``, ``high`` (95 % bootstrap interval).
         status_quo: the client's status quo: ``profit`` (a year, mean over the horizon)
             with ``profit_low``/``profit_high``, ``capture`` (share of its key accounts in
-            captured hands at the horizon), ``lever_cost`` (a year), ``margin`` (net
+            captured hands at the horizon), ``people_cost`` (KAMs, senior time, training,
+            review, handovers and small-client acquisition, a year), ``margin`` (net
             margin), ``revenue`` (a year).
         levers: one row per lever tested, best net money effect first: ``lever``,
             ``dose``, ``capture_sq``, ``capture``, ``capture_low``, ``capture_high``
@@ -746,12 +747,12 @@ def diagnose(client: Client, *, workers: int | None = None,
         return stack(name, "captured")[:, -1, :].mean(axis=1)
 
     sq_profit, sq_cost = yearly("status quo", "supplier_profit"), yearly("status quo",
-                                                                         "lever_cost")
+                                                                         "people_cost")
     sq_revenue = yearly("status quo", "supplier_revenue")
     sq_capture = capture_share("status quo")
     mean, low, high = _mean_ci(sq_profit)
     status_quo = {"profit": mean, "profit_low": low, "profit_high": high,
-                  "capture": float(sq_capture.mean()), "lever_cost": float(sq_cost.mean()),
+                  "capture": float(sq_capture.mean()), "people_cost": float(sq_cost.mean()),
                   "revenue": float(sq_revenue.mean()),
                   "margin": float(sq_profit.sum() / sq_revenue.sum())}
 
@@ -759,7 +760,7 @@ def diagnose(client: Client, *, workers: int | None = None,
     for lever in tested:
         d_capture = capture_share(lever) - sq_capture
         d_net = yearly(lever, "supplier_profit") - sq_profit
-        d_cost = yearly(lever, "lever_cost") - sq_cost
+        d_cost = yearly(lever, "people_cost") - sq_cost
         row: dict[str, Any] = {"lever": lever, "dose": STANDARD_DOSES[lever],
                                "capture_sq": float(sq_capture.mean())}
         for name, values in (("capture", d_capture), ("net", d_net), ("cost", d_cost),
