@@ -75,12 +75,13 @@ class KeyBuyer(mesa.Agent):
         if (self.model.month - 1 - self.index) % p.contract_months != 0:
             return
         self.tenders += 1
-        rounds = max(2, p.negotiation_rounds - round(p.deal_review * p.review_rounds_lost))
         self._benchmark_service()
         deadlocked = []
         for account in self.accounts:
             target = self.target_price(account)
             kam = kam_in_charge(account)
+            review = account.supplier.levers.deal_review
+            rounds = max(2, p.negotiation_rounds - round(review * p.review_rounds_lost))
             seller = kam.stance(account, target)
             buyer = self.stance(account, target, kam.reach)
             outcome = alternating_offers(seller, buyer, rounds)
@@ -89,7 +90,7 @@ class KeyBuyer(mesa.Agent):
                     kam.kpi_month, (account.price - outcome.price) * account.volume)
             kam.after_negotiation(account, outcome, target)
             self._after_negotiation(account, outcome, target)
-            account.supplier.deals_reviewed += p.deal_review
+            account.supplier.deals_reviewed += review
             if not outcome.agreed:
                 deadlocked.append(account)
         before = [a.volume for a in self.accounts]

@@ -208,10 +208,10 @@ class KAMMarket(mesa.Model):
         buyer's trust can move volume to them.
         """
         p = self.params
-        months = p.rotation_months
-        if months == 0:
-            return
         for supplier in self.suppliers:
+            months = supplier.levers.rotation_months
+            if months == 0:
+                continue
             offset = supplier.index * months // p.n_suppliers
             if (self.month + offset) % months != 0 or len(supplier.accounts) < 2:
                 continue

@@ -18,6 +18,7 @@ as costs, so that every lever has its price.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import mesa
@@ -31,6 +32,30 @@ if TYPE_CHECKING:
     from kamabm.account import Account
     from kamabm.kam import KAM
     from kamabm.model import KAMMarket
+
+
+@dataclass(frozen=True)
+class Levers:
+    """The management levers one supplier runs (the ``lever`` group of Parameters).
+
+    Every supplier runs the values of :class:`~kamabm.params.Parameters`, unless
+    ``lever_adopters`` limits them to the first suppliers: the others run none.
+    """
+
+    kpi_margin_weight: float = 0.0
+    training: float = 0.0
+    deal_review: float = 0.0
+    senior_support: float = 0.0
+    rotation_months: int = 0
+    smb_growth: float = 0.0
+
+    @classmethod
+    def of(cls, p: Parameters, index: int) -> Levers:
+        """The levers supplier ``index`` runs under parameters ``p``."""
+        if p.lever_adopters and index >= p.lever_adopters:
+            return cls()
+        return cls(p.kpi_margin_weight, p.training, p.deal_review, p.senior_support,
+                   p.rotation_months, p.smb_growth)
 
 
 def smb_price(p: Parameters) -> float:
@@ -56,6 +81,7 @@ class Supplier(mesa.Agent):
         super().__init__(model)
         self.index = index
         p = model.params
+        self.levers = Levers.of(p, index)
         #: How far this supplier's pressure on its KAMs lies from the market's
         #: ``model.kam_pressure`` (``supplier_pressures``; 0 when not given).
         self.pressure_offset = (p.supplier_pressures[index] - p.kam_pressure
@@ -117,9 +143,10 @@ class Supplier(mesa.Agent):
     def people_cost(self) -> float:
         """The month's cost of KAMs and of the levers that take people's time or fees."""
         p = self.model.params
+        levers = self.levers
         n = len(self.accounts)
-        kam_months = n * (1.0 + p.senior_support * p.senior_time * p.senior_cost_rate
-                          + p.training * p.training_fee / 12.0)
+        kam_months = n * (1.0 + levers.senior_support * p.senior_time * p.senior_cost_rate
+                          + levers.training * p.training_fee / 12.0)
         kam_months += sum(a.kam.learning_time for a in self.accounts if a.kam is not None)
         kam_months += p.review_time * self.deals_reviewed
         kam_months += p.handover_months * self.handovers
@@ -195,7 +222,8 @@ class Supplier(mesa.Agent):
             self.smb_volumes = self.smb_volumes[rng.random(len(self.smb_volumes)) >= churn]
             self.smb_volume_lost_to_service += p.smb_service_churn * shortfall * smb_volume
         arrivals = rng.poisson(p.smb_churn * self.smb_initial_count)
-        won = rng.poisson(p.smb_growth * self.smb_initial_count) if p.smb_growth else 0
+        growth = self.levers.smb_growth
+        won = rng.poisson(growth * self.smb_initial_count) if growth else 0
         if arrivals + won:
             new = rng.lognormal(0.0, p.smb_size_spread, arrivals + won) * self.smb_mean_volume
             self.smb_volumes = np.concatenate([self.smb_volumes, new])
