@@ -80,13 +80,17 @@ CONFIDENCE = 0.95
 #: Runs per chunk sent to a worker process.
 CHUNK = 8
 
+#: What the rivals run, as the model's ``lever_adopters``: "none" of the levers (only the
+#: client, supplier 0, runs its levers) or the "same" as the client (every supplier).
+RIVALS_LEVERS: dict[str, int] = {"none": 1, "same": 0}
+
 # SeedSequence spawn keys of the three random streams.
 _DIAGNOSIS_STREAM, _MAP_STREAM, _BOOTSTRAP_STREAM = 0, 1, 2
 
 _SECTIONS: dict[str, set[str]] = {
     "client": {"name", "turnover", "currency"},
     "key_accounts": {"name", "share", "negotiator", "detachment"},
-    "market": {"suppliers"},
+    "market": {"suppliers", "rivals_levers"},
     "sales": {"pressure", "kpi_margin_weight", "rival_pressure"},
     "levers": {n for n in LEVERS if n != KPI_MIX},
     "run": {"replications", "map_replications", "seed", "horizon_years"},
@@ -104,9 +108,9 @@ ASSUMPTIONS: tuple[str, ...] = (
     "Buyers' negotiators are either owners (they weigh their own firm's result) or "
     "detached procurement staff (they chase procedural targets and can always say 'the "
     "next supplier will'). Only these two kinds, and mixtures, are modelled.",
-    "Management levers are set for the whole market: when the client adopts a lever the "
-    "model assumes its rivals run the same one. Only the pressure on KAMs may differ "
-    "between the client and its rivals.",
+    "The client's levers are its own: its rivals run none of them (unless the file says "
+    "rivals_levers = 'same'), and each lever not in place is tested on the client alone. "
+    "The rivals may differ from the client in the pressure on their KAMs, not otherwise.",
     "Every lever books its cost in the client's ledger (senior time, training fees and "
     "time away, review time and lost offers, handovers, winning small clients), so the "
     "profit effects are net of it. Costs are model assumptions, not the client's prices.",
@@ -157,6 +161,9 @@ class Client:
         pressure: management pressure on the client's KAMs, 0 to 1.
         kpi_margin_weight: weight of margin (vs. volume) in the KAMs' KPI.
         rival_pressure: the rivals' pressure on their KAMs (None: the same as the client's).
+        rivals_levers: ``"none"`` (the rivals run no levers; the client's levers, and each
+            lever tested, are the client's alone) or ``"same"`` (the rivals run whatever
+            levers the client runs, the tested one included).
         levers: the levers in place (:data:`LEVERS` other than the KPI mix), by name.
         replications: runs of the client's market, each with its own seed.
         map_replications: runs at each point of the capture map.
@@ -174,6 +181,7 @@ class Client:
     pressure: float = 0.5
     kpi_margin_weight: float = 0.0
     rival_pressure: float | None = None
+    rivals_levers: str = "none"
     levers: Mapping[str, float] = field(default_factory=dict)
     replications: int = DEFAULT_REPLICATIONS
     map_replications: int = DEFAULT_MAP_REPLICATIONS
@@ -231,6 +239,7 @@ class Client:
             "supplier_pressures": (() if own == rival
                                    else (own,) + (rival,) * (self.suppliers - 1)),
             "horizon_months": 12 * self.horizon_years,
+            "lever_adopters": RIVALS_LEVERS[self.rivals_levers],
             **{k: (int(v) if Parameters.is_integer(k) else v)
                for k, v in self.settings().items()},
         }
@@ -339,6 +348,10 @@ def client_from_mapping(data: Mapping[str, Any], *, source: str = "") -> Client:
     market = _section(data, "market")
     suppliers = int(_number(market, "suppliers", "market", param="n_suppliers",
                             default=Parameters.default("n_suppliers"), whole=True))
+    rivals_levers = _text(market, "rivals_levers", "market", default="none")
+    if rivals_levers not in RIVALS_LEVERS:
+        raise ClientFileError(f"market.rivals_levers = {rivals_levers!r}: allowed "
+                              f"{' or '.join(map(repr, RIVALS_LEVERS))}")
     sales = _section(data, "sales")
     pressure = _number(sales, "pressure", "sales", param="kam_pressure",
                        default=Parameters.default("kam_pressure"))
@@ -366,9 +379,9 @@ def client_from_mapping(data: Mapping[str, Any], *, source: str = "") -> Client:
                         default=DEFAULT_HORIZON_YEARS, whole=True, unit="years"))
     client = Client(name=name, turnover=turnover, currency=currency, accounts=tuple(accounts),
                     suppliers=suppliers, pressure=pressure, kpi_margin_weight=kpi,
-                    rival_pressure=rival, levers=levers, replications=replications,
-                    map_replications=map_replications, seed=seed, horizon_years=years,
-                    source=source)
+                    rival_pressure=rival, rivals_levers=rivals_levers, levers=levers,
+                    replications=replications, map_replications=map_replications,
+                    seed=seed, horizon_years=years, source=source)
     client.parameters()  # anything the model itself refuses, refused now
     return client
 

@@ -193,8 +193,9 @@ def diagnosis_points(diag: Diagnosis) -> tuple[str, list[str], list[str]]:
     points.append(f"Capture map: {finding[0].lower()}{finding[1:]}; the client is at "
                   f"{pct(client.key_share, 0)} and pressure {client.pressure:g}."
                   + safe_pressure_text(diag))
-    notes = ["levers are set market-wide in this model: the rivals are assumed to adopt "
-             "each lever the client adopts"]
+    notes = (["the rivals run none of the levers: each lever is the client's alone"]
+             if client.rivals_levers == "none" else
+             ["the rivals run the same levers as the client, each lever tested included"])
     if client.replications < 100:
         notes.append(f"only {client.replications} replications: intervals are wide")
     return status, points, notes

@@ -21,6 +21,7 @@ from kamabm.diagnose import (
     wilson,
 )
 from kamabm.params import Parameters
+from kamabm.run import new_model, release
 
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLE = REPO / "experiments" / "client_example.toml"
@@ -67,7 +68,19 @@ def test_example_file_reads_and_maps_to_the_model():
     assert params.n_suppliers == client.suppliers == 4
     assert params.kam_pressure == 0.7 and params.supplier_pressures == ()
     assert params.horizon_months == 60
+    assert params.lever_adopters == 1  # the client's levers are its own
     assert client.slug == "nordhavn-packaging"
+
+
+def test_the_client_runs_its_levers_alone_unless_the_rivals_run_the_same():
+    alone = two_accounts(levers={"senior_support": 0.5}, suppliers=3)
+    model = new_model(alone.parameters(), 1)
+    assert [s.levers.senior_support for s in model.suppliers] == [0.5, 0.0, 0.0]
+    release(model)
+    same = two_accounts(levers={"senior_support": 0.5}, suppliers=3, rivals_levers="same")
+    model = new_model(same.parameters(), 1)
+    assert [s.levers.senior_support for s in model.suppliers] == [0.5, 0.5, 0.5]
+    release(model)
 
 
 def test_rival_pressure_makes_the_client_supplier_zero():
@@ -105,6 +118,8 @@ def test_standard_doses_are_the_interventions_on_levels():
     (("rotation_months = 0", "kpi_margin_weight = 0.5"),
      "levers.kpi_margin_weight: unknown key (it belongs under [sales])"),
     (("share = 0.20", "share = 0.80"), "key_accounts: shares sum to 1.22, allowed (0, 1]"),
+    (('rivals_levers = "none"', 'rivals_levers = "some"'),
+     "market.rivals_levers = 'some': allowed 'none' or 'same'"),
 ])
 def test_bad_field_exits_2_naming_field_and_range_and_writes_nothing(tmp_path, capsys, edit,
                                                                      message):
