@@ -35,6 +35,7 @@ from kamabm.diagnose import (
 )
 from kamabm.names import pct
 from kamabm.params import Parameters
+from kamabm.report import PAGE_CSS
 
 __all__ = ["REPORT", "TABLES", "diagnosis_points", "write_diagnosis"]
 
@@ -42,33 +43,15 @@ __all__ = ["REPORT", "TABLES", "diagnosis_points", "write_diagnosis"]
 REPORT = "report.html"
 TABLES = ("capture_risk.csv", "margin_at_risk.csv", "levers.csv", "capture_map.csv")
 
-_CSS = """
-body{font-family:system-ui,-apple-system,"Segoe UI",sans-serif;max-width:1100px;margin:2em auto;
-padding:0 1em;color:#222;line-height:1.45}
-h1{font-size:1.6em;margin-bottom:.2em}h2{margin-top:1.8em;border-bottom:1px solid #ccc}
-.lede{color:#444;margin-top:0}
-.summary{border:1px solid #bbb;border-radius:4px;background:#f8f8f6;padding:.4em 1.4em 1em}
-.summary h2{margin-top:.6em;border:0}.summary li{margin:.35em 0}
+#: The diagnosis page: the reports' stylesheet, plus the assumptions box and the
+#: definitions list, and smaller print tables (the diagnosis tables are wider).
+_CSS = PAGE_CSS + """
 .assume{border-left:4px solid #0072B2;background:#f3f7fb;padding:.3em 1.2em .6em;margin:1.2em 0}
 .assume h2{border:0;margin-top:.4em;font-size:1.15em}.assume li{margin:.25em 0}
-.note{color:#8a3b00}
-table{border-collapse:collapse;font-size:.85em;margin:.6em 0;max-width:100%}
-td,th{border:1px solid #ccc;padding:.2em .45em;text-align:right;vertical-align:top;
-overflow-wrap:anywhere}
-th{background:#f3f3f3;font-weight:600;overflow-wrap:normal}td.l,th.l{text-align:left}
-figure{margin:1.5em 0;break-inside:avoid}
-figure img{max-width:100%;height:auto;border:1px solid #eee;box-sizing:border-box}
-figcaption{font-size:.9em;color:#444}.finding{font-weight:600}
-.meta{color:#555;font-size:.9em}details{margin:.8em 0}summary{cursor:pointer}
 dt{font-weight:600;margin-top:.4em}dd{margin-left:1.2em}
-@page{size:A4;margin:14mm}
 @media print{
-body{max-width:none;margin:0;padding:0;font-size:10pt}
-.summary{background:none;break-after:page}.assume{background:none;break-inside:avoid}
-h2,h3{break-after:avoid}tr,figure{break-inside:avoid}
-table{font-size:7.5pt;width:100%}td,th{padding:.1em .2em}th{overflow-wrap:anywhere}
-figure img{max-height:200mm;width:auto}
-a{color:inherit;text-decoration:none}
+.assume{background:none;break-inside:avoid}
+table{font-size:7.5pt}figure img{max-height:200mm}
 }
 """
 

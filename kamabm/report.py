@@ -27,7 +27,9 @@ from kamabm.plots import make_charts
 from kamabm.results import INTERVENTION_OUTCOMES, SUMMARY_OUTCOMES, Analysis, SweepResults
 from kamabm.summary import Summary, detailed_findings, executive_summary
 
-_CSS = """
+#: The stylesheet of every kamabm HTML page (sweep reports, client diagnoses): fits a
+#: 1,280 px window and prints on A4, the summary on a page of its own.
+PAGE_CSS = """
 body{font-family:system-ui,-apple-system,"Segoe UI",sans-serif;max-width:1100px;margin:2em auto;
 padding:0 1em;color:#222;line-height:1.45}
 h1{font-size:1.6em;margin-bottom:.2em}h2{margin-top:1.8em;border-bottom:1px solid #ccc}
@@ -306,7 +308,7 @@ def write_report(an: Analysis, path: str | Path, *, charts_dir: str | Path | Non
     details = detailed_findings(an)
     parts = [f"<!DOCTYPE html><html lang=en><head><meta charset=utf-8>"
              f"<meta name=viewport content=\"width=device-width, initial-scale=1\">"
-             f"<title>kamabm report: {_e(exp.name)}</title><style>{_CSS}</style></head>"
+             f"<title>kamabm report: {_e(exp.name)}</title><style>{PAGE_CSS}</style></head>"
              f"<body><h1>kamabm report: {_e(exp.name)}</h1>"
              f"<p class=lede>{_e(exp.description)}</p>",
              _summary_html(an, executive_summary(an)),
