@@ -969,6 +969,7 @@ def ensemble_sentences(found: EnsembleAnalysis) -> list[str]:
     """The ensemble's findings, one plain sentence each (for the report and the charts)."""
     along, across = found.along, found.across
     out = []
+    end = max(found.capture) if found.capture else 0
     for years in sorted(found.capture, reverse=True):
         table = found.at(years)
         bits = []
@@ -986,6 +987,22 @@ def ensemble_sentences(found: EnsembleAnalysis) -> list[str]:
                        + ", ".join(f"{value_text(across, lv)} ({pct(s, 0)} of draws)"
                                    for lv, s in zip(never.level, never.never, strict=True))
                        + ".")
+    draws = found.margins[found.margins["draw"] > 0]
+    default = found.margins[found.margins["draw"] == 0]
+    mostly = [(years, name) for years, name in ((end, CAPTURE_RATE), (5, CAPTURE_5Y))
+              if f"{name}_high" in draws and years in found.capture]
+    if mostly and not draws.empty:
+        setting = draws["high_setting"].iloc[0]
+        shares = [f"{pct(float((draws[f'{n}_high'] >= 0.5).mean()), 0)} by year {y}"
+                  for y, n in mostly]
+        shares[0] = shares[0].replace(" by year", " of the draws by year", 1)
+        text = (f"Most KAMs are captured at the high-risk setting ({along}/{across} "
+                f"{setting}) in {' and '.join(shares)}")
+        if len(default):
+            text += (" (defaults: " + ", ".join(
+                f"{pct(float(default[f'{n}_high'].iloc[0]), 0)} captured by year {y}"
+                for y, n in mostly) + ")")
+        out.append(text + ".")
     ranges = found.ranges.set_index("measure")
     for measure in (f"{CAPTURE_RATE}_high", f"{KEY_MARGIN}_contrast",
                     f"{SUPPLIER_MARGIN}_contrast", f"{KEY_MARGIN}_gap",

@@ -18,7 +18,7 @@ import pandas as pd
 
 from kamabm.charts.base import Chart, edges, figure, save, setting, title
 from kamabm.charts.palette import CAPTURE_CMAP, CAPTURED, LOYAL, MARGIN, OPERATIONAL
-from kamabm.names import KEY_MARGIN, SUPPLIER_MARGIN, human, label, value_text
+from kamabm.names import KEY_MARGIN, SUPPLIER_MARGIN, human, label, pct, value_text
 from kamabm.results import (
     CAPTURE_5Y,
     CAPTURE_RATE,
@@ -50,16 +50,16 @@ def headline(found: EnsembleAnalysis) -> str:
     for target in TITLE_LEVELS:
         row = table.iloc[int(np.argmin(np.abs(table.level.to_numpy() - target)))]
         at = f"at {human(found.across)} {value_text(found.across, row.level)}"
+        default = (f" (defaults {value_text(found.along, row.default)})"
+                   if np.isfinite(row.default) else "")
         if row.low == np.inf:
-            text = f"{at}, under half at any share"
+            text = f"{at}, at no share swept{default}"
         elif row.high == np.inf:
-            text = (f"{at}, from {value_text(found.along, row.low)} or at no share "
-                    "swept")
+            text = (f"{at}, at no share swept in {pct(row.never, 0)} of draws, from "
+                    f"{value_text(found.along, row.low)} at the earliest{default}")
         else:
             text = (f"{at}, from {value_text(found.along, row.low)} to "
-                    f"{value_text(found.along, row.high)}")
-        if np.isfinite(row.default):
-            text += f" (defaults {value_text(found.along, row.default)})"
+                    f"{value_text(found.along, row.high)}{default}")
         bits.append(text)
     return (f"Over {found.n_draws} calibrated constant sets, where half of KAMs are captured "
             f"by year {end}: " + "; ".join(bits))
