@@ -298,7 +298,8 @@ class Ensemble:
         draws: how many constant sets to draw (1 to :data:`MAX_DRAWS`).
         sample: ``"weighted"``: drawn with replacement, each particle with probability
             proportional to its weight (importance resampling, from the experiment's
-            seed, so a heavy particle may be drawn several times); ``"top"``: the
+            seed, so a heavy particle may be drawn several times, and with common random
+            numbers its repeats repeat the same runs: that is its weight); ``"top"``: the
             ``draws`` particles of largest weight (ties in file order), no repeats.
         columns: the constants drawn; ``None`` means every column that is a parameter.
         defaults: whether the base constants also run, as draw 0.

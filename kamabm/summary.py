@@ -90,6 +90,11 @@ def status_quo(an: Analysis) -> str:
     text = "Everything not varied is at the model's defaults"
     if fixed:
         text += f", except {setting_text(fixed)}"
+    ensemble = res.experiment.ensemble
+    if ensemble is not None:
+        text += (f", except the constants {', '.join(ensemble.columns or ())}, drawn "
+                 f"{ensemble.draws} times from a calibration's posterior (draw 0 keeps the "
+                 "defaults)")
     if levers_off:
         text += "; no management lever is switched on (the status quo)"
     return text + f"; runs last {_months(an)}."
