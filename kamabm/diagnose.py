@@ -80,8 +80,8 @@ CONFIDENCE = 0.95
 #: Runs per chunk sent to a worker process.
 CHUNK = 8
 
-#: What the rivals run, as the model's ``lever_adopters``: "none" of the levers (only the
-#: client, supplier 0, runs its levers) or the "same" as the client (every supplier).
+#: What the rivals run, as the model's ``focal_levers_only``: "none" of the levers (only
+#: the client, supplier 0, runs its levers) or the "same" as the client (every supplier).
 RIVALS_LEVERS: dict[str, int] = {"none": 1, "same": 0}
 
 # SeedSequence spawn keys of the three random streams.
@@ -239,7 +239,7 @@ class Client:
             "supplier_pressures": (() if own == rival
                                    else (own,) + (rival,) * (self.suppliers - 1)),
             "horizon_months": 12 * self.horizon_years,
-            "lever_adopters": RIVALS_LEVERS[self.rivals_levers],
+            "focal_levers_only": RIVALS_LEVERS[self.rivals_levers],
             **{k: (int(v) if Parameters.is_integer(k) else v)
                for k, v in self.settings().items()},
         }

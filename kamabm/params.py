@@ -105,10 +105,9 @@ class Parameters:
         "rivals (E5)", MARKET)
     n_key_buyers: int = _p(
         3, "buyers", 1, 10, "large buyers; every supplier serves each through one KAM", MARKET)
-    lever_adopters: int = _p(
-        0, "suppliers", 0, 10, "how many suppliers, the first first, run the management "
-        "levers at the values given; the others run none (1: a diagnosed client acts alone); "
-        "0: every supplier", MARKET)
+    focal_levers_only: int = _p(
+        0, "switch", 0, 1, "1: only the first supplier (the client a diagnosis describes) "
+        "runs the management levers, its rivals none; 0: every supplier runs them", MARKET)
     n_smb_clients: int = _p(
         200, "clients", 1, 5000, "SMB owner-clients per supplier at the start (E3)", MARKET)
     list_markup: float = _p(
@@ -439,10 +438,6 @@ class Parameters:
                     f"{self.client_revenue_share:g}; set client_revenue_share = "
                     f"{sum(shares):g}")
 
-        if self.lever_adopters > self.n_suppliers:
-            raise ParameterError(
-                f"lever_adopters = {self.lever_adopters}: more than n_suppliers = "
-                f"{self.n_suppliers}; allowed [0, n_suppliers] (0: every supplier)")
         for name, count, what in (("buyer_detachments", self.n_key_buyers, "key buyer"),
                                   ("supplier_pressures", self.n_suppliers, "supplier")):
             values = getattr(self, name)

@@ -39,7 +39,7 @@ class Levers:
     """The management levers one supplier runs (the ``lever`` group of Parameters).
 
     Every supplier runs the values of :class:`~kamabm.params.Parameters`, unless
-    ``lever_adopters`` limits them to the first suppliers: the others run none.
+    ``focal_levers_only`` limits them to the first supplier: its rivals run none.
     """
 
     kpi_margin_weight: float = 0.0
@@ -52,7 +52,7 @@ class Levers:
     @classmethod
     def of(cls, p: Parameters, index: int) -> Levers:
         """The levers supplier ``index`` runs under parameters ``p``."""
-        if p.lever_adopters and index >= p.lever_adopters:
+        if p.focal_levers_only and index > 0:
             return cls()
         return cls(p.kpi_margin_weight, p.training, p.deal_review, p.senior_support,
                    p.rotation_months, p.smb_growth)

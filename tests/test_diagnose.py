@@ -68,7 +68,7 @@ def test_example_file_reads_and_maps_to_the_model():
     assert params.n_suppliers == client.suppliers == 4
     assert params.kam_pressure == 0.7 and params.supplier_pressures == ()
     assert params.horizon_months == 60
-    assert params.lever_adopters == 1  # the client's levers are its own
+    assert params.focal_levers_only == 1  # the client's levers are its own
     assert client.slug == "nordhavn-packaging"
 
 

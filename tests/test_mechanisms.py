@@ -356,14 +356,13 @@ def test_bad_per_supplier_or_per_buyer_values_are_refused_naming_the_field(value
         Parameters(**values)
 
 
-def test_levers_run_by_every_supplier_unless_lever_adopters_limits_them():
+def test_levers_run_by_every_supplier_unless_only_the_focal_one_runs_them():
     levers = {"senior_support": 0.3, "training": 0.5, "deal_review": 0.5,
               "kpi_margin_weight": 0.4, "smb_growth": 0.01, "rotation_months": 7}
-    everyone = Parameters(client_revenue_share=0.7, kam_pressure=0.8, **levers)
-    named = everyone.replace(lever_adopters=everyone.n_suppliers)
-    for seed in range(2):
-        assert run_one(named, seed) == run_one(everyone, seed)
-    model = KAMMarket(everyone.replace(lever_adopters=1), seed=1)
+    model = KAMMarket(Parameters(**levers), seed=1)
+    assert all(s.levers.senior_support == 0.3 and s.levers.rotation_months == 7
+               for s in model.suppliers)
+    model = KAMMarket(Parameters(focal_levers_only=1, **levers), seed=1)
     assert model.suppliers[0].levers.senior_support == 0.3
     assert all(s.levers.senior_support == 0.0 and s.levers.rotation_months == 0
                for s in model.suppliers[1:])
@@ -374,13 +373,6 @@ def test_a_lever_one_supplier_adopts_alone_protects_its_kams_not_its_rivals():
     # supplier only: 0.13 of its KAMs captured against 0.99 of its rivals'. The test asks
     # for a gap of at least 0.5.
     params = Parameters(client_revenue_share=0.8, kam_pressure=0.8, senior_support=0.5,
-                        lever_adopters=1)
+                        focal_levers_only=1)
     suppliers, _ = captured_by(params)
     assert suppliers[1:].mean() - suppliers[0] >= 0.5
-
-
-def test_lever_adopters_cannot_exceed_the_suppliers():
-    from kamabm.params import ParameterError
-
-    with pytest.raises(ParameterError, match="lever_adopters = 5: more than n_suppliers = 4"):
-        Parameters(lever_adopters=5)
