@@ -38,10 +38,16 @@ class RefineError(ValueError):
 
 
 def check_refinable(experiment: Experiment) -> None:
-    """Raise :class:`RefineError` unless ``experiment`` is a share x pressure grid."""
+    """Raise :class:`RefineError` unless ``experiment`` is a share x pressure grid.
+
+    An ensemble is refused: refining would pool its constant sets' boundaries into one.
+    """
     names = {v.name for v in experiment.variables}
     if names != {ALONG, ACROSS} or experiment.design.method != "grid":
         raise RefineError(f"--refine needs a grid over exactly {ALONG} and {ACROSS}")
+    if experiment.ensemble is not None:
+        raise RefineError("--refine does not refine an ensemble: it would pool the constant "
+                          "sets' boundaries into one; refine a sweep at fixed constants")
 
 
 @dataclass(frozen=True)

@@ -363,3 +363,11 @@ def test_findings_quote_the_committed_margin_ranges():
         assert f"{100 * row['low']:.1f}" == low
         assert f"{100 * row['high']:.1f}" == high
         assert f"{100 * row['default']:.1f}" == default
+
+
+def test_refinement_refuses_an_ensemble(tmp_path):
+    from kamabm.refine import RefineError, check_refinable
+
+    experiment = load_experiment(write_experiment(tmp_path, experiment_text(posterior(tmp_path))))
+    with pytest.raises(RefineError, match="does not refine an ensemble"):
+        check_refinable(experiment)
