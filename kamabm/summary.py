@@ -24,7 +24,7 @@ from kamabm.names import (
     setting_text,
     value_text,
 )
-from kamabm.params import LEVER, RUN, Parameters
+from kamabm.params import LEVER, RUN, STRUCTURAL, Parameters
 from kamabm.results import (
     ENSEMBLE,
     HYSTERESIS,
@@ -133,7 +133,25 @@ def executive_summary(an: Analysis) -> Summary:
     notes = list(an.notes)
     if an.results.failed:
         notes.append(f"{an.results.failed} runs failed and are left out.")
+    if an.kind in (MAP, ONE_FACTOR, INTERVENTIONS, HYSTERESIS) and _at_default_constants(an):
+        notes.append(AT_DEFAULT_CONSTANTS)
     return Summary(status_quo(an), tuple(points), tuple(notes))
+
+
+#: The caveat of a result computed at the default structural constants only.
+AT_DEFAULT_CONSTANTS = (
+    "These numbers hold at the model's default structural constants. Over the constants "
+    "that the calibration to published margins accepts, capture is rarer and its boundary "
+    "lies at higher client shares (docs/findings.md, 'Over the calibrated ensemble').")
+
+
+def _at_default_constants(an: Analysis) -> bool:
+    """Whether no structural constant is varied or moved off its default in this sweep."""
+    res = an.results
+    base = res.experiment.base
+    return not any(Parameters.spec(name).group == STRUCTURAL
+                   and (name in res.varied or getattr(base, name) != Parameters.default(name))
+                   for name in Parameters.names())
 
 
 def _map_points(an: Analysis) -> list[str]:

@@ -210,3 +210,13 @@ def test_report_deck_without_python_pptx_is_refused_in_one_line(reports, tmp_pat
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "kamabm[deck]" in err.replace("'.[deck]'", "kamabm[deck]")
     assert not out.exists()
+
+
+def test_a_report_at_the_default_constants_says_so_and_a_sensitivity_report_does_not(reports):
+    from kamabm.summary import AT_DEFAULT_CONSTANTS
+
+    for name, expected in (("smoke", True), ("interventions", True), ("sensitivity", False)):
+        path, _, an = reports[name]
+        assert (AT_DEFAULT_CONSTANTS in executive_summary(an).notes) is expected, name
+        text = path.read_text(encoding="utf-8").replace("&#x27;", "'")
+        assert (AT_DEFAULT_CONSTANTS in text) is expected, name
