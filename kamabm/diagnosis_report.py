@@ -13,7 +13,6 @@ HTML embeds its charts, fits a 1,280 px window and prints on A4, like the sweep 
 
 from __future__ import annotations
 
-import base64
 import html
 import json
 import sys
@@ -24,7 +23,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from kamabm.charts.base import Chart
 from kamabm.diagnose import (
     ASSUMPTIONS,
     Diagnosis,
@@ -35,7 +33,7 @@ from kamabm.diagnose import (
 )
 from kamabm.names import pct
 from kamabm.params import Parameters
-from kamabm.report import PAGE_CSS
+from kamabm.report import PAGE_CSS, figure_html
 
 __all__ = ["REPORT", "TABLES", "diagnosis_points", "write_diagnosis"]
 
@@ -286,15 +284,6 @@ def _table_html(frame: pd.DataFrame, left: Sequence[str] = ()) -> str:
     return f"<table><tr>{head}</tr>{body}</table>"
 
 
-def _figure_html(chart: Chart, base: Path) -> str:
-    data = base64.b64encode(chart.svg.read_bytes()).decode("ascii")
-    csv = chart.csv.relative_to(base).as_posix()
-    return (f"<figure id={_e(chart.kind)}><img alt=\"{_e(chart.title)}\" "
-            f"src=\"data:image/svg+xml;base64,{data}\"><figcaption><span class=finding>"
-            f"{_e(chart.title)}.</span> {_e(chart.caption)} Plotted numbers: "
-            f"<a href=\"{_e(csv)}\">{_e(chart.csv.name)}</a>.</figcaption></figure>")
-
-
 # --- provenance ----------------------------------------------------------------------------------
 def provenance(diag: Diagnosis, command: str = "") -> dict[str, Any]:
     """What made the diagnosis: client file, parameters, seeds, versions, timing."""
@@ -417,7 +406,7 @@ def write_diagnosis(diag: Diagnosis, out: str | Path, *, deck: bool = False,
         "costs, and which management levers pay, from the client's own portfolio "
         "(kamabm).</p>",
         summary, assume,
-        "<h2>Charts</h2>" + "".join(_figure_html(c, out) for c in charts),
+        "<h2>Charts</h2>" + "".join(figure_html(c, out) for c in charts),
         tables_html, definitions,
         "<details id=provenance><summary>How this was made: client file, parameters, seeds, "
         "versions</summary>" + _provenance_html(diag, prov) + "</details></body></html>"]

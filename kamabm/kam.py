@@ -72,8 +72,6 @@ class KAM(mesa.Agent):
         super().__init__(model)
         p = model.params
         self.supplier = supplier
-        #: The levers his employer runs (:class:`kamabm.supplier.Levers`).
-        self.levers = supplier.levers
         self.account: Account | None = None
         self.ties: dict[Account, Tie] = {}
         self.tie = Tie()
@@ -138,7 +136,8 @@ class KAM(mesa.Agent):
         past a procedural negotiator to the people who own the buyer's result.
         """
         p = self.model.params
-        return min(1.0, p.reach_skill * self.skill + p.reach_senior * self.levers.senior_support
+        senior = self.supplier.levers.senior_support
+        return min(1.0, p.reach_skill * self.skill + p.reach_senior * senior
                    + p.reach_familiarity * self.tie.familiarity)
 
     @property
@@ -156,7 +155,7 @@ class KAM(mesa.Agent):
         ("keep the client at any price", E8).
         """
         p = self.model.params
-        margin = p.min_margin + p.margin_kpi_floor * self.levers.kpi_margin_weight
+        margin = p.min_margin + p.margin_kpi_floor * self.supplier.levers.kpi_margin_weight
         keep = p.keep_client_override * account.dependence
         return 1.0 + p.service_cost + margin * (1.0 - keep)
 
@@ -176,7 +175,7 @@ class KAM(mesa.Agent):
                                 / account.price)
         reservation = self.alignment * reservation + (1.0 - self.alignment) * min(
             reservation, client_wish)
-        authority_floor = 1.0 + (floor - 1.0) * self.levers.deal_review
+        authority_floor = 1.0 + (floor - 1.0) * self.supplier.levers.deal_review
         reservation = max(reservation, authority_floor)
         wish = (self.alignment * account.price * (1.0 + p.opening_markup)
                 + (1.0 - self.alignment) * target)
@@ -235,7 +234,8 @@ class KAM(mesa.Agent):
         self.negotiating_time = (p.nego_base * (p.nego_floor + (1.0 - p.nego_floor)
                                                 * self.alignment)
                                  + p.nego_push * refused_load / (1.0 + refused_load))
-        self.learning_time = p.learn_time * self.levers.training * (1.0 - self.operational_share)
+        training = self.supplier.levers.training
+        self.learning_time = p.learn_time * training * (1.0 - self.operational_share)
         escalation = account.buyer.detachment * (1.0 - self.reach)
         self.stress += p.stress_refusal * escalation * refused_load / (1.0 + refused_load)
 
@@ -267,7 +267,7 @@ class KAM(mesa.Agent):
 
         drive = logistic((self.felt_pressure + p.identification_gain * tie.identification
                           - p.theta) / p.g_width)
-        levers = self.levers
+        levers = self.supplier.levers
         pull = (p.employer_pull + p.pull_review * levers.deal_review
                 + p.pull_senior * levers.senior_support)
         drift = 1.0 - self.alignment
@@ -285,13 +285,14 @@ class KAM(mesa.Agent):
         kpi = p.w_base + p.w_gap * self._kpi_gap + p.w_deadline * progress
         keep = p.keep_client_override * account.dependence
         return (self.supplier.kam_pressure * kpi + p.w_keep * keep + p.w_stress * self.stress
-                - p.w_skill * self.skill - p.w_senior * self.levers.senior_support)
+                - p.w_skill * self.skill - p.w_senior * self.supplier.levers.senior_support)
 
     def _try_to_learn(self) -> None:
         p = self.model.params
         # Training helps only when its time is protected from "we have to agree".
-        support = (p.learn_base + p.learn_training * self.levers.training * (1.0 - self.must_agree)
-                   + p.learn_senior * self.levers.senior_support)
+        levers = self.supplier.levers
+        support = (p.learn_base + p.learn_training * levers.training * (1.0 - self.must_agree)
+                   + p.learn_senior * levers.senior_support)
         time_to_reflect = 1.0 - self.operational_share
         # Only a KAM who still sees the deal from his firm's side looks for its causes.
         chance = min(1.0, p.learning_ability * support * time_to_reflect * self.alignment)
@@ -334,7 +335,7 @@ class KAM(mesa.Agent):
         """Shortfall of the KPI year so far against quota, in [0, 1]."""
         if self._kpi_months == 0:
             return 0.0
-        w = self.levers.kpi_margin_weight
+        w = self.supplier.levers.kpi_margin_weight
         if self._kpi_quota_volume <= 0.0:  # an account with no volume left: no volume quota
             volume = 1.0
         else:

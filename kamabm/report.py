@@ -206,7 +206,8 @@ def _summary_html(an: Analysis, found: Summary) -> str:
             f"<p>{_e(found.status_quo)}</p><ul>{points}</ul>{notes}</section>")
 
 
-def _figure_html(chart: Chart, base: Path) -> str:
+def figure_html(chart: Chart, base: Path) -> str:
+    """One chart as an HTML figure: the SVG embedded, its title, caption and CSV link."""
     data = base64.b64encode(chart.svg.read_bytes()).decode("ascii")
     try:
         csv = chart.csv.relative_to(base)
@@ -312,7 +313,7 @@ def write_report(an: Analysis, path: str | Path, *, charts_dir: str | Path | Non
              f"<body><h1>kamabm report: {_e(exp.name)}</h1>"
              f"<p class=lede>{_e(exp.description)}</p>",
              _summary_html(an, executive_summary(an)),
-             "<h2>Charts</h2>" + "".join(_figure_html(c, path.parent) for c in charts),
+             "<h2>Charts</h2>" + "".join(figure_html(c, path.parent) for c in charts),
              _tables_html(an),
              "<h2>Details</h2>",
              ("<details id=findings><summary>Findings level by level</summary><ul>" +

@@ -18,7 +18,7 @@ as costs, so that every lever has its price.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import TYPE_CHECKING
 
 import mesa
@@ -54,8 +54,7 @@ class Levers:
         """The levers supplier ``index`` runs under parameters ``p``."""
         if p.focal_levers_only and index > 0:
             return cls()
-        return cls(p.kpi_margin_weight, p.training, p.deal_review, p.senior_support,
-                   p.rotation_months, p.smb_growth)
+        return cls(**{f.name: getattr(p, f.name) for f in fields(cls)})
 
 
 def smb_price(p: Parameters) -> float:
