@@ -89,7 +89,7 @@ def main() -> None:
         return
 
     from kamabm import Parameters, run_one
-    from kamabm.negotiation import Side, alternating_offers
+    from kamabm.model.negotiation import Side, alternating_offers
 
     default = Parameters()
     run_one(default, 0)  # warm up imports and caches

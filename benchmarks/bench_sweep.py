@@ -37,11 +37,11 @@ from pathlib import Path
 import mesa
 import psutil
 
-from kamabm.experiment import Experiment, parse_experiment
-from kamabm.model import KAMMarket
-from kamabm.params import Parameters
-from kamabm.run import OUTCOMES, outcomes, run_one
-from kamabm.sweep import run_sweep
+from kamabm.experiments.design import Experiment, parse_experiment
+from kamabm.experiments.sweep import run_sweep
+from kamabm.model.market import KAMMarket
+from kamabm.model.params import Parameters
+from kamabm.model.run import OUTCOMES, outcomes, run_one
 
 REPO = Path(__file__).resolve().parents[1]
 HEADLINE = REPO / "experiments" / "capture_phase.toml"
@@ -233,8 +233,9 @@ count = {n_side}
 """
     code = (f"import sys; sys.path.insert(0, {str(Path(__file__).parent)!r}); "
             "from bench_sweep import cheap_run; "
-            "from kamabm.experiment import parse_experiment; from kamabm.sweep import run_sweep; "
-            "from kamabm.run import OUTCOMES; "
+            "from kamabm.experiments.design import parse_experiment; "
+            "from kamabm.experiments.sweep import run_sweep; "
+            "from kamabm.model.run import OUTCOMES; "
             f"run_sweep(parse_experiment({exp_text!r}), sys.argv[1], run_fn=cheap_run, "
             "workers=2, progress=False)")
     with tempfile.TemporaryDirectory() as tmp:

@@ -15,21 +15,21 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from kamabm.model import KAMMarket
-    from kamabm.params import ParameterError, Parameters
-    from kamabm.run import OUTCOMES, SERIES, run_one
-    from kamabm.store import load_results, load_series, run_parameters
+    from kamabm.experiments.store import load_results, load_series, run_parameters
+    from kamabm.model.market import KAMMarket
+    from kamabm.model.params import ParameterError, Parameters
+    from kamabm.model.run import OUTCOMES, SERIES, run_one
 
 _WHERE = {
-    "KAMMarket": "kamabm.model",
-    "ParameterError": "kamabm.params",
-    "Parameters": "kamabm.params",
-    "OUTCOMES": "kamabm.run",
-    "SERIES": "kamabm.run",
-    "run_one": "kamabm.run",
-    "load_results": "kamabm.store",
-    "load_series": "kamabm.store",
-    "run_parameters": "kamabm.store",
+    "KAMMarket": "kamabm.model.market",
+    "ParameterError": "kamabm.model.params",
+    "Parameters": "kamabm.model.params",
+    "OUTCOMES": "kamabm.model.run",
+    "SERIES": "kamabm.model.run",
+    "run_one": "kamabm.model.run",
+    "load_results": "kamabm.experiments.store",
+    "load_series": "kamabm.experiments.store",
+    "run_parameters": "kamabm.experiments.store",
 }
 
 __all__ = ["OUTCOMES", "SERIES", "KAMMarket", "ParameterError", "Parameters", "load_results",

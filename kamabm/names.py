@@ -2,14 +2,14 @@
 
 The code names of the parameters the analysis defaults to live here once (not as string
 literals in every function signature), with the plain words a board reads and the axis
-labels charts carry. Units and meanings come from :class:`~kamabm.params.Parameters`.
+labels charts carry. Units and meanings come from :class:`~kamabm.model.params.Parameters`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from kamabm.params import Parameters
+from kamabm.model.params import Parameters
 
 # --- parameters the analysis defaults to ------------------------------------------------
 #: The key clients' share of a supplier's turnover (the phase diagram's x axis).

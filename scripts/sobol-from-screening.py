@@ -11,8 +11,8 @@ import json
 import sys
 from pathlib import Path
 
-from kamabm.params import LEVER, Parameters
-from kamabm.screening import load_screening
+from kamabm.experiments.screening import load_screening
+from kamabm.model.params import LEVER, Parameters
 
 ROOT = Path(__file__).resolve().parent.parent
 

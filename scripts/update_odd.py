@@ -1,9 +1,9 @@
-"""Regenerate the parameter and constants tables of docs/ODD.md from kamabm.params."""
+"""Regenerate the parameter and constants tables of docs/ODD.md from kamabm.model.params."""
 
 import re
 from pathlib import Path
 
-from kamabm.params import Parameters
+from kamabm.model.params import Parameters
 
 ODD = Path(__file__).resolve().parent.parent / "docs" / "ODD.md"
 TABLES = {"parameters": Parameters.markdown_table, "constants": Parameters.constants_table}

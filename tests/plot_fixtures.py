@@ -8,8 +8,8 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from kamabm.experiment import load_experiment, parse_experiment
-from kamabm.sweep import run_sweep
+from kamabm.experiments.design import load_experiment, parse_experiment
+from kamabm.experiments.sweep import run_sweep
 
 ROOT = Path(__file__).resolve().parents[1]
 

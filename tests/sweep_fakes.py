@@ -1,6 +1,6 @@
 """Cheap, picklable run functions standing in for the model in the sweep tests.
 
-They follow the contract of ``kamabm.run.run_one``: a function of (parameters, seed)
+They follow the contract of ``kamabm.model.run.run_one``: a function of (parameters, seed)
 that returns outcome name -> float or None, and per-month series when asked.
 """
 
@@ -11,7 +11,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from kamabm.params import Parameters
+from kamabm.model.params import Parameters
 
 FAKE_OUTCOMES = ("capture_rate", "time_to_first_capture", "key_account_margin")
 FAKE_SERIES = ("mean_loyalty", "captured_share")

@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from kamabm.analysis import ABOVE, BELOW, INSIDE, capture_boundary, critical_value
+from kamabm.stats import ABOVE, BELOW, INSIDE, capture_boundary, critical_value
 
 
 def true_boundary(pressure):

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from kamabm.analysis import (
+from kamabm.stats import (
     EROSION,
     erosion_attribution,
     hysteresis_branches,

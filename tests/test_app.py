@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from kamabm.params import LEVER, Parameters
+from kamabm.model.params import LEVER, Parameters
 
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = Path("/usr/bin/chromium")
@@ -35,15 +35,15 @@ STEPS = 6
 
 def _import_app():
     pytest.importorskip("solara", reason="the app extra is not installed")
-    import kamabm.app
+    import kamabm.app.page
 
-    return kamabm.app
+    return kamabm.app.page
 
 
 # --- without a browser ---------------------------------------------------------------
 def test_importing_kamabm_and_its_app_command_does_not_import_the_web_stack():
     code = ("import sys, kamabm, kamabm.cli, kamabm.cli.app; "
-            "print(sorted(m for m in ('solara', 'kamabm.app', 'altair') if m in sys.modules))")
+            "print(sorted(m for m in ('solara', 'kamabm.app.page', 'altair') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True, cwd=ROOT).stdout
     assert out.strip() == "[]"
@@ -62,7 +62,7 @@ def test_app_command_without_the_extra_says_how_to_install_it():
 
 
 def test_every_control_reads_its_default_and_range_from_the_parameters():
-    from kamabm.app_labels import GROUPS, controls
+    from kamabm.app.labels import GROUPS, controls
 
     shown = controls()
     levers = {n for n in Parameters.names() if Parameters.spec(n).group == LEVER}
@@ -84,7 +84,7 @@ def test_every_control_reads_its_default_and_range_from_the_parameters():
 
 
 def test_shares_are_shown_in_percent_and_given_to_the_model_as_fractions():
-    from kamabm.app_labels import control
+    from kamabm.app.labels import control
 
     share = control("client_revenue_share")
     assert share.label == "Key clients' share of turnover (%)"
@@ -104,7 +104,7 @@ def test_untouched_controls_give_the_default_parameters_and_seed():
 
 
 def _stepped(months: int, **values):
-    from kamabm.run import new_model
+    from kamabm.model.run import new_model
 
     model = new_model(Parameters(**values), seed=1)
     for _ in range(months):
@@ -216,7 +216,7 @@ TUTORIAL_PROMISES = [
                          ids=[",".join(f"{k}={v}" for k, v in c[0].items()) or "defaults"
                               for c in TUTORIAL_PROMISES])
 def test_tutorial_promises_hold_on_the_current_model(settings, low, high):
-    from kamabm.run import run_one
+    from kamabm.model.run import run_one
 
     captured = [round(12 * run_one(Parameters(**settings), seed)["capture_rate"])
                 for seed in range(1, 6)]
@@ -224,7 +224,7 @@ def test_tutorial_promises_hold_on_the_current_model(settings, low, high):
 
 
 def test_tutorial_seed_1_numbers_and_margins_hold():
-    from kamabm.run import new_model, run_one
+    from kamabm.model.run import new_model, run_one
 
     def run(**values):
         return run_one(Parameters(**values), seed=1)
@@ -463,7 +463,7 @@ def test_tutorial_experiment_1_plays_to_the_end_in_under_15_s_at_any_redraw_inte
     assert status.startswith("Month 60 of 60: ")
     captured = int(status.split(": ")[1].split(" of ")[0])
     assert captured >= 9, f"the tutorial promises nearly all captured at 1.0: {status}"
-    from kamabm.run import run_one
+    from kamabm.model.run import run_one
 
     expected = run_one(Parameters(kam_pressure=1.0), seed=1)["capture_rate"]
     assert captured == round(12 * expected), "the app ran another model than run_one"

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from kamabm.calibration import (
+from kamabm.experiments.calibration import (
     CalibrationError,
     difference,
     load_calibration,
@@ -19,7 +19,7 @@ from kamabm.calibration import (
     summary_statistics,
     weighted_quantiles,
 )
-from kamabm.params import Parameters
+from kamabm.model.params import Parameters
 
 ROOT = Path(__file__).resolve().parents[1]
 FILE = ROOT / "experiments" / "calibration.toml"
@@ -147,7 +147,7 @@ pyabc = pytest.importorskip("pyabc", reason="the calibrate extra is not installe
 
 
 def test_abc_smc_recovers_the_known_parameter_of_a_toy_simulator(tmp_path) -> None:
-    from kamabm.calibration import fit
+    from kamabm.experiments.calibration import fit
 
     summary = fit(toy(), tmp_path, workers=1, simulator=toy_simulator)
     posterior = summary.posterior
@@ -176,7 +176,7 @@ class FailsAfter:
 
 
 def test_a_stopped_fit_resumes_from_its_last_finished_generation(tmp_path) -> None:
-    from kamabm.calibration import fit
+    from kamabm.experiments.calibration import fit
 
     calibration = toy(TOY.replace("population = 60", "population = 20"))
     with pytest.raises(Interrupted):
@@ -188,7 +188,7 @@ def test_a_stopped_fit_resumes_from_its_last_finished_generation(tmp_path) -> No
 
 
 def test_a_folder_of_another_calibration_is_refused(tmp_path) -> None:
-    from kamabm.calibration import fit
+    from kamabm.experiments.calibration import fit
 
     small = TOY.replace("generations = 4", "generations = 1").replace("population = 60",
                                                                       "population = 10")
@@ -219,7 +219,7 @@ def test_calibrate_quick_runs_the_real_model_to_a_posterior(tmp_path) -> None:
 
 
 def test_a_fit_stops_when_a_generation_gets_less_than_the_set_share_closer() -> None:
-    from kamabm.calibration import AbcSettings, _stop_reason
+    from kamabm.experiments.calibration import AbcSettings, _stop_reason
 
     settings = AbcSettings(generations=8, min_epsilon=1.0, min_epsilon_drop=0.05)
     frame = pd.DataFrame({"t": [0, 1, 2], "epsilon": [4.0, 2.0, 1.95],
@@ -230,7 +230,7 @@ def test_a_fit_stops_when_a_generation_gets_less_than_the_set_share_closer() -> 
 
 
 def test_a_finished_fit_is_extended_by_raising_its_generations(tmp_path) -> None:
-    from kamabm.calibration import fit
+    from kamabm.experiments.calibration import fit
 
     short = toy(TOY.replace("generations = 4", "generations = 2"))
     assert fit(short, tmp_path, workers=1, simulator=toy_simulator).generations == 2
@@ -239,7 +239,7 @@ def test_a_finished_fit_is_extended_by_raising_its_generations(tmp_path) -> None
 
 
 def test_a_fit_samples_on_a_dask_cluster(tmp_path) -> None:
-    from kamabm.calibration import fit
+    from kamabm.experiments.calibration import fit
 
     distributed = pytest.importorskip("distributed")
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False,

@@ -9,7 +9,7 @@ import pytest
 from model_helpers import SEEDS, mean_outcome
 
 from kamabm import KAMMarket, Parameters
-from kamabm.kam import CAPTURED_BELOW
+from kamabm.model.kam import CAPTURED_BELOW
 
 HIGH = {"client_revenue_share": 0.8, "kam_pressure": 0.8}
 LOW = {"client_revenue_share": 0.2, "kam_pressure": 0.2}

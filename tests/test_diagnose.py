@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from kamabm.diagnose import (
+from kamabm.diagnosis.diagnose import (
     STANDARD_DOSES,
     Client,
     ClientFileError,
@@ -20,8 +20,8 @@ from kamabm.diagnose import (
     money_text,
     wilson,
 )
-from kamabm.params import Parameters
-from kamabm.run import new_model, release
+from kamabm.model.params import Parameters
+from kamabm.model.run import new_model, release
 
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLE = REPO / "experiments" / "client_example.toml"
@@ -144,9 +144,9 @@ def test_unwritable_folder_is_refused(tmp_path, capsys):
     assert "--out" in capsys.readouterr().err
 
 
-# --- the per-account reading of a run (kamabm.run.account_history) ---------------------------
+# --- the per-account reading of a run (kamabm.model.run.account_history) -------------
 def test_account_history_reads_the_focal_supplier_month_by_month():
-    from kamabm.run import account_history, finished_model, release
+    from kamabm.model.run import account_history, finished_model, release
 
     params = Parameters(client_revenue_share=0.8, kam_pressure=0.8, horizon_months=36)
     history = account_history(params, 3)
@@ -162,7 +162,7 @@ def test_account_history_reads_the_focal_supplier_month_by_month():
 
 
 def test_account_history_follows_the_kam_who_holds_the_account_under_rotation():
-    from kamabm.run import account_history
+    from kamabm.model.run import account_history
 
     history = account_history(Parameters(rotation_months=6, horizon_months=24), 1)
     kams = history["kam"]
@@ -199,7 +199,7 @@ def test_money_has_thousands_separators():
 def test_safe_pressure_is_read_at_the_clients_share():
     from types import SimpleNamespace
 
-    from kamabm.diagnosis_report import safe_pressure_text
+    from kamabm.diagnosis.report import safe_pressure_text
 
     grid = pd.DataFrame({"key_share": [0.6] * 4 + [0.9] * 4,
                          "pressure": [0.0, 0.4, 0.8, 1.0] * 2,
@@ -294,7 +294,7 @@ def test_deck(tmp_path):
     pytest.importorskip("pptx")
     client = two_accounts(levers={k: v for k, v in ALL_LEVERS.items() if k != "training"})
     diag = diagnose(client, workers=1, map_shares=(0.3, 0.9), map_pressures=(0.2, 0.8))
-    from kamabm.diagnosis_report import write_diagnosis
+    from kamabm.diagnosis.report import write_diagnosis
 
     written = write_diagnosis(diag, tmp_path, deck=True)
     assert written[0].name == "report.html" and (tmp_path / "diagnosis.pptx").exists()
@@ -317,7 +317,7 @@ def test_report_fits_a_1280_px_window_and_prints_on_a4(tmp_path, browser):
     client = two_accounts(levers={k: v for k, v in ALL_LEVERS.items()
                                   if k not in ("training", "smb_growth")})
     diag = diagnose(client, workers=1, map_shares=(0.3, 0.9), map_pressures=(0.2, 0.8))
-    from kamabm.diagnosis_report import write_diagnosis
+    from kamabm.diagnosis.report import write_diagnosis
 
     report = write_diagnosis(diag, tmp_path)[0]
     page = browser.new_page(viewport={"width": 1280, "height": 800})

@@ -18,15 +18,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from kamabm.experiment import ExperimentError, load_experiment, parse_experiment
-from kamabm.params import Parameters
-from kamabm.results import (
+from kamabm.analysis.results import (
     ensemble_band,
     ensemble_margins,
     margin_ranges,
 )
-from kamabm.store import StoreError, load_results
-from kamabm.sweep import run_sweep
+from kamabm.experiments.design import ExperimentError, load_experiment, parse_experiment
+from kamabm.experiments.store import StoreError, load_results
+from kamabm.experiments.sweep import run_sweep
+from kamabm.model.params import Parameters
 
 ROOT = Path(__file__).resolve().parents[1]
 COMMITTED = ROOT / "results" / "capture_ensemble"
@@ -245,8 +245,7 @@ def test_an_ensemble_sweep_resumes_and_does_not_depend_on_the_workers(tmp_path):
 
 
 def test_the_results_layer_rebuilds_the_ensemble_from_the_manifest(tmp_path):
-    from kamabm import results
-
+    from kamabm.analysis import results
     post = posterior(tmp_path)
     experiment = parse_experiment(experiment_text(post, draws=3, horizon=72))
     _sweep(experiment, tmp_path / "out", 1)
@@ -366,7 +365,7 @@ def test_findings_quote_the_committed_margin_ranges():
 
 
 def test_refinement_refuses_an_ensemble(tmp_path):
-    from kamabm.refine import RefineError, check_refinable
+    from kamabm.experiments.refine import RefineError, check_refinable
 
     experiment = load_experiment(write_experiment(tmp_path, experiment_text(posterior(tmp_path))))
     with pytest.raises(RefineError, match="does not refine an ensemble"):

@@ -14,7 +14,7 @@ from sweep_fakes import FAKE_OUTCOMES, FAKE_SERIES, fake_run
 
 from kamabm.cli.sweep import add_arguments as add_sweep_arguments
 from kamabm.cli.sweep import run as run_sweep_command
-from kamabm.experiment import (
+from kamabm.experiments.design import (
     Design,
     ExperimentError,
     RunSpec,
@@ -22,7 +22,7 @@ from kamabm.experiment import (
     load_experiment,
     parse_experiment,
 )
-from kamabm.params import Parameters
+from kamabm.model.params import Parameters
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -296,7 +296,7 @@ def test_an_experiment_rebuilt_with_bad_fields_is_refused():
 
 
 def test_refinement_builds_checked_sub_experiments():
-    from kamabm.refine import _sub_experiment
+    from kamabm.experiments.refine import _sub_experiment
 
     exp = parse(GOOD)
     sub = _sub_experiment(exp, 0.5, [0.45, 0.5])

@@ -67,7 +67,7 @@ def test_states_stay_in_their_ranges_and_books_balance(params):
 
 def test_revenue_less_costs_is_profit_and_margins_agree_with_the_books():
     model = KAMMarket(Parameters(kam_pressure=0.9), seed=5).run()
-    from kamabm.run import outcomes
+    from kamabm.model.run import outcomes
 
     result = outcomes(model)
     revenue = profit = 0.0
@@ -126,7 +126,7 @@ def test_finished_runs_do_not_stay_in_memory():
     import gc
     import weakref
 
-    import kamabm.run as run_module
+    import kamabm.model.run as run_module
 
     seen = []
     original = run_module.KAMMarket

@@ -14,9 +14,9 @@ Statistical claims are means over seeds with the tolerance stated in each test.
 import numpy as np
 import pytest
 
-import kamabm.kam as kam_module
+import kamabm.model.kam as kam_module
 from kamabm import KAMMarket, Parameters, run_one
-from kamabm.model import key_buyer_weights
+from kamabm.model.market import key_buyer_weights
 
 SEEDS = range(10)
 
@@ -261,7 +261,7 @@ def test_explicit_key_account_shares_set_each_accounts_share():
     ({"key_account_shares": 0.3}, "must be a list of numbers"),
 ])
 def test_bad_key_account_shares_are_refused_naming_the_field(values, message):
-    from kamabm.params import ParameterError
+    from kamabm.model.params import ParameterError
 
     with pytest.raises(ParameterError, match=message) as caught:
         Parameters(**values)
@@ -269,9 +269,9 @@ def test_bad_key_account_shares_are_refused_naming_the_field(values, message):
 
 
 def test_key_account_shares_from_the_command_line_and_a_sweep_round_trip(tmp_path):
-    from kamabm.experiment import parse_experiment
-    from kamabm.store import load_results, run_parameters
-    from kamabm.sweep import run_sweep
+    from kamabm.experiments.design import parse_experiment
+    from kamabm.experiments.store import load_results, run_parameters
+    from kamabm.experiments.sweep import run_sweep
 
     params = Parameters(n_key_buyers=2, client_revenue_share=0.45).with_assignments(
         ["key_account_shares=0.3,0.15"])
@@ -301,8 +301,8 @@ values = [0.2, 0.9]
 # --- a client among rivals: pressure per supplier, detachment per buyer ----------------
 def captured_by(params, seeds=SEEDS):
     """Mean share of captured KAMs per supplier and per key buyer over ``seeds``."""
-    from kamabm.account import kam_in_charge
-    from kamabm.run import CAPTURED_BELOW, finished_model, release
+    from kamabm.model.account import kam_in_charge
+    from kamabm.model.run import CAPTURED_BELOW, finished_model, release
 
     suppliers, buyers = [], []
     for seed in seeds:
@@ -350,7 +350,7 @@ def test_an_owner_run_buyer_keeps_its_kams_loyal_where_detached_ones_capture_the
     ({"buyer_detachments": (0.0, 0.8)}, "buyer_detachments: 2 values for 3 key buyers"),
 ])
 def test_bad_per_supplier_or_per_buyer_values_are_refused_naming_the_field(values, message):
-    from kamabm.params import ParameterError
+    from kamabm.model.params import ParameterError
 
     with pytest.raises(ParameterError, match=message):
         Parameters(**values)

@@ -4,7 +4,7 @@ import mesa
 import pytest
 
 from kamabm import KAMMarket, Parameters, run_one
-from kamabm.kam import KAM
+from kamabm.model.kam import KAM
 
 
 def test_the_datacollector_has_one_row_a_month_and_agrees_with_the_trace():

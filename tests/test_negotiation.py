@@ -4,7 +4,7 @@
 import numpy as np
 import pytest
 
-from kamabm.negotiation import (
+from kamabm.model.negotiation import (
     Side,
     alternating_offers,
     nash_bargaining,

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from kamabm.params import Parameters
+from kamabm.model.params import Parameters
 
 ODD = (Path(__file__).resolve().parent.parent / "docs" / "ODD.md").read_text(encoding="utf-8")
 
@@ -37,7 +37,7 @@ def test_every_structural_constant_is_documented_and_every_documented_one_exists
         assert spec.admits(Parameters.default(name)), name
 
 
-MODEL_MODULES = ("kam", "buyer", "supplier", "model", "account")
+MODEL_MODULES = ("kam", "buyer", "supplier", "market", "account")
 #: Literals a model module may hold without a declared name: identities (0, 1), halving
 #: and doubling in closed forms, months per year, and tiny numerical guards.
 ALLOWED_LITERALS = {0, 1, 2, 12, 1e-3, 1e-9, 1e-12}
@@ -47,7 +47,7 @@ ALLOWED_LITERALS = {0, 1, 2, 12, 1e-3, 1e-9, 1e-12}
 def test_model_code_holds_no_unnamed_behavioural_numbers(module):
     import ast
 
-    source = importlib.import_module(f"kamabm.{module}").__file__
+    source = importlib.import_module(f"kamabm.model.{module}").__file__
     tree = ast.parse(Path(source).read_text(encoding="utf-8"))
     # The observation constants (documented in the ODD) are the only named module numbers.
     observation = {"CAPTURED_BELOW", "FIVE_YEARS"}
@@ -60,7 +60,7 @@ def test_model_code_holds_no_unnamed_behavioural_numbers(module):
         if (isinstance(node, ast.Constant) and isinstance(node.value, (int, float))
                 and not isinstance(node.value, bool) and node.value not in ALLOWED_LITERALS):
             stray.append((node.lineno, node.value))
-    assert not stray, f"kamabm/{module}.py has unnamed numbers (line, value): {stray}"
+    assert not stray, f"kamabm/model/{module}.py has unnamed numbers (line, value): {stray}"
 
 
 @pytest.mark.parametrize("section", ["1. Purpose and patterns", "2. Entities",
@@ -73,7 +73,7 @@ def test_all_seven_odd_sections_are_there(section):
 def test_the_schedule_in_the_odd_is_the_order_step_runs():
     import inspect
 
-    from kamabm.model import KAMMarket
+    from kamabm.model.market import KAMMarket
 
     source = inspect.getsource(KAMMarket.step)
     calls = re.findall(r'do\("(\w+)"\)', source)

@@ -40,7 +40,7 @@ def test_p9_some_customers_lose_money_only_where_kams_are_captured():
 
 
 def test_pattern_charts_are_drawn_from_runs(tmp_path):
-    from kamabm.charts import patterns
+    from kamabm.report.charts import patterns
 
     params = MIXED.replace(horizon_months=36)
     for chart in (patterns.loyalty_discount(params, range(3), tmp_path),

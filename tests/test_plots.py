@@ -13,10 +13,7 @@ from conftest import plot_command
 from matplotlib.image import imread
 from plot_fixtures import interrupt, sweep
 
-from kamabm.charts.levers import intervention_finding
-from kamabm.names import human, levels_text
-from kamabm.plots import make_charts
-from kamabm.results import (
+from kamabm.analysis.results import (
     KINDS,
     ResultsError,
     analyse,
@@ -26,6 +23,9 @@ from kamabm.results import (
     pick_typical,
     plan,
 )
+from kamabm.names import human, levels_text
+from kamabm.report.charts.levers import intervention_finding
+from kamabm.report.plots import make_charts
 
 
 def draw(results, out, *, n_boot=60, typical=True):

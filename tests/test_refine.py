@@ -6,12 +6,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from kamabm.analysis import capture_boundary
-from kamabm.experiment import parse_experiment
-from kamabm.params import Parameters
-from kamabm.refine import RefineError, refine_boundary
-from kamabm.store import load_results
-from kamabm.sweep import run_sweep
+from kamabm.experiments.design import parse_experiment
+from kamabm.experiments.refine import RefineError, refine_boundary
+from kamabm.experiments.store import load_results
+from kamabm.experiments.sweep import run_sweep
+from kamabm.model.params import Parameters
+from kamabm.stats import capture_boundary
 
 EXPERIMENT = """
 name = "refine_test"

@@ -11,10 +11,10 @@ import pytest
 from conftest import plot_command
 from plot_fixtures import interrupt, sweep
 
+from kamabm.analysis.results import analyse, load
 from kamabm.names import pct
-from kamabm.report import write_report
-from kamabm.results import analyse, load
-from kamabm.summary import detailed_findings, executive_summary
+from kamabm.report.html import write_report
+from kamabm.report.summary import detailed_findings, executive_summary
 
 #: The printable width of an A4 page with the report's 14 mm margins, in CSS pixels.
 A4_PRINTABLE = round((210 - 2 * 14) / 25.4 * 96)
@@ -201,8 +201,7 @@ def test_report_deck_has_a_summary_slide_then_one_chart_a_slide(reports, tmp_pat
 
 def test_report_deck_without_python_pptx_is_refused_in_one_line(reports, tmp_path, capsys,
                                                                 monkeypatch):
-    from kamabm import deck
-
+    from kamabm.report import deck
     monkeypatch.setattr(deck, "available", lambda: False)
     results = reports["smoke"][0].parent
     out = tmp_path / "r.html"
@@ -213,7 +212,7 @@ def test_report_deck_without_python_pptx_is_refused_in_one_line(reports, tmp_pat
 
 
 def test_a_report_at_the_default_constants_says_so_and_a_sensitivity_report_does_not(reports):
-    from kamabm.summary import AT_DEFAULT_CONSTANTS
+    from kamabm.report.summary import AT_DEFAULT_CONSTANTS
 
     for name, expected in (("smoke", True), ("interventions", True), ("sensitivity", False)):
         path, _, an = reports[name]

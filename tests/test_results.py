@@ -13,12 +13,13 @@ import pandas as pd
 import pytest
 from plot_fixtures import sweep
 
-from kamabm import analysis, results
-from kamabm.charts import CAPTURED, LOYAL, draw_alignment, draw_price_margin, draw_time_split
-from kamabm.params import Parameters
-from kamabm.plots import make_charts
-from kamabm.report import write_report
-from kamabm.run import CAPTURED_BELOW, run_with_table
+from kamabm import stats as analysis
+from kamabm.analysis import results
+from kamabm.model.params import Parameters
+from kamabm.model.run import CAPTURED_BELOW, run_with_table
+from kamabm.report.charts import CAPTURED, LOYAL, draw_alignment, draw_price_margin, draw_time_split
+from kamabm.report.html import write_report
+from kamabm.report.plots import make_charts
 
 PACKAGE = Path(__file__).resolve().parents[1] / "kamabm"
 
@@ -113,9 +114,9 @@ def test_drawing_charts_leaves_pyplot_unloaded_and_the_backend_alone(tmp_path):
     code = (
         "import sys, matplotlib\n"
         "before = matplotlib.get_backend()\n"
-        "from kamabm.charts import plot_run\n"
-        "from kamabm.params import Parameters\n"
-        "from kamabm.run import run_with_table\n"
+        "from kamabm.report.charts import plot_run\n"
+        "from kamabm.model.params import Parameters\n"
+        "from kamabm.model.run import run_with_table\n"
         "outcome, table = run_with_table(Parameters(horizon_months=12), 1)\n"
         f"plot_run(table, outcome, 'test', __import__('pathlib').Path({str(tmp_path)!r}) / 'r')\n"
         "assert 'matplotlib.pyplot' not in sys.modules, 'pyplot imported'\n"
@@ -136,7 +137,7 @@ def _calls(path: Path, name: str) -> list[int]:
 def test_only_run_py_builds_the_model():
     builders = {p.relative_to(PACKAGE).as_posix() for p in PACKAGE.rglob("*.py")
                 if _calls(p, "KAMMarket")}
-    assert builders <= {"run.py"}, builders
+    assert builders <= {"model/run.py"}, builders
 
 
 def test_no_library_module_uses_pyplot_or_switches_the_backend():

@@ -6,8 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from kamabm.params import RUN, Parameters
-from kamabm.screening import (
+from kamabm.experiments.screening import (
     Screening,
     ScreeningError,
     morris_indices,
@@ -15,6 +14,7 @@ from kamabm.screening import (
     plot_screening,
     run_screening,
 )
+from kamabm.model.params import RUN, Parameters
 
 MINIMAL = """
 name = "tiny"
@@ -161,7 +161,7 @@ def test_chart_is_written_with_the_numbers_it_plots(tmp_path) -> None:
 
 def test_screening_of_the_real_model_runs_on_two_workers(tmp_path) -> None:
     # Runs that raise are recorded and their trajectories left out, not fatal.
-    from kamabm.run import OUTCOMES
+    from kamabm.model.run import OUTCOMES
 
     text = MINIMAL + (
         'horizon = 12\n[ranges]\nn_suppliers = [2, 3]\nn_key_buyers = [1, 2]\n'
@@ -179,7 +179,7 @@ def test_screening_of_the_real_model_runs_on_two_workers(tmp_path) -> None:
 
 
 def test_a_trajectory_with_a_failed_run_is_left_out_of_the_indices() -> None:
-    from kamabm.screening import indices_table
+    from kamabm.experiments.screening import indices_table
 
     screening = small(MINIMAL.replace("trajectories = 4", "trajectories = 5"))
     unit = screening.unit_design()
@@ -200,7 +200,7 @@ def test_a_trajectory_with_a_failed_run_is_left_out_of_the_indices() -> None:
 
 
 def test_kept_factors_reach_the_set_share_of_the_largest_effect_of_some_outcome() -> None:
-    from kamabm.screening import kept_factors
+    from kamabm.experiments.screening import kept_factors
 
     indices = pd.DataFrame({
         "outcome": ["a", "a", "a", "b", "b", "b"],

@@ -7,8 +7,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from kamabm.analysis import sobol_indices
-from kamabm.experiment import parse_experiment
+from kamabm.experiments.design import parse_experiment
+from kamabm.stats import sobol_indices
 
 SOBOL = """
 name = "ishigami"

@@ -15,10 +15,10 @@ from sweep_fakes import FAKE_OUTCOMES, FAKE_SERIES, failing_run, fake_run, pid_r
 
 from kamabm.cli.sweep import add_arguments as add_sweep_arguments
 from kamabm.cli.sweep import run as run_sweep_command
-from kamabm.experiment import parse_experiment
-from kamabm.params import Parameters
-from kamabm.store import load_results, load_series, run_parameters
-from kamabm.sweep import run_sweep
+from kamabm.experiments.design import parse_experiment
+from kamabm.experiments.store import load_results, load_series, run_parameters
+from kamabm.experiments.sweep import run_sweep
+from kamabm.model.params import Parameters
 
 TESTS = Path(__file__).resolve().parent
 REPO = TESTS.parent
@@ -187,7 +187,7 @@ def test_series_are_kept_one_row_per_run_and_month(tmp_path):
 
 
 def test_seeds_in_the_rows_reproduce_the_outcomes_through_run_one(tmp_path):
-    from kamabm.run import OUTCOMES, run_one
+    from kamabm.model.run import OUTCOMES, run_one
 
     text = EXPERIMENT.replace("horizon = 24", "horizon = 12").replace("count = 5", "count = 2")
     exp = parse_experiment(text)
@@ -228,9 +228,9 @@ def test_default_output_folder_is_results_slash_name(tmp_path, experiment_file):
 
 
 def test_local_workers_are_replaced_after_a_while_and_no_run_is_lost(tmp_path, monkeypatch):
-    import kamabm.backends
+    import kamabm.experiments.backends
 
-    monkeypatch.setattr(kamabm.backends, "RUNS_PER_PROCESS", 10)
+    monkeypatch.setattr(kamabm.experiments.backends, "RUNS_PER_PROCESS", 10)
     exp = parse_experiment(EXPERIMENT)
     run_sweep(exp, tmp_path / "out", run_fn=pid_run, outcomes=FAKE_OUTCOMES, workers=2,
               chunk_size=5, progress=False)

@@ -20,10 +20,17 @@ from sweep_fakes import FAKE_OUTCOMES, FAKE_SERIES, fake_run, slower_run
 
 from kamabm.cli.sweep import add_arguments as add_sweep_arguments
 from kamabm.cli.sweep import run as run_sweep_command
-from kamabm.experiment import ExperimentError, parse_experiment
-from kamabm.lock import FolderLockedError, check_unlocked, folder_lock
-from kamabm.store import JOURNAL, SET_ASIDE, ResultsStore, StoreError, code_version, load_results
-from kamabm.sweep import run_sweep
+from kamabm.experiments.design import ExperimentError, parse_experiment
+from kamabm.experiments.lock import FolderLockedError, check_unlocked, folder_lock
+from kamabm.experiments.store import (
+    JOURNAL,
+    SET_ASIDE,
+    ResultsStore,
+    StoreError,
+    code_version,
+    load_results,
+)
+from kamabm.experiments.sweep import run_sweep
 
 TESTS = Path(__file__).resolve().parent
 
@@ -151,10 +158,10 @@ def test_two_sweeps_started_together_one_runs_and_one_is_refused(experiment_file
 
 
 def test_refinement_and_readers_respect_the_lock(tmp_path):
-    from kamabm.refine import refine_boundary
+    from kamabm.experiments.refine import refine_boundary
 
     holder = subprocess.Popen(
-        [sys.executable, "-c", "import sys, time; from kamabm.lock import folder_lock\n"
+        [sys.executable, "-c", "import sys, time; from kamabm.experiments.lock import folder_lock\n"
          f"with folder_lock({str(tmp_path)!r}):\n    print('held', flush=True); time.sleep(60)"],
         stdout=subprocess.PIPE, text=True)
     try:
@@ -213,24 +220,24 @@ def test_resume_after_a_model_code_change_is_refused(experiment_file, tmp_path, 
 
 def test_code_version_covers_the_model_modules_and_is_stable():
     version = code_version()
-    assert {f"kamabm/{m}.py" for m in ("params", "kam", "buyer", "supplier", "model",
-                                       "negotiation", "account", "run")} <= set(version["files"])
-    assert "kamabm/sweep.py" not in version["files"]
+    modules = ("params", "kam", "buyer", "supplier", "market", "negotiation", "account", "run")
+    assert {f"kamabm/model/{m}.py" for m in modules} <= set(version["files"])
+    assert "kamabm/experiments/sweep.py" not in version["files"]
     assert version == code_version() and version["version"].startswith("0.")
     assert code_version(fake_run)["version"] != version["version"]  # its module counts too
 
 
 def test_uncommitted_model_changes_are_reported(experiment_file, tmp_path, monkeypatch):
-    import kamabm.sweep
+    import kamabm.experiments.sweep
 
-    real = kamabm.sweep.environment
-    monkeypatch.setattr(kamabm.sweep, "environment", lambda: {
+    real = kamabm.experiments.sweep.environment
+    monkeypatch.setattr(kamabm.experiments.sweep, "environment", lambda: {
         **real(), "code_version": {"git_commit": "abc", "dirty": True,
-                                   "changed": ["kamabm/kam.py", "README.md"]}})
+                                   "changed": ["kamabm/model/kam.py", "README.md"]}})
     notices: list[str] = []
     run_sweep(parse_experiment(EXPERIMENT), tmp_path / "out", run_fn=fake_run,
               outcomes=FAKE_OUTCOMES, workers=1, progress=False, notify=notices.append)
-    assert len(notices) == 1 and "uncommitted changes (kamabm/kam.py)" in notices[0]
+    assert len(notices) == 1 and "uncommitted changes (kamabm/model/kam.py)" in notices[0]
     manifest = json.loads((tmp_path / "out" / "manifest.json").read_text())
     assert manifest["sessions"][-1]["code_version"]["dirty"] is True
     assert manifest["code"]["version"] == manifest["identity"]["code"]
@@ -466,12 +473,12 @@ def test_a_read_only_file_system_is_a_one_line_error(experiment_file, tmp_path, 
                                                      monkeypatch):
     import errno
 
-    import kamabm.store
+    import kamabm.experiments.store
 
     def read_only(*args, **kwargs):
         raise OSError(errno.EROFS, "Read-only file system", str(tmp_path / "out"))
 
-    monkeypatch.setattr(kamabm.store.ResultsStore, "write_manifest", read_only)
+    monkeypatch.setattr(kamabm.experiments.store.ResultsStore, "write_manifest", read_only)
     assert sweep(experiment_file, tmp_path / "out", "--workers", "1") == 2
     line = one_line(capsys.readouterr().err)
     assert "cannot write there (Read-only file system)" in line
@@ -543,10 +550,10 @@ def test_a_full_disk_stops_the_sweep_with_one_line_and_it_resumes(experiment_fil
                                                                  reference):
     import errno
 
-    import kamabm.store
+    import kamabm.experiments.store
 
     out = tmp_path / "out"
-    real = kamabm.store.ResultsStore.write_part
+    real = kamabm.experiments.store.ResultsStore.write_part
     written = []
 
     def fills_up(self, runs, series=None):
@@ -555,15 +562,15 @@ def test_a_full_disk_stops_the_sweep_with_one_line_and_it_resumes(experiment_fil
         written.append(runs.num_rows)
         real(self, runs, series)
 
-    monkeypatch.setattr(kamabm.store.ResultsStore, "write_part", fills_up)
+    monkeypatch.setattr(kamabm.experiments.store.ResultsStore, "write_part", fills_up)
     assert sweep(experiment_file, out, "--workers", "1") == 2
     line = one_line(capsys.readouterr().err)
     assert "cannot write there (No space left on device)" in line
-    progress = kamabm.store.sweep_progress(out)
+    progress = kamabm.experiments.store.sweep_progress(out)
     assert progress["status"] == "failed" and progress["runs_stored"] == sum(written)
     assert progress["runs_missing"] == N_RUNS - sum(written) > 0
-    monkeypatch.setattr(kamabm.store.ResultsStore, "write_part", real)
+    monkeypatch.setattr(kamabm.experiments.store.ResultsStore, "write_part", real)
     assert sweep(experiment_file, out, "--workers", "1") == 0  # space freed: resume
     pd.testing.assert_frame_equal(load_results(out), reference)
-    assert kamabm.store.sweep_progress(out) == {"status": "complete", "runs_planned": N_RUNS,
-                                                "runs_stored": N_RUNS, "runs_missing": 0}
+    assert kamabm.experiments.store.sweep_progress(out) == {
+        "status": "complete", "runs_planned": N_RUNS, "runs_stored": N_RUNS, "runs_missing": 0}

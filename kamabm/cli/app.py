@@ -103,7 +103,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         from solara.__main__ import run as solara_run
 
-        solara_run.main(["kamabm.app", "--host", HOST, "--port", str(port), "--production",
+        solara_run.main(["kamabm.app.page", "--host", HOST, "--port", str(port), "--production",
                          "--no-open", "--log-level", "warning"],
                         prog_name="kamabm app", standalone_mode=False)
     except (_Stopped, KeyboardInterrupt, click.exceptions.Abort):

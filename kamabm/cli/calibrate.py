@@ -39,7 +39,12 @@ def add_parser(commands: argparse._SubParsersAction) -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace) -> int:
     """Carry out ``kamabm calibrate`` with parsed arguments; return the exit status."""
-    from kamabm.calibration import CalibrationError, fit, load_calibration, plot_calibration
+    from kamabm.experiments.calibration import (
+        CalibrationError,
+        fit,
+        load_calibration,
+        plot_calibration,
+    )
 
     try:
         calibration = load_calibration(args.file)

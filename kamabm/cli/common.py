@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 from typing import NoReturn
 
-from kamabm import outputs
+from kamabm.cli import outputs
 
 #: Exit statuses: success, a failure while running (some runs raised, the sweep stopped),
 #: bad input, interrupted by Ctrl-C (128 + SIGINT), and the reader of the output gone
@@ -53,7 +53,7 @@ def fail(command: str | None, message: str, status: int = EXIT_USAGE, *,
 def unwritable(*folders: Path, option: str | None = None) -> str | None:
     """Why the first of ``folders`` that cannot take output cannot, or ``None``.
 
-    Each folder is created if missing (:func:`kamabm.outputs.unwritable`); the reason is
+    Each folder is created if missing (:func:`kamabm.cli.outputs.unwritable`); the reason is
     one line naming the folder, after ``option`` (e.g. ``--out``) when given.
     """
     for folder in folders:

@@ -1,8 +1,8 @@
 """``kamabm diagnose CLIENT.toml``: a consultant's diagnosis of one client firm.
 
-Reads the client file (:func:`kamabm.diagnose.load_client`), runs the client's market
-(:func:`kamabm.diagnose.diagnose`) and writes the tables, charts and one-page report
-(:func:`kamabm.diagnosis_report.write_diagnosis`) into ``results/diagnose/<client>/``.
+Reads the client file (:func:`kamabm.diagnosis.diagnose.load_client`), runs the client's market
+(:func:`kamabm.diagnosis.diagnose.diagnose`) and writes the tables, charts and one-page report
+(:func:`kamabm.diagnosis.report.write_diagnosis`) into ``results/diagnose/<client>/``.
 
 Exit status: 0 success, 2 bad input (a one-line message naming the field and its allowed
 range; nothing written).
@@ -44,7 +44,7 @@ def run(args: argparse.Namespace) -> int:
     """Carry out ``kamabm diagnose`` with parsed arguments; return the exit status."""
     import dataclasses
 
-    from kamabm.diagnose import MAX_REPLICATIONS, ClientFileError, diagnose, load_client
+    from kamabm.diagnosis.diagnose import MAX_REPLICATIONS, ClientFileError, diagnose, load_client
 
     try:
         client = load_client(args.file)
@@ -59,7 +59,7 @@ def run(args: argparse.Namespace) -> int:
     if problem:
         return fail(None, problem)
     if args.deck:
-        from kamabm.deck import available
+        from kamabm.report.deck import available
 
         if not available():
             return fail(None, "--deck: the slide deck needs python-pptx: pip install -e "
@@ -69,7 +69,7 @@ def run(args: argparse.Namespace) -> int:
     if problem:
         return fail(None, problem)
 
-    from kamabm.diagnosis_report import command_line, diagnosis_points, write_diagnosis
+    from kamabm.diagnosis.report import command_line, diagnosis_points, write_diagnosis
 
     quiet = args.quiet
     if not quiet:

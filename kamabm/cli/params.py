@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from kamabm.cli.common import EXIT_OK
-from kamabm.params import Parameters
+from kamabm.model.params import Parameters
 
 
 def add_parser(commands: argparse._SubParsersAction) -> argparse.ArgumentParser:

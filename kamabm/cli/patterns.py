@@ -1,7 +1,7 @@
 """The ``kamabm patterns`` command: charts of the patterns read off single runs (P6, P9).
 
-Runs the model at one setting for several seeds (through :mod:`kamabm.run`) and draws the
-loyalty-discount and whale-curve charts (:mod:`kamabm.charts.patterns`) into a folder.
+Runs the model at one setting for several seeds (through :mod:`kamabm.model.run`) and draws the
+loyalty-discount and whale-curve charts (:mod:`kamabm.report.charts.patterns`) into a folder.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import argparse
 from pathlib import Path
 
 from kamabm.cli.common import EXIT_OK, add_set_argument, fail, unwritable
-from kamabm.params import ParameterError, Parameters
+from kamabm.model.params import ParameterError, Parameters
 
 COMMAND = "patterns"
 DEFAULT_OUT = Path("results") / "patterns"
@@ -43,7 +43,7 @@ def run(args: argparse.Namespace) -> int:
     problem = unwritable(out, option="--out")
     if problem:
         return fail(COMMAND, problem)
-    from kamabm.charts import patterns
+    from kamabm.report.charts import patterns
 
     seeds = range(args.seeds)
     for chart in (patterns.loyalty_discount(params, seeds, out),

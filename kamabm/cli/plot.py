@@ -60,7 +60,7 @@ def run(args: argparse.Namespace) -> int:
         The exit status: 0 done, 2 bad input or an output that cannot be written.
 
     """
-    from kamabm.results import ResultsError, analyse, load
+    from kamabm.analysis.results import ResultsError, analyse, load
 
     problem = in_use(args.results)
     if problem:
@@ -73,7 +73,7 @@ def run(args: argparse.Namespace) -> int:
             return fail(COMMAND, problem)
         an = analyse(res, n_boot=args.n_boot, typical=args.typical)
         print_notes(COMMAND, an.notes)
-        from kamabm.plots import make_charts
+        from kamabm.report.plots import make_charts
 
         charts = make_charts(an, out)
     except ResultsError as exc:
@@ -90,7 +90,7 @@ def in_use(results: Path) -> str | None:
 
     A sweep writing the folder may rewrite or remove its charts and report.
     """
-    from kamabm.lock import FolderLockedError, check_unlocked
+    from kamabm.experiments.lock import FolderLockedError, check_unlocked
 
     try:
         check_unlocked(results)

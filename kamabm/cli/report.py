@@ -56,7 +56,7 @@ def run(args: argparse.Namespace) -> int:
         The exit status: 0 done, 2 bad input or an output that cannot be written.
 
     """
-    from kamabm.results import ResultsError, analyse, load
+    from kamabm.analysis.results import ResultsError, analyse, load
 
     problem = in_use(args.results)
     if problem:
@@ -70,18 +70,17 @@ def run(args: argparse.Namespace) -> int:
         problem = unwritable(path.parent, charts_dir)
         if problem:
             return fail(COMMAND, problem)
-        from kamabm import deck
-
+        from kamabm.report import deck
         if args.deck and not deck.available():
             return fail(COMMAND, "--deck needs python-pptx: pip install -e '.[deck]'")
         an = analyse(res, n_boot=args.n_boot, typical=args.typical)
         print_notes(COMMAND, an.notes)
-        from kamabm.report import write_report
+        from kamabm.report.html import write_report
 
         written, charts = write_report(an, path, charts_dir=charts_dir)
         print(f"report: {written} ({len(charts)} charts in {charts_dir})", file=sys.stderr)
         if args.deck:
-            from kamabm.summary import executive_summary
+            from kamabm.report.summary import executive_summary
 
             slides = deck.write_deck(f"kamabm: {res.experiment.name}",
                                      executive_summary(an), charts,

@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 from kamabm.cli.common import EXIT_OK, MAX_SEED, add_set_argument, fail, unwritable
-from kamabm.params import ParameterError, Parameters
+from kamabm.model.params import ParameterError, Parameters
 
 
 def add_parser(commands: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -53,7 +53,7 @@ def run(args: argparse.Namespace) -> int:
         if problem:
             return fail(None, problem)
 
-    from kamabm.run import run_with_table
+    from kamabm.model.run import run_with_table
 
     result, table = run_with_table(params, args.seed)
     if args.json:
@@ -66,7 +66,7 @@ def run(args: argparse.Namespace) -> int:
     if args.no_chart:
         return EXIT_OK
 
-    from kamabm.charts import plot_run, save_table
+    from kamabm.report.charts import plot_run, save_table
 
     changed = {k: v for k, v in params.as_dict().items() if v != Parameters.default(k)}
     title = ", ".join(f"{k} = {v:g}" for k, v in changed.items()) or "default parameters"

@@ -34,7 +34,7 @@ def add_parser(commands: argparse._SubParsersAction) -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace) -> int:
     """Carry out ``kamabm screen`` with parsed arguments; return the exit status."""
-    from kamabm.screening import (
+    from kamabm.experiments.screening import (
         ScreeningError,
         chart_title,
         kept_factors,

@@ -17,12 +17,12 @@ import re
 from collections.abc import Sequence
 from pathlib import Path
 
-from kamabm.backends import available_cores
 from kamabm.cli.common import EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, fail, say
-from kamabm.experiment import DEFAULT_MAX_RUNS, ExperimentError, load_experiment
-from kamabm.lock import FolderLockedError, folder_lock
-from kamabm.refine import RefineError, RefineSummary, check_refinable, refine_boundary
-from kamabm.store import (
+from kamabm.experiments.backends import available_cores
+from kamabm.experiments.design import DEFAULT_MAX_RUNS, ExperimentError, load_experiment
+from kamabm.experiments.lock import FolderLockedError, folder_lock
+from kamabm.experiments.refine import RefineError, RefineSummary, check_refinable, refine_boundary
+from kamabm.experiments.store import (
     RUNS_CSV,
     RUNS_PARQUET,
     SERIES_PARQUET,
@@ -30,7 +30,7 @@ from kamabm.store import (
     StoreError,
     code_version,
 )
-from kamabm.sweep import (
+from kamabm.experiments.sweep import (
     RunFunction,
     SweepError,
     SweepInterrupted,
@@ -101,7 +101,7 @@ def run(args: argparse.Namespace, *, run_fn: RunFunction | None = None,
 
     Args:
         args: the parsed arguments of :func:`add_parser`'s parser.
-        run_fn: run function (default :func:`kamabm.run.run_one`); for tests.
+        run_fn: run function (default :func:`kamabm.model.run.run_one`); for tests.
         outcomes: the outcome names ``run_fn`` reports, when it is not the default.
 
     Returns:
@@ -114,7 +114,7 @@ def run(args: argparse.Namespace, *, run_fn: RunFunction | None = None,
         known_outcomes: tuple[str, ...] | None
         known_series: tuple[str, ...] | None
         if run_fn is None:
-            from kamabm.run import OUTCOMES, SERIES
+            from kamabm.model.run import OUTCOMES, SERIES
 
             known_outcomes, known_series = tuple(OUTCOMES), tuple(SERIES)
         else:

@@ -1,0 +1,144 @@
+"""What a result rests on: knock-outs of mechanisms, co-capture and dose-response tables.
+
+Pure functions of a sweep's run table (one row per run), for the experiments that switch
+mechanisms off (``experiments/mechanisms.toml``) and that dose the levers
+(``experiments/dose_response.toml``). A mechanism is *knocked out* by setting its
+parameter to 0; the share effect is the capture rate at the largest swept client share
+less that at the smallest, at fixed pressure.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import pandas as pd
+
+from kamabm.model.params import Parameters
+from kamabm.names import CAPTURE_RATE, CLIENT_SHARE, SUPPLIER_MARGIN
+from kamabm.stats import select_setting, summarise
+
+#: Mechanisms that carry an account's share of turnover to its KAM, by parameter.
+DEPENDENCE = ("blame_weight", "keep_client_override", "buyer_leverage")
+#: Mechanisms through which agents' captures depend on each other, by parameter.
+INTERACTION = ("peer_influence", "rival_benchmark")
+#: Plain words for each mechanism.
+MECHANISM_NAMES: dict[str, str] = {
+    "blame_weight": "blame for lost volume",
+    "keep_client_override": "management's 'keep the client'",
+    "buyer_leverage": "buyer's leverage",
+    "peer_influence": "peer influence",
+    "rival_benchmark": "rival benchmarking",
+}
+#: The outcomes a knock-out table reports.
+KNOCKOUT_OUTCOMES = (CAPTURE_RATE, "captured_months", SUPPLIER_MARGIN)
+
+
+def variants(mechanisms: Sequence[str]) -> dict[str, dict[str, float]]:
+    """The settings compared: all on (defaults), each mechanism off alone, all off."""
+    on = {m: float(Parameters.default(m)) for m in mechanisms}
+    out = {"all on": dict(on)}
+    for m in mechanisms:
+        out[f"no {MECHANISM_NAMES.get(m, m)}"] = {**on, m: 0.0}
+    dependence = [m for m in mechanisms if m in DEPENDENCE]
+    if len(dependence) > 1:
+        out["no dependence mechanism"] = {**on, **{m: 0.0 for m in dependence}}
+    out["all off"] = {m: 0.0 for m in mechanisms}
+    return out
+
+
+def knockouts(runs: pd.DataFrame, mechanisms: Sequence[str], *,
+              by: str = CLIENT_SHARE) -> pd.DataFrame:
+    """Mean outcomes with 95 % intervals for each variant at each level of ``by``.
+
+    Returns:
+        One row per (variant, level, outcome): ``variant``, ``by``, ``outcome``,
+        ``mean``, ``low``, ``high``, ``n``. Variants the runs do not hold are left out.
+
+    """
+    rows = []
+    for name, setting in variants(mechanisms).items():
+        chosen = select_setting(runs, setting)
+        if chosen.empty:
+            continue
+        for outcome in KNOCKOUT_OUTCOMES:
+            if outcome not in chosen:
+                continue
+            table = summarise(chosen, outcome, by)
+            table.insert(0, "variant", name)
+            table.insert(2, "outcome", outcome)
+            rows.append(table)
+    return pd.concat(rows, ignore_index=True) if rows else pd.DataFrame()
+
+
+def share_effects(table: pd.DataFrame, *, by: str = CLIENT_SHARE) -> pd.DataFrame:
+    """Per variant: capture at each level of ``by``, the share effect, and what is left.
+
+    The share effect is capture at the largest level less capture at the smallest;
+    ``kept`` is the variant's effect over the all-on effect (1 when the knocked-out
+    mechanism carries none of it, 0 when it carries all of it).
+    """
+    capture = table[table.outcome == CAPTURE_RATE].pivot(index="variant", columns=by,
+                                                           values="mean")
+    levels = sorted(capture.columns)
+    effect = capture[levels[-1]] - capture[levels[0]]
+    out = capture.copy()
+    out.columns = [f"capture at {by} {level:g}" for level in levels]
+    out["share_effect"] = effect
+    full = effect.get("all on")
+    out["kept"] = effect / full if full else float("nan")
+    order = [v for v in table.variant.unique() if v in out.index]
+    return out.loc[order].reset_index()
+
+
+def co_capture(runs: pd.DataFrame, mechanisms: Sequence[str] = INTERACTION, *,
+               by: str = CLIENT_SHARE) -> pd.DataFrame:
+    """Co-capture within a supplier and within a buyer, for each interaction on or off.
+
+    Returns:
+        One row per (variant, level of ``by``, measure): the mean excess chance that a
+        pair sharing a supplier (or a buyer) is both captured, with its 95 % interval.
+
+    """
+    rows = []
+    on = {m: float(Parameters.default(m)) for m in DEPENDENCE if m in runs}
+    for name, setting in variants(mechanisms).items():
+        if name == "no dependence mechanism":
+            continue
+        name = "no interaction" if name == "all off" else name
+        chosen = select_setting(runs, {**on, **setting})
+        for measure in ("co_capture_supplier", "co_capture_buyer"):
+            if chosen.empty or measure not in chosen:
+                continue
+            table = summarise(chosen, measure, by)
+            table.insert(0, "variant", name)
+            table.insert(2, "measure", measure)
+            rows.append(table)
+    return pd.concat(rows, ignore_index=True) if rows else pd.DataFrame()
+
+
+def dose_response(runs: pd.DataFrame, levers: Sequence[str],
+                  outcomes: Sequence[str] = (CAPTURE_RATE, SUPPLIER_MARGIN)) -> pd.DataFrame:
+    """Each lever alone from its lowest to its highest level, the others at their lowest.
+
+    Returns:
+        One row per (lever, level, outcome): ``lever``, ``level``, ``outcome``, ``mean``,
+        ``low``, ``high``, ``n``.
+
+    """
+    low = {name: float(runs[name].min()) for name in levers}
+    rows = []
+    for lever in levers:
+        others = {k: v for k, v in low.items() if k != lever}
+        chosen = select_setting(runs, others)
+        for outcome in outcomes:
+            table = summarise(chosen, outcome, lever).rename(columns={lever: "level"})
+            table.insert(0, "lever", lever)
+            table.insert(2, "outcome", outcome)
+            rows.append(table)
+    return pd.concat(rows, ignore_index=True)
+
+
+def best_dose(table: pd.DataFrame, lever: str, outcome: str = SUPPLIER_MARGIN) -> float:
+    """The level of ``lever`` with the highest mean ``outcome`` (where it stops paying)."""
+    line = table[(table.lever == lever) & (table.outcome == outcome)]
+    return float(line.loc[line["mean"].idxmax(), "level"])

@@ -1,0 +1,647 @@
+"""Morris screening of every parameter and structural constant on the key outcomes.
+
+Elementary effects (Morris 1991, SALib's sampler and estimator) over every field of
+:class:`kamabm.model.params.Parameters` at once, structural constants included, each over its
+declared range (or a narrower one the screening file gives). The factors are found by
+iterating over the parameter object, so a field added to it is screened without any
+change here; only run control (group ``run``), the fields the file excludes and those it
+fixes in ``[base]`` are left out.
+
+A screening file looks like this::
+
+    name = "screening"
+    seed = 20261127
+    horizon = 60                       # months, sets horizon_months
+    trajectories = 20                  # Morris trajectories (r); runs = r (k + 1) x replications
+    levels = 4                         # grid levels of the Morris design (even)
+    replications = 2                   # runs per design point, averaged (common random numbers)
+    outcomes = ["capture_rate", "key_account_margin", "supplier_margin"]
+    optional_outcomes = ["captured_months"]   # used when the model reports them
+    exclude = ["pressure_change_month", "pressure_after_change"]
+
+    [base]                             # fixed, not screened
+    n_smb_clients = 100
+
+    [ranges]                           # narrower ranges than the declared ones
+    n_smb_clients = [50, 500]
+
+Elementary effects are computed in the unit cube (each factor's range mapped to [0, 1]),
+so ``mu_star`` is the mean absolute change of an outcome when a factor moves by the
+design's step, expressed per full range: factors with different units are comparable.
+Whole-number factors are rounded onto their range after scaling, as in sweeps.
+
+Runs are stored in parts (``parts/part-NNNNN.csv``, each written atomically) so an
+interrupted screening resumes where it stopped; the seeds are spawned from the master
+seed with :class:`numpy.random.SeedSequence`, one per replication and shared by every
+design point (common random numbers make the elementary effects less noisy).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import multiprocessing
+import os
+import sys
+import time
+import tomllib
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor
+from concurrent.futures import wait as wait_futures
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from kamabm.model.params import RUN, ParameterError, Parameters
+
+RunFunction = Callable[[Parameters, int], Mapping[str, Any]]
+
+HORIZON_PARAMETER = "horizon_months"
+#: Fraction of a range kept away from an open end (``(0, 1]`` is sampled from 0.001).
+OPEN_END_MARGIN = 1e-3
+#: Factors labelled in the chart, per outcome.
+LABELLED = 8
+#: A factor is kept for variance-based analysis when its mu* reaches this share of the
+#: largest mu* of at least one outcome (a common screening rule; the file may change it).
+KEEP_SHARE = 0.1
+START_METHOD = "spawn"
+PARTS, RUNS_CSV, INDICES_CSV, INDICES_JSON, MANIFEST = (
+    "parts", "runs.csv", "morris.csv", "morris.json", "manifest.json")
+#: Okabe-Ito colours of the parameter groups in the chart.
+GROUP_COLOURS = {"market": "#0072B2", "negotiation": "#D55E00", "kam": "#009E73",
+                 "lever": "#E69F00", "cost": "#56B4E9", "run": "#000000",
+                 "structural": "#CC79A7"}
+
+_TOP_KEYS = {"name", "description", "seed", "horizon", "trajectories", "levels",
+             "replications", "outcomes", "optional_outcomes", "exclude", "base", "ranges",
+             "runs_per_part", "keep_share"}
+
+
+class ScreeningError(ValueError):
+    """A screening file or results folder that cannot be used; the message is one line."""
+
+
+@dataclass(frozen=True)
+class Factor:
+    """One screened parameter and the range it is screened over."""
+
+    name: str
+    low: float
+    high: float
+    integer: bool
+    group: str
+
+    def scale(self, unit: np.ndarray) -> np.ndarray:
+        """Values of this factor at unit-cube coordinates ``unit``."""
+        if self.integer:
+            # Each whole number gets an equal share of the unit interval.
+            return np.floor(self.low + unit * (self.high - self.low + 1)).clip(
+                self.low, self.high)
+        return self.low + unit * (self.high - self.low)
+
+
+@dataclass(frozen=True)
+class Screening:
+    """A validated screening, ready to run (build with :func:`load_screening`)."""
+
+    name: str
+    description: str
+    text: str
+    base: Parameters
+    factors: tuple[Factor, ...]
+    outcomes: tuple[str, ...]
+    trajectories: int
+    levels: int
+    replications: int
+    seed: int
+    runs_per_part: int
+    keep_share: float = KEEP_SHARE
+
+    @property
+    def digest(self) -> str:
+        """SHA-256 of what determines the runs (not comments or layout)."""
+        content = {"base": self.base.as_dict(),
+                   "factors": [[f.name, f.low, f.high, f.integer] for f in self.factors],
+                   "outcomes": self.outcomes, "trajectories": self.trajectories,
+                   "levels": self.levels, "replications": self.replications,
+                   "seed": self.seed, "runs_per_part": self.runs_per_part}
+        blob = json.dumps(content, sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(blob.encode()).hexdigest()
+
+    @property
+    def names(self) -> list[str]:
+        """The factors' names, in design order."""
+        return [f.name for f in self.factors]
+
+    def unit_design(self) -> np.ndarray:
+        """The Morris design in the unit cube: ``trajectories * (k + 1)`` rows, ``k`` columns."""
+        from SALib.sample import morris
+
+        problem = {"num_vars": len(self.factors), "names": self.names,
+                   "bounds": [[0.0, 1.0]] * len(self.factors)}
+        rng = np.random.SeedSequence(self.seed, spawn_key=(_DESIGN_STREAM,))
+        seed = int(rng.generate_state(1)[0] >> 1)
+        return morris.sample(problem, self.trajectories, num_levels=self.levels, seed=seed)
+
+    def design(self) -> pd.DataFrame:
+        """The design points in parameter units, one column per factor."""
+        unit = self.unit_design()
+        return pd.DataFrame({f.name: f.scale(unit[:, i]) for i, f in enumerate(self.factors)})
+
+    def seeds(self) -> list[int]:
+        """One seed per replication, shared by every design point."""
+        return [int(np.random.SeedSequence(self.seed, spawn_key=(_REPLICATION_STREAM, r))
+                    .generate_state(1, np.uint64)[0] >> np.uint64(1))
+                for r in range(self.replications)]
+
+    @property
+    def n_runs(self) -> int:
+        """Runs the screening takes: design points times replications."""
+        return self.trajectories * (len(self.factors) + 1) * self.replications
+
+
+# SeedSequence spawn keys of different lengths, so the streams cannot coincide.
+_REPLICATION_STREAM = 0
+_DESIGN_STREAM = 1
+
+
+# --- reading and checking ---------------------------------------------------------------
+def load_screening(path: str | Path, *, known_outcomes: Sequence[str] | None = None
+                   ) -> Screening:
+    """Read and validate a screening file (see the module docstring).
+
+    Args:
+        path: the TOML file.
+        known_outcomes: outcomes the run function reports (default: the model's
+            :data:`kamabm.model.run.OUTCOMES`); ``outcomes`` outside it are errors,
+            ``optional_outcomes`` outside it are left out.
+
+    Raises:
+        ScreeningError: one line naming the file, the key and what was expected.
+
+    """
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ScreeningError(f"{path}: cannot read screening file ({exc.strerror})") from None
+    return parse_screening(text, where=str(path), known_outcomes=known_outcomes)
+
+
+def parse_screening(text: str, *, where: str = "<screening>",
+                    known_outcomes: Sequence[str] | None = None) -> Screening:
+    """Validate a screening given as TOML text; see :func:`load_screening`."""
+    if known_outcomes is None:
+        from kamabm.model.run import OUTCOMES
+
+        known_outcomes = tuple(OUTCOMES)
+
+    def fail(key: str, expected: str) -> ScreeningError:
+        return ScreeningError(f"{where}: {key}: {expected}")
+
+    try:
+        doc = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ScreeningError(f"{where}: not valid TOML ({exc})") from None
+    for key in doc:
+        if key not in _TOP_KEYS:
+            raise fail(key, f"unknown key, expected one of: {', '.join(sorted(_TOP_KEYS))}")
+    name = doc.get("name")
+    if not isinstance(name, str) or not name.replace("_", "").replace("-", "").isalnum():
+        raise fail("name", f"expected letters, digits, '_' or '-', got {name!r}")
+    description = doc.get("description", "")
+    if not isinstance(description, str):
+        raise fail("description", f"expected a string, got {description!r}")
+    ints = {}
+    for key, minimum, default in (("seed", 0, None), ("trajectories", 2, None),
+                                  ("levels", 2, 4), ("replications", 1, 1),
+                                  ("runs_per_part", 1, 50)):
+        value = doc.get(key, default)
+        if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+            raise fail(key, f"expected a whole number >= {minimum}, got {value!r}")
+        ints[key] = value
+    if ints["levels"] % 2:
+        raise fail("levels", f"expected an even number of levels, got {ints['levels']}")
+    keep = doc.get("keep_share", KEEP_SHARE)
+    if isinstance(keep, bool) or not isinstance(keep, int | float) or not 0 < keep <= 1:
+        raise fail("keep_share", f"expected a number in (0, 1], got {keep!r}")
+
+    base = Parameters()
+    table = doc.get("base", {})
+    if not isinstance(table, dict):
+        raise fail("base", "expected a table of parameter = value")
+    values = dict(table)
+    if "horizon" in doc:
+        if HORIZON_PARAMETER in values:
+            raise fail("horizon", f"given twice, also as base.{HORIZON_PARAMETER}")
+        values[HORIZON_PARAMETER] = doc["horizon"]
+    for key, value in values.items():
+        try:
+            base = base.replace(**{key: value})
+        except ParameterError as exc:
+            raise fail("horizon" if key == HORIZON_PARAMETER and "horizon" in doc
+                       else f"base.{key}", str(exc)) from None
+
+    exclude = _names(doc, "exclude", fail)
+    for i, item in enumerate(exclude):
+        if item not in Parameters.names():
+            raise fail(f"exclude[{i}]", f"unknown parameter {item!r}")
+    ranges = doc.get("ranges", {})
+    if not isinstance(ranges, dict):
+        raise fail("ranges", "expected a table of parameter = [low, high]")
+    skipped = set(exclude) | set(values)
+    for key in ranges:
+        if key not in Parameters.names():
+            raise fail(f"ranges.{key}", "unknown parameter")
+        if key in skipped or Parameters.spec(key).group == RUN:
+            raise fail(f"ranges.{key}", "not screened (run control, excluded or fixed in base)")
+    # List parameters (one value per key buyer) are settings, not single factors.
+    factors = tuple(_factor(n, ranges.get(n), fail) for n in Parameters.names()
+                    if n not in skipped and Parameters.spec(n).group != RUN
+                    and not Parameters.is_sequence(n))
+    if len(factors) < 2:
+        raise fail("exclude", "fewer than two factors left to screen")
+
+    outcomes = _names(doc, "outcomes", fail)
+    if not outcomes:
+        raise fail("outcomes", "expected at least one outcome name")
+    for i, item in enumerate(outcomes):
+        if item not in known_outcomes:
+            raise fail(f"outcomes[{i}]", f"unknown outcome {item!r}, expected one of: "
+                                         f"{', '.join(known_outcomes)}")
+    optional = [o for o in _names(doc, "optional_outcomes", fail) if o in known_outcomes]
+    chosen = tuple(dict.fromkeys([*outcomes, *optional]))
+    return Screening(name, description, text, base, factors, chosen, ints["trajectories"],
+                     ints["levels"], ints["replications"], ints["seed"], ints["runs_per_part"],
+                     float(keep))
+
+
+def _names(doc: Mapping[str, Any], key: str, fail: Callable[[str, str], Exception]
+           ) -> list[str]:
+    value = doc.get(key, [])
+    if not isinstance(value, list) or not all(isinstance(x, str) for x in value):
+        raise fail(key, f"expected a list of names, got {value!r}")
+    if len(set(value)) != len(value):
+        raise fail(key, f"names repeat: {value}")
+    return value
+
+
+def _factor(name: str, narrowed: Any, fail: Callable[[str, str], Exception]) -> Factor:
+    spec = Parameters.spec(name)
+    integer = Parameters.is_integer(name)
+    if narrowed is None:
+        low, high = spec.low, spec.high
+        if not (math.isfinite(low) and math.isfinite(high)):
+            raise fail(f"ranges.{name}", f"declared range {spec.range_text()} is unbounded; "
+                                         "give ranges." + name + " = [low, high]")
+        width = high - low
+        if spec.low_open:
+            low = math.ceil(low + 1e-9) if integer else low + OPEN_END_MARGIN * width
+        if spec.high_open:
+            high = math.floor(high - 1e-9) if integer else high - OPEN_END_MARGIN * width
+    else:
+        key = f"ranges.{name}"
+        if not (isinstance(narrowed, list) and len(narrowed) == 2
+                and all(isinstance(x, int | float) and not isinstance(x, bool)
+                        for x in narrowed)):
+            raise fail(key, f"expected [low, high], got {narrowed!r}")
+        low, high = narrowed
+        for bound in (low, high):
+            if not spec.admits(bound) or (integer and not float(bound).is_integer()):
+                kind = "whole numbers" if integer else "numbers"
+                raise fail(key, f"{bound!r} out of range, expected {kind} in "
+                                f"{spec.range_text()} ({spec.unit})")
+        if not low < high:
+            raise fail(key, f"expected low < high, got {narrowed!r}")
+    return Factor(name, low, high, integer, spec.group)
+
+
+# --- analysis -------------------------------------------------------------------------
+def morris_indices(unit_design: np.ndarray, y: np.ndarray, names: Sequence[str], *,
+                   levels: int, confidence: float = 0.95, seed: int = 0) -> pd.DataFrame:
+    """Morris indices of one outcome from its values at the unit-cube design points.
+
+    Args:
+        unit_design: the design in the unit cube, as from :meth:`Screening.unit_design`.
+        y: the outcome at each design point (replications already averaged).
+        names: the factors, in design order.
+        levels: grid levels of the design.
+        confidence: level of SALib's bootstrap interval of ``mu_star``.
+        seed: seed of that bootstrap.
+
+    Returns:
+        One row per factor: ``parameter``, ``mu``, ``mu_star``, ``sigma``,
+        ``mu_star_conf`` (half-width of the interval), largest ``mu_star`` first.
+
+    """
+    from SALib.analyze import morris
+
+    y = np.asarray(y, dtype=float)
+    if not np.all(np.isfinite(y)):
+        raise ScreeningError(f"{int((~np.isfinite(y)).sum())} design points have no value; "
+                             "Morris needs a number at every point")
+    problem = {"num_vars": len(names), "names": list(names),
+               "bounds": [[0.0, 1.0]] * len(names)}
+    found = morris.analyze(problem, unit_design, y, num_levels=levels,
+                           conf_level=confidence, num_resamples=1000, seed=seed)
+    table = pd.DataFrame({"parameter": list(names), "mu": found["mu"],
+                          "mu_star": found["mu_star"], "sigma": found["sigma"],
+                          "mu_star_conf": found["mu_star_conf"]})
+    return table.sort_values("mu_star", ascending=False, ignore_index=True)
+
+
+def kept_factors(indices: pd.DataFrame, share: float = KEEP_SHARE) -> list[str]:
+    """Factors whose mu* reaches ``share`` of the largest mu* of at least one outcome.
+
+    These are the factors worth a variance-based (Sobol) analysis; the others move no
+    outcome by more than a tenth (by default) of what the strongest factor does.
+    """
+    top = indices.groupby("outcome")["mu_star"].transform("max")
+    kept = indices.loc[indices["mu_star"] >= share * top, "parameter"]
+    order = indices.sort_values("mu_star", ascending=False)["parameter"]
+    return [name for name in dict.fromkeys(order) if name in set(kept)]
+
+
+def indices_table(screening: Screening, runs: pd.DataFrame) -> pd.DataFrame:
+    """Tidy Morris indices of every outcome: one row per (outcome, factor).
+
+    A trajectory with a point that has no value (a run raised, or the outcome is
+    undefined there) is left out of that outcome's indices; ``trajectories`` says how
+    many were used. Fewer than two usable trajectories is an error.
+    """
+    unit = screening.unit_design()
+    groups = {f.name: f.group for f in screening.factors}
+    per = len(screening.factors) + 1
+    frames = []
+    for outcome in screening.outcomes:
+        # A point's value is the mean over its replications; any missing one voids it.
+        y = runs.groupby("point", sort=True)[outcome].agg(
+            lambda v: v.mean() if v.notna().all() else np.nan).to_numpy(dtype=float)
+        whole = np.isfinite(y).reshape(screening.trajectories, per).all(axis=1)
+        if whole.sum() < 2:
+            raise ScreeningError(f"outcome {outcome}: only {int(whole.sum())} of "
+                                 f"{screening.trajectories} trajectories have a value at "
+                                 "every point (runs raised or gave no value)")
+        rows = np.repeat(whole, per)
+        table = morris_indices(unit[rows], y[rows], screening.names,
+                               levels=screening.levels, seed=screening.seed % 2**32)
+        table.insert(0, "outcome", outcome)
+        table.insert(2, "group", table["parameter"].map(groups))
+        table["rank"] = np.arange(1, len(table) + 1)
+        table["trajectories"] = int(whole.sum())
+        frames.append(table)
+    return pd.concat(frames, ignore_index=True)
+
+
+# --- running ----------------------------------------------------------------------------
+@dataclass(frozen=True)
+class ScreeningSummary:
+    """What a call of :func:`run_screening` did."""
+
+    directory: Path
+    runs_total: int
+    runs_resumed: int
+    runs_now: int
+    wall_time: float
+    failed: int
+    indices: pd.DataFrame
+
+
+def run_screening(screening: Screening, out: str | Path, *, workers: int | None = None,
+                  run_fn: RunFunction | None = None, overwrite: bool = False,
+                  progress: bool = False) -> ScreeningSummary:
+    """Run (or resume) a screening, then write its indices and chart.
+
+    Args:
+        screening: the validated screening.
+        out: the results folder (created if missing).
+        workers: processes (default: all cores); 1 runs in this process.
+        run_fn: ``run_fn(params, seed) -> {outcome: value}``, a module-level function
+            (default :func:`kamabm.model.run.run_one`).
+        overwrite: start afresh in a folder holding another screening's parts.
+        progress: print a line per finished part on stderr.
+
+    Returns:
+        The counts, wall time and the tidy indices table.
+
+    Raises:
+        ScreeningError: the folder holds another screening (and not ``overwrite``).
+        ScreeningError: fewer than two trajectories of an outcome are complete.
+
+    A run that raises is recorded (``error`` column of ``runs.csv``) and its trajectory
+    is left out of the indices, as the sweep records failed runs and goes on.
+
+    """
+    if run_fn is None:
+        from kamabm.model.run import run_one as run_fn
+    start = time.perf_counter()
+    directory = Path(out)
+    parts = directory / PARTS
+    _claim(directory, screening, overwrite)
+    design = screening.design()
+    seeds = screening.seeds()
+    tasks = [(p, r, seeds[r]) for p in range(len(design)) for r in range(screening.replications)]
+    chunks = [tasks[i:i + screening.runs_per_part]
+              for i in range(0, len(tasks), screening.runs_per_part)]
+    done = {int(p.stem.split("-")[1]) for p in parts.glob("part-*.csv")}
+    todo = [i for i in range(len(chunks)) if i not in done]
+    resumed = sum(len(chunks[i]) for i in done if i < len(chunks))
+    records = design.to_dict("records")
+    base = screening.base.as_dict()
+
+    def job(i: int) -> tuple[Any, ...]:
+        rows = [(p, r, s, records[p]) for p, r, s in chunks[i]]
+        return (run_fn, base, rows, screening.outcomes)
+
+    n_workers = workers or os.cpu_count() or 1
+    finished = 0
+    if n_workers == 1 or len(todo) <= 1:
+        for i in todo:
+            _write_part(parts, i, _run_chunk(*job(i)))
+            finished += 1
+            _report(progress, finished, len(todo))
+    else:
+        context = multiprocessing.get_context(START_METHOD)
+        with ProcessPoolExecutor(max_workers=n_workers, mp_context=context) as pool:
+            pending = {pool.submit(_run_chunk, *job(i)): i for i in todo}
+            while pending:
+                ready, _ = wait_futures(pending, return_when=FIRST_COMPLETED)
+                for future in ready:
+                    i = pending.pop(future)
+                    _write_part(parts, i, future.result())
+                    finished += 1
+                    _report(progress, finished, len(todo))
+
+    runs = pd.concat([pd.read_csv(parts / f"part-{i:05d}.csv") for i in range(len(chunks))],
+                     ignore_index=True).sort_values(["point", "replication"], ignore_index=True)
+    table = design.copy()
+    table.insert(0, "point", np.arange(len(design)))
+    runs = runs.merge(table, on="point")
+    _atomic_csv(runs, directory / RUNS_CSV)
+    failed = int(runs["error"].notna().sum())  # read back from CSV: no error is missing
+    if failed and progress:
+        print(f"{failed} runs raised; their trajectories are left out (errors in "
+              f"{directory / RUNS_CSV})", file=sys.stderr)
+    indices = indices_table(screening, runs)
+    _atomic_csv(indices, directory / INDICES_CSV)
+    wall = time.perf_counter() - start
+    payload = {"screening": screening.name, "method": "morris (SALib)",
+               "trajectories": screening.trajectories, "levels": screening.levels,
+               "replications": screening.replications, "factors": len(screening.factors),
+               "runs": screening.n_runs, "failed_runs": failed,
+               "outcomes": list(screening.outcomes), "keep_share": screening.keep_share,
+               "kept": kept_factors(indices, screening.keep_share),
+               "indices": {o: indices[indices["outcome"] == o].drop(columns="outcome")
+                           .to_dict("records") for o in screening.outcomes}}
+    _atomic_text(json.dumps(payload, indent=1), directory / INDICES_JSON)
+    _write_manifest(directory, screening, resumed=resumed, now_runs=screening.n_runs - resumed,
+                    wall=wall, workers=n_workers, failed=failed)
+    return ScreeningSummary(directory, screening.n_runs, resumed, screening.n_runs - resumed,
+                            wall, failed, indices)
+
+
+def _run_chunk(run_fn: RunFunction, base: dict[str, Any],
+               rows: list[tuple[int, int, int, dict[str, Any]]],
+               outcomes: Sequence[str]) -> pd.DataFrame:
+    out = []
+    template = Parameters(**base)
+    for point, replication, seed, values in rows:
+        params = template.replace(**{k: int(v) if Parameters.is_integer(k) else float(v)
+                                     for k, v in values.items()})
+        row: dict[str, Any] = {"point": point, "replication": replication, "seed": seed,
+                               "error": None}
+        try:
+            result = run_fn(params, seed)
+        except Exception as exc:  # noqa: BLE001 (recorded; its trajectory is left out)
+            result = {}
+            row["error"] = f"{type(exc).__name__}: {exc}".replace("\n", " ")
+        for name in outcomes:
+            value = result.get(name)
+            row[name] = float("nan") if value is None else float(value)
+        out.append(row)
+    return pd.DataFrame(out)
+
+
+def _report(progress: bool, finished: int, total: int) -> None:
+    """A line at every tenth of the parts (and the last)."""
+    if progress and (finished == total or finished * 10 // total > (finished - 1) * 10 // total):
+        print(f"parts {finished}/{total} done", file=sys.stderr, flush=True)
+
+
+def _claim(directory: Path, screening: Screening, overwrite: bool) -> None:
+    """Make the folder this screening's, refusing one that holds another's parts."""
+    marker = directory / PARTS / "digest"
+    if marker.exists() and marker.read_text().strip() != screening.digest:
+        if not overwrite:
+            raise ScreeningError(f"{directory}: holds runs of another screening (the file "
+                                 "changed); use --overwrite or another --out")
+        for old in (directory / PARTS).glob("part-*.csv"):
+            old.unlink()
+    (directory / PARTS).mkdir(parents=True, exist_ok=True)
+    marker.write_text(screening.digest + "\n")
+
+
+def _write_part(parts: Path, index: int, frame: pd.DataFrame) -> None:
+    _atomic_csv(frame, parts / f"part-{index:05d}.csv")
+
+
+def _atomic_csv(frame: pd.DataFrame, target: Path) -> None:
+    tmp = target.with_name(".tmp-" + target.name)
+    frame.to_csv(tmp, index=False, float_format="%.10g")
+    os.replace(tmp, target)
+
+
+def _atomic_text(text: str, target: Path) -> None:
+    tmp = target.with_name(".tmp-" + target.name)
+    tmp.write_text(text + "\n", encoding="utf-8")
+    os.replace(tmp, target)
+
+
+def _write_manifest(directory: Path, screening: Screening, *, resumed: int, now_runs: int,
+                    wall: float, workers: int, failed: int) -> None:
+    from kamabm.experiments.store import environment, now
+
+    manifest = {"kind": "morris_screening", "name": screening.name,
+                "description": screening.description, "digest": screening.digest,
+                "finished": now(), "command": " ".join(sys.argv),
+                "runs_total": screening.n_runs, "runs_resumed": resumed,
+                "runs_this_call": now_runs, "failed_runs": failed,
+                "wall_time_s": round(wall, 2),
+                "workers": workers, "factors": [f.__dict__ for f in screening.factors],
+                "screening_file": screening.text, **environment()}
+    _atomic_text(json.dumps(manifest, indent=1, default=str), directory / MANIFEST)
+
+
+# --- chart ------------------------------------------------------------------------------
+def plot_screening(indices: pd.DataFrame, out: str | Path, *, title: str = "") -> list[Path]:
+    """Chart mu* against sigma, one panel per outcome, the top factors labelled.
+
+    Writes ``morris.png`` (300 dpi), ``morris.svg`` and ``morris.csv`` (the plotted
+    numbers) into ``out``; returns the files.
+    """
+    import matplotlib
+    from matplotlib.figure import Figure
+    from matplotlib.lines import Line2D
+
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    outcomes = list(dict.fromkeys(indices["outcome"]))
+    ncols = min(2, len(outcomes))
+    nrows = math.ceil(len(outcomes) / ncols)
+    fig = Figure(figsize=(6.2 * ncols, 4.8 * nrows + 0.6), layout="constrained")
+    axes = fig.subplots(nrows, ncols, squeeze=False)
+    for ax, outcome in zip(axes.flat, outcomes, strict=False):
+        table = indices[indices["outcome"] == outcome]
+        colours = [GROUP_COLOURS.get(g, "#999999") for g in table["group"]]
+        ax.errorbar(table["mu_star"], table["sigma"], xerr=table["mu_star_conf"], fmt="none",
+                    ecolor="#BBBBBB", elinewidth=0.8, zorder=1)
+        ax.scatter(table["mu_star"], table["sigma"], c=colours, s=22, zorder=2,
+                   edgecolors="white", linewidths=0.4)
+        edge = max(float(table["mu_star"].max()), float(table["sigma"].max()), 1e-12)
+        ax.plot([0, edge], [0, edge], ls="--", lw=0.8, color="#777777", zorder=0)
+        # Factors at the same point (common with few trajectories) share one label; a
+        # label close to one already placed moves down a line, with a leader to its point.
+        top = table.nsmallest(LABELLED, "rank")
+        placed: list[tuple[float, float]] = []
+        for (x, y), names in top.groupby(["mu_star", "sigma"], sort=False)["parameter"]:
+            near = sum(abs(x - px) < 0.12 * edge and abs(y - py) < 0.04 * edge
+                       for px, py in placed)
+            placed.append((x, y))
+            leader = {"arrowstyle": "-", "lw": 0.4, "color": "#777777"} if near else None
+            ax.annotate(", ".join(names), (x, y), fontsize=7, xytext=(8, 3 - 10 * near),
+                        textcoords="offset points", arrowprops=leader)
+        ax.set_title(outcome, fontsize=10)
+        ax.set_xlabel("mu* (mean |elementary effect| per full range)")
+        ax.set_ylabel("sigma (spread of elementary effects)")
+        ax.set_xlim(left=0)
+        ax.set_ylim(bottom=0)
+    for ax in list(axes.flat)[len(outcomes):]:
+        ax.set_visible(False)
+    present = [g for g in GROUP_COLOURS if g in set(indices["group"])]
+    handles = [Line2D([], [], marker="o", ls="", color=GROUP_COLOURS[g], label=g)
+               for g in present]
+    handles.append(Line2D([], [], ls="--", color="#777777", label="sigma = mu*"))
+    fig.legend(handles=handles, loc="outside lower center", ncols=len(handles), fontsize=8)
+    if title:
+        import textwrap
+
+        fig.suptitle(textwrap.fill(title, int(11 * fig.get_figwidth())), fontsize=10)
+    stem = out / "morris"
+    indices.to_csv(stem.with_suffix(".csv"), index=False, float_format="%.6g")
+    with matplotlib.rc_context({"svg.hashsalt": "kamabm", "svg.fonttype": "path"}):
+        fig.savefig(stem.with_suffix(".png"), dpi=300)
+        fig.savefig(stem.with_suffix(".svg"), metadata={"Date": None})
+    return [stem.with_suffix(".png"), stem.with_suffix(".svg"), stem.with_suffix(".csv")]
+
+
+def chart_title(indices: pd.DataFrame) -> str:
+    """A title stating the finding: the leading factor of each outcome."""
+    parts = []
+    for outcome, table in indices.groupby("outcome", sort=False):
+        first = table.nsmallest(1, "rank").iloc[0]
+        parts.append(f"{outcome}: {first['parameter']}")
+    return "Morris screening, factor with the largest mu* - " + "; ".join(parts)
