@@ -1,7 +1,7 @@
 """Analysis of sweep results: the capture boundary and its bootstrap confidence band.
 
 Pure functions of result tables (pandas DataFrames as returned by
-:func:`kamabm.experiments.store.load_results`); they never run the model. Besides the boundary, the
+:func:`kamabm.experiments.tables.load_results`); they never run the model. Besides the boundary, the
 module gives the summaries the charts and the report draw on: means with t intervals,
 paired differences of interventions on common random numbers, margin erosion by source,
 the margin gap between captured and other runs at equal client share, and the two
@@ -135,6 +135,66 @@ EROSION: dict[str, str] = {
     "erosion_demands": "extra demands granted",
     "erosion_resources": "resources diverted from SMB clients",
 }
+
+
+def wilson(successes: int, n: int, confidence: float = 0.95) -> tuple[float, float]:
+    """The Wilson score interval of the proportion ``successes / n`` (SciPy's).
+
+    Unlike a normal-approximation interval it stays inside [0, 1] and keeps close to its
+    coverage with few trials or a proportion near 0 or 1; it is
+    ``scipy.stats.binomtest(successes, n).proportion_ci(method="wilson")``.
+
+    Args:
+        successes: the trials that succeeded (e.g. runs in which a KAM is captured).
+        n: the trials.
+        confidence: coverage of the interval.
+
+    Returns:
+        ``(low, high)``; ``(nan, nan)`` when ``n`` is 0 (no trial says nothing).
+
+    Raises:
+        ValueError: ``successes`` is not between 0 and ``n``.
+
+    """
+    from scipy.stats import binomtest
+
+    if n == 0 and successes == 0:
+        return float("nan"), float("nan")
+    if not 0 <= successes <= n:
+        raise ValueError(f"{successes} successes out of {n} trials")
+    ci = binomtest(int(successes), int(n)).proportion_ci(confidence_level=confidence,
+                                                         method="wilson")
+    return float(ci.low), float(ci.high)
+
+
+def weighted_quantiles(values: Sequence[float] | np.ndarray,
+                       weights: Sequence[float] | np.ndarray,
+                       quantiles: Sequence[float] | np.ndarray) -> np.ndarray:
+    """Quantiles of weighted values: the inverse of their weighted empirical distribution.
+
+    Each quantile ``q`` is the smallest value at which the weights' cumulative share
+    reaches ``q`` (NumPy's ``inverted_cdf`` with ``weights``, so always one of the
+    values). Non-finite values are dropped with their weights.
+
+    Args:
+        values: the observations (e.g. a summary statistic of ABC particles).
+        weights: their non-negative weights, any scale.
+        quantiles: the levels sought, in [0, 1].
+
+    Returns:
+        One quantile per level; all NaN when no finite value has a positive weight.
+
+    """
+    x = np.asarray(values, dtype=float).ravel()
+    w = np.asarray(weights, dtype=float).ravel()
+    q = np.asarray(quantiles, dtype=float)
+    if x.shape != w.shape:
+        raise ValueError(f"{x.size} values but {w.size} weights")
+    keep = np.isfinite(x)
+    x, w = x[keep], w[keep]
+    if not (w > 0).any():
+        return np.full(q.shape, np.nan)
+    return np.quantile(x, q, weights=w, method="inverted_cdf")
 
 
 def mean_ci(values: np.ndarray | pd.Series, confidence: float = 0.95) -> tuple[float, float,

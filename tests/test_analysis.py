@@ -80,3 +80,49 @@ def test_boundary_bootstrap_is_reproducible():
 def test_boundary_names_a_missing_column():
     with pytest.raises(KeyError, match="kam_pressure"):
         capture_boundary(pd.DataFrame({"client_revenue_share": [0.1], "capture_rate": [0]}))
+
+
+# --- wilson, weighted_quantiles: library statistics against known answers ---------------
+def test_wilson_matches_published_intervals():
+    from kamabm.stats import wilson
+
+    assert wilson(8, 10) == pytest.approx((0.490, 0.943), abs=5e-4)
+    # Newcombe (1998, Stat. Med. 17:857), example 81/263: Wilson 0.2553 to 0.3662.
+    assert wilson(81, 263) == pytest.approx((0.2553, 0.3662), abs=5e-5)
+    # At the edges the interval stays inside [0, 1] and is closed at the observed end.
+    low, high = wilson(0, 10)
+    assert low == 0.0 and high == pytest.approx(0.2775, abs=5e-5)
+    low, high = wilson(10, 10)
+    assert low == pytest.approx(0.7225, abs=5e-5) and high == 1.0
+    narrow, wide = wilson(8, 10, 0.90), wilson(8, 10, 0.99)
+    assert wide[0] < narrow[0] < 0.8 < narrow[1] < wide[1]
+
+
+def test_wilson_of_no_trials_is_nan_and_of_impossible_counts_an_error():
+    from kamabm.stats import wilson
+
+    low, high = wilson(0, 0)
+    assert np.isnan(low) and np.isnan(high)
+    with pytest.raises(ValueError):
+        wilson(11, 10)
+    with pytest.raises(ValueError):
+        wilson(-1, 10)
+
+
+def test_weighted_quantiles_invert_the_weighted_distribution():
+    from kamabm.stats import weighted_quantiles
+
+    q = [0.0, 0.25, 0.5, 0.75, 1.0]
+    # Integer weights are repeated values.
+    assert weighted_quantiles([1.0, 2.0, 3.0], [2, 1, 1], q).tolist() == \
+        np.quantile([1.0, 1.0, 2.0, 3.0], q, method="inverted_cdf").tolist()
+    # Each quantile is the smallest value whose cumulative weight reaches it; the scale
+    # of the weights does not matter and a value of weight 0 is never returned.
+    assert weighted_quantiles([4.0, 1.0, 2.0, 3.0], [3, 1, 0, 0], q).tolist() == \
+        [1.0, 1.0, 4.0, 4.0, 4.0]
+    assert weighted_quantiles([4.0, 1.0, 2.0, 3.0], [0.3, 0.1, 0, 0], [0.5]).tolist() == [4.0]
+    # Non-finite values are dropped with their weights; nothing to weigh gives NaN.
+    assert weighted_quantiles([1.0, np.nan, 3.0], [1, 5, 1], [0.5]).tolist() == [1.0]
+    assert np.isnan(weighted_quantiles([np.nan, 2.0], [1, 0], [0.5])).all()
+    with pytest.raises(ValueError):
+        weighted_quantiles([1.0, 2.0], [1.0], [0.5])
