@@ -27,7 +27,7 @@ import numpy as np
 from kamabm.model.account import Account, kam_in_charge
 from kamabm.model.buyer import KeyBuyer
 from kamabm.model.kam import CAPTURED_BELOW, KAM
-from kamabm.model.params import Parameters
+from kamabm.model.params import FIVE_YEARS, Parameters
 from kamabm.model.supplier import Supplier, smb_price
 
 
@@ -60,10 +60,6 @@ MODEL_REPORTERS = {"month": "month", "kam_pressure": "kam_pressure",
 KAM_REPORTERS = {"alignment": "alignment", "identification": "identification",
                  "skill": "skill", "stress": "stress",
                  "operational_share": "operational_share", "captured": "captured"}
-
-#: The month at which "five-year" outcomes are read, and before which a run never stops
-#: early: the horizon of the transient maps (an observation choice, not behaviour).
-FIVE_YEARS = 60
 
 
 def key_buyer_weights(p: Parameters) -> np.ndarray:

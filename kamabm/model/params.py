@@ -573,6 +573,9 @@ class Parameters:
 SEQUENCES = frozenset({"key_account_shares", "buyer_detachments", "supplier_pressures"})
 #: How far explicit key-account shares may miss client_revenue_share (rounding).
 SHARE_TOLERANCE = 1e-6
+#: The month at which "five-year" outcomes are read, and before which a run never stops
+#: early: the horizon of the transient maps (an observation choice, not behaviour).
+FIVE_YEARS = 60
 
 
 def _fmt_default(value: Any) -> str:
