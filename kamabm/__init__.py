@@ -15,7 +15,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from kamabm.experiments.store import load_results, load_series, run_parameters
+    from kamabm.experiments.tables import load_results, load_series, run_parameters
     from kamabm.model.market import KAMMarket
     from kamabm.model.params import ParameterError, Parameters
     from kamabm.model.run import OUTCOMES, SERIES, run_one
@@ -27,9 +27,9 @@ _WHERE = {
     "OUTCOMES": "kamabm.model.run",
     "SERIES": "kamabm.model.run",
     "run_one": "kamabm.model.run",
-    "load_results": "kamabm.experiments.store",
-    "load_series": "kamabm.experiments.store",
-    "run_parameters": "kamabm.experiments.store",
+    "load_results": "kamabm.experiments.tables",
+    "load_series": "kamabm.experiments.tables",
+    "run_parameters": "kamabm.experiments.tables",
 }
 
 __all__ = ["OUTCOMES", "SERIES", "KAMMarket", "ParameterError", "Parameters", "load_results",

@@ -24,8 +24,9 @@ from kamabm.analysis.results import (
     margin_ranges,
 )
 from kamabm.experiments.design import ExperimentError, load_experiment, parse_experiment
-from kamabm.experiments.store import StoreError, load_results
+from kamabm.experiments.store import StoreError
 from kamabm.experiments.sweep import run_sweep
+from kamabm.experiments.tables import load_results
 from kamabm.model.params import Parameters
 
 ROOT = Path(__file__).resolve().parents[1]

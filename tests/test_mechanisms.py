@@ -270,8 +270,8 @@ def test_bad_key_account_shares_are_refused_naming_the_field(values, message):
 
 def test_key_account_shares_from_the_command_line_and_a_sweep_round_trip(tmp_path):
     from kamabm.experiments.design import parse_experiment
-    from kamabm.experiments.store import load_results, run_parameters
     from kamabm.experiments.sweep import run_sweep
+    from kamabm.experiments.tables import load_results, run_parameters
 
     params = Parameters(n_key_buyers=2, client_revenue_share=0.45).with_assignments(
         ["key_account_shares=0.3,0.15"])

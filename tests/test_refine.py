@@ -8,8 +8,8 @@ import pytest
 
 from kamabm.experiments.design import parse_experiment
 from kamabm.experiments.refine import RefineError, refine_boundary
-from kamabm.experiments.store import load_results
 from kamabm.experiments.sweep import run_sweep
+from kamabm.experiments.tables import load_results
 from kamabm.model.params import Parameters
 from kamabm.stats import capture_boundary
 

@@ -16,8 +16,9 @@ import pytest
 from sweep_fakes import FAKE_OUTCOMES, slow_run
 
 from kamabm.experiments.design import load_experiment
-from kamabm.experiments.store import ResultsStore, load_results
+from kamabm.experiments.store import ResultsStore
 from kamabm.experiments.sweep import run_sweep
+from kamabm.experiments.tables import load_results
 
 TESTS = Path(__file__).resolve().parent
 

@@ -22,15 +22,10 @@ from kamabm.cli.sweep import add_arguments as add_sweep_arguments
 from kamabm.cli.sweep import run as run_sweep_command
 from kamabm.experiments.design import ExperimentError, parse_experiment
 from kamabm.experiments.lock import FolderLockedError, check_unlocked, folder_lock
-from kamabm.experiments.store import (
-    JOURNAL,
-    SET_ASIDE,
-    ResultsStore,
-    StoreError,
-    code_version,
-    load_results,
-)
+from kamabm.experiments.provenance import code_version
+from kamabm.experiments.store import JOURNAL, SET_ASIDE, ResultsStore, StoreError
 from kamabm.experiments.sweep import run_sweep
+from kamabm.experiments.tables import load_results
 
 TESTS = Path(__file__).resolve().parent
 
@@ -551,6 +546,7 @@ def test_a_full_disk_stops_the_sweep_with_one_line_and_it_resumes(experiment_fil
     import errno
 
     import kamabm.experiments.store
+    import kamabm.experiments.tables
 
     out = tmp_path / "out"
     real = kamabm.experiments.store.ResultsStore.write_part
@@ -566,11 +562,11 @@ def test_a_full_disk_stops_the_sweep_with_one_line_and_it_resumes(experiment_fil
     assert sweep(experiment_file, out, "--workers", "1") == 2
     line = one_line(capsys.readouterr().err)
     assert "cannot write there (No space left on device)" in line
-    progress = kamabm.experiments.store.sweep_progress(out)
+    progress = kamabm.experiments.tables.sweep_progress(out)
     assert progress["status"] == "failed" and progress["runs_stored"] == sum(written)
     assert progress["runs_missing"] == N_RUNS - sum(written) > 0
     monkeypatch.setattr(kamabm.experiments.store.ResultsStore, "write_part", real)
     assert sweep(experiment_file, out, "--workers", "1") == 0  # space freed: resume
     pd.testing.assert_frame_equal(load_results(out), reference)
-    assert kamabm.experiments.store.sweep_progress(out) == {
+    assert kamabm.experiments.tables.sweep_progress(out) == {
         "status": "complete", "runs_planned": N_RUNS, "runs_stored": N_RUNS, "runs_missing": 0}

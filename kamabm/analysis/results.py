@@ -28,10 +28,10 @@ import pandas as pd
 
 from kamabm.analysis.mechanisms import DEPENDENCE, INTERACTION, co_capture, dose_response, knockouts
 from kamabm.experiments.design import Experiment, ExperimentError, parse_experiment
-from kamabm.experiments.store import MANIFEST, RUNS_PARQUET, StoreError, load_results
+from kamabm.experiments.store import MANIFEST, RUNS_PARQUET, StoreError
 from kamabm.experiments.sweep import DRAW
-from kamabm.model.market import FIVE_YEARS
-from kamabm.model.params import LEVER, ParameterError, Parameters
+from kamabm.experiments.tables import load_results
+from kamabm.model.params import FIVE_YEARS, LEVER, ParameterError, Parameters
 from kamabm.names import (
     CAPTURE_RATE,
     CLIENT_SHARE,
@@ -452,7 +452,7 @@ def typical_runs(runs: pd.DataFrame) -> TypicalRuns:
 
     The door is :func:`kamabm.model.run.run_with_table`.
     """
-    from kamabm.experiments.store import run_parameters
+    from kamabm.experiments.tables import run_parameters
     from kamabm.model.run import run_with_table
 
     rows = pick_typical(runs)

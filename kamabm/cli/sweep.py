@@ -21,6 +21,7 @@ from kamabm.cli.common import EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAG
 from kamabm.experiments.backends import available_cores
 from kamabm.experiments.design import DEFAULT_MAX_RUNS, ExperimentError, load_experiment
 from kamabm.experiments.lock import FolderLockedError, folder_lock
+from kamabm.experiments.provenance import code_version
 from kamabm.experiments.refine import RefineError, RefineSummary, check_refinable, refine_boundary
 from kamabm.experiments.store import (
     RUNS_CSV,
@@ -28,7 +29,6 @@ from kamabm.experiments.store import (
     SERIES_PARQUET,
     ResultsStore,
     StoreError,
-    code_version,
 )
 from kamabm.experiments.sweep import (
     RunFunction,

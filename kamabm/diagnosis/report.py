@@ -287,7 +287,7 @@ def _table_html(frame: pd.DataFrame, left: Sequence[str] = ()) -> str:
 # --- provenance ----------------------------------------------------------------------------------
 def provenance(diag: Diagnosis, command: str = "") -> dict[str, Any]:
     """What made the diagnosis: client file, parameters, seeds, versions, timing."""
-    from kamabm.experiments.store import code_version, environment
+    from kamabm.experiments.provenance import code_version, environment
 
     client = diag.client
     source = Path(client.source) if client.source else None

@@ -733,7 +733,7 @@ def _atomic_text(text: str, target: Path) -> None:
 def _write_manifest(directory: Path, calibration: Calibration, history: Any, *, wall: float,
                     workers: int, scheduler: str | None, resumed_from: int,
                     reason: str) -> None:
-    from kamabm.experiments.store import environment, now
+    from kamabm.experiments.provenance import environment, now
 
     manifest = {
         "kind": "abc_smc_calibration", "name": calibration.name, "quick": calibration.quick,

@@ -10,7 +10,7 @@ can be added, or the rounds run out.
 
 Each round's runs are an ordinary sweep stored in ``<results>/refine/<round>-<level>/``,
 so an interrupted refinement resumes like any sweep, and
-:func:`kamabm.experiments.store.load_results` returns them together with the design's runs (column
+:func:`kamabm.experiments.tables.load_results` returns them together with the design's runs (column
 ``stage``).
 """
 
@@ -26,8 +26,9 @@ import pandas as pd
 
 from kamabm.experiments.design import Design, Experiment, Variable
 from kamabm.experiments.lock import folder_lock
-from kamabm.experiments.store import REFINE, load_results
+from kamabm.experiments.store import REFINE
 from kamabm.experiments.sweep import run_sweep
+from kamabm.experiments.tables import load_results
 from kamabm.stats import INSIDE, capture_boundary
 
 ALONG, ACROSS = "client_revenue_share", "kam_pressure"

@@ -563,7 +563,7 @@ def _atomic_text(text: str, target: Path) -> None:
 
 def _write_manifest(directory: Path, screening: Screening, *, resumed: int, now_runs: int,
                     wall: float, workers: int, failed: int) -> None:
-    from kamabm.experiments.store import environment, now
+    from kamabm.experiments.provenance import environment, now
 
     manifest = {"kind": "morris_screening", "name": screening.name,
                 "description": screening.description, "digest": screening.digest,

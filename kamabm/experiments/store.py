@@ -21,28 +21,22 @@ computed again. Consolidation checks that every run is stored exactly once.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
-import platform
 import shutil
-import subprocess
 import sys
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 
 from kamabm.experiments.lock import LOCK_FILE, check_unlocked
-from kamabm.model.params import Parameters
+from kamabm.experiments.provenance import code_version, sha256
 
 MANIFEST = "manifest.json"
 PARTS = "parts"
@@ -56,96 +50,14 @@ REFINE = "refine"
 #: What ``kamabm plot`` and ``kamabm report`` derive from a folder; an overwrite removes
 #: them with the results they were drawn from.
 DERIVED = ("charts", "report.html")
-#: The modules that define the model; their source is the model's code version.
-#: The modules of :mod:`kamabm.model` whose source is the model's version.
-MODEL_MODULES = ("params", "negotiation", "account", "kam", "buyer", "supplier", "market", "run")
 _OWN_FILES = (MANIFEST, RUNS_PARQUET, RUNS_CSV, SERIES_PARQUET)
 _TMP_PREFIX = ".tmp-"
-_PACKAGES = ("kamabm", "mesa", "numpy", "pandas", "pyarrow", "scipy", "SALib", "tqdm",
-             "dask", "distributed")
 
 Notify = Callable[[str], None]
 
 
 class StoreError(ValueError):
     """A results folder that cannot be used as asked; the message is one line."""
-
-
-def now() -> str:
-    """The current UTC time in ISO 8601, to the second."""
-    return datetime.now(UTC).isoformat(timespec="seconds")
-
-
-# --- provenance ----------------------------------------------------------------------------
-def code_version(run_fn: Callable[..., Any] | None = None) -> dict[str, Any]:
-    """The version of the code that computes the runs.
-
-    The package version plus a SHA-256 of the model's source (:data:`MODEL_MODULES`),
-    and of the run function's own module when it is not the model's. Two sweeps with the
-    same ``version`` ran the same model, committed or not.
-
-    Returns:
-        ``{"version": "0.1.0+<16 hex>", "files": {path: sha256}}``.
-
-    """
-    from kamabm import __version__
-
-    package = Path(__file__).resolve().parents[1]
-    paths = [package / "model" / f"{name}.py" for name in MODEL_MODULES]
-    if run_fn is not None and not run_fn.__module__.startswith("kamabm."):
-        source = sys.modules.get(run_fn.__module__)
-        source_file = getattr(source, "__file__", None)
-        if source_file:
-            paths.append(Path(source_file).resolve())
-    files = {}
-    for path in paths:
-        try:
-            files[_shown(path, package.parent)] = _sha256(path.read_bytes())
-        except OSError:
-            continue
-    total = hashlib.sha256(__version__.encode())
-    for name, digest in sorted(files.items()):
-        total.update(f"\n{name} {digest}".encode())
-    return {"version": f"{__version__}+{total.hexdigest()[:16]}", "files": files}
-
-
-def _shown(path: Path, root: Path) -> str:
-    try:
-        return path.relative_to(root).as_posix()
-    except ValueError:
-        return str(path)
-
-
-def _sha256(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
-
-
-def environment() -> dict[str, Any]:
-    """Python, platform, package versions and git state, for the manifest."""
-    versions = {}
-    for name in _PACKAGES:
-        try:
-            versions[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            continue
-    return {"python": sys.version.split()[0], "platform": platform.platform(),
-            "packages": versions, "code_version": git_state()}
-
-
-def git_state() -> dict[str, Any] | None:
-    """The git commit of the package and the files of it changed since (``None``: no git)."""
-    here = Path(__file__).resolve().parents[1]  # the package folder
-    try:
-        head = subprocess.run(["git", "-C", str(here), "rev-parse", "HEAD"],
-                              capture_output=True, text=True, timeout=10)
-        status = subprocess.run(["git", "-C", str(here), "status", "--porcelain", "--", "."],
-                                capture_output=True, text=True, timeout=10)
-    except (OSError, subprocess.SubprocessError):
-        return None
-    if head.returncode != 0 or status.returncode != 0:
-        return None
-    changed = sorted(line[3:].strip() for line in status.stdout.splitlines() if line.strip())
-    return {"git_commit": head.stdout.strip(), "dirty": bool(changed), "changed": changed}
 
 
 # --- the journal -----------------------------------------------------------------------------
@@ -194,7 +106,7 @@ class Part:
 
 
 def _keys_digest(keys: Iterable[str]) -> str:
-    return _sha256("\n".join(keys).encode())
+    return sha256("\n".join(keys).encode())
 
 
 def _fsync(path: Path) -> None:
@@ -386,7 +298,7 @@ class ResultsStore:
                 return f"unreadable ({exc.strerror})"
             if len(data) != entry["bytes"]:
                 return "truncated" if len(data) < entry["bytes"] else "changed"
-            if _sha256(data) != entry["sha256"]:
+            if sha256(data) != entry["sha256"]:
                 return "changed (checksum differs)"
         return None
 
@@ -442,7 +354,7 @@ class ResultsStore:
             data = sink.getvalue().to_pybytes()
             name = f"{kind}-{tag}.parquet"
             self._atomic(self.parts / name, data, sync_folder=False)
-            entries[kind] = {"file": name, "bytes": len(data), "sha256": _sha256(data)}
+            entries[kind] = {"file": name, "bytes": len(data), "sha256": sha256(data)}
         part = Part(first, last, _keys_digest(runs.column("key").to_pylist()),
                     entries["runs"], entries.get("series"))
         # Journaled right after the rename, so a kill -9 between the two is unlikely
@@ -565,98 +477,6 @@ def _code_change(manifest: Mapping[str, Any], new: Mapping[str, Any]) -> str:
     return f"{old.get('version')}, now {new['version']}{what}"
 
 
-def _read_parts(directory: Path, kind: str) -> pd.DataFrame:
-    store = ResultsStore(directory)
-    if (store.parts / JOURNAL).exists():
-        entries = [getattr(p, kind) for p in store.stored_parts()]
-        paths = [store.parts / e["file"] for e in entries if e is not None]
-    else:  # a folder written before parts were journaled
-        paths = sorted(store.parts.glob(kind + "-*.parquet"))
-    if not paths:
-        raise StoreError(f"{directory}: no results (no {RUNS_PARQUET} and no parts)")
-    table = pa.concat_tables(pq.read_table(p) for p in paths).to_pandas()
-    if kind == "runs" and not table["key"].is_unique:
-        raise StoreError(f"{directory}: some runs are stored twice; run the sweep command "
-                         "again to repair the folder")
-    return table
-
-
-def sweep_progress(directory: str | Path) -> dict[str, Any]:
-    """How far a sweep in ``directory`` got, for commands that read an unfinished one.
-
-    Returns:
-        ``{"status", "runs_planned", "runs_stored", "runs_missing"}``; ``status`` is the
-        manifest's (``"complete"``, ``"running"``, ``"interrupted"``, ``"failed"``).
-
-    Raises:
-        StoreError: the folder holds no manifest.
-
-    """
-    store = ResultsStore(directory)
-    manifest = store.read_manifest()
-    if manifest is None:
-        raise StoreError(f"{directory}: no {MANIFEST}; not a results folder")
-    planned = int(manifest.get("runs_planned", 0))
-    if (store.directory / RUNS_PARQUET).exists() and manifest.get("status") == "complete":
-        stored = planned
-    else:
-        stored = store.n_stored()
-    return {"status": manifest.get("status"), "runs_planned": planned, "runs_stored": stored,
-            "runs_missing": max(0, planned - stored)}
-
-
-def load_results(directory: str | Path, *, refinements: bool = True) -> pd.DataFrame:
-    """The runs of a sweep, one row each, in run order.
-
-    Columns: ``run``, ``key``, ``point``, ``replication``, ``seed``, every model
-    parameter, the kept outcomes, ``status`` (``"ok"`` or ``"error"``) and ``error``
-    (the traceback of a failed run); after ``kamabm sweep --refine`` also ``stage``
-    (``"design"``, or the refinement round that added the run). A sweep still running or
-    interrupted gives the runs finished so far.
-
-    Args:
-        directory: a results folder written by ``kamabm sweep``.
-        refinements: include the runs added by ``kamabm sweep --refine``; their ``run``
-            numbers follow the design's and their keys are prefixed with the round.
-
-    Raises:
-        StoreError: the folder holds no results.
-
-    """
-    directory = Path(directory)
-    design = _load_one(directory)
-    rounds = sorted((directory / REFINE).glob("*/")) if refinements else []
-    frames = [design]
-    for sub in rounds:
-        try:
-            frame = _load_one(sub)
-        except StoreError:  # a refinement round that had not stored anything yet
-            continue
-        offset = int(frames[-1]["run"].max()) + 1
-        frames.append(frame.assign(stage=sub.name, key=sub.name + "/" + frame["key"],
-                                   run=frame["run"] + offset))
-    if len(frames) == 1:
-        return design
-    frames[0] = design.assign(stage="design")
-    return pd.concat(frames, ignore_index=True)
-
-
-def _load_one(directory: Path) -> pd.DataFrame:
-    complete = directory / RUNS_PARQUET
-    if complete.exists():
-        return pd.read_parquet(complete)
-    return _read_parts(directory, "runs").sort_values("run", ignore_index=True)
-
-
-def run_parameters(row: Mapping[str, Any]) -> Parameters:
-    """Rebuild a run's parameters from its row in :func:`load_results`.
-
-    With the row's ``seed``, ``run_one(run_parameters(row), int(row["seed"]))``
-    repeats the run.
-    """
-    return Parameters.from_mapping({name: _plain(row[name]) for name in Parameters.names()})
-
-
 def _flat(table: pa.Table) -> pa.Table:
     """``table`` with list columns (list parameters) as text, ``0.3;0.15``, for CSV."""
     for i, field in enumerate(table.schema):
@@ -665,28 +485,3 @@ def _flat(table: pa.Table) -> pa.Table:
                     for v in table.column(i).to_pylist()]
             table = table.set_column(i, field.name, pa.array(text, pa.string()))
     return table
-
-
-def _plain(value: Any) -> Any:
-    # numpy scalars (as pandas hands them out) become Python numbers, and arrays (list
-    # parameters, such as key_account_shares) tuples of them
-    if isinstance(value, (list, tuple, np.ndarray)):
-        return tuple(_plain(v) for v in value)
-    return value.item() if hasattr(value, "item") else value
-
-
-def load_series(directory: str | Path) -> pd.DataFrame:
-    """The kept per-month series of a sweep, long format: ``run``, ``key``, ``month``, names.
-
-    Args:
-        directory: a results folder written by ``kamabm sweep``.
-
-    Raises:
-        StoreError: the folder holds no series.
-
-    """
-    directory = Path(directory)
-    complete = directory / SERIES_PARQUET
-    if complete.exists():
-        return pd.read_parquet(complete)
-    return _read_parts(directory, "series").sort_values(["run", "month"], ignore_index=True)

@@ -36,14 +36,11 @@ from tqdm import tqdm
 from kamabm.experiments.backends import BackendError, open_backend
 from kamabm.experiments.design import DEFAULT_MAX_RUNS, Experiment, RunSpec
 from kamabm.experiments.lock import folder_lock
+from kamabm.experiments.provenance import MODEL_MODULES, code_version, environment, now
 from kamabm.experiments.store import (
-    MODEL_MODULES,
     Notify,
     ResultsStore,
     StoreError,
-    code_version,
-    environment,
-    now,
 )
 from kamabm.model.params import Parameters
 
