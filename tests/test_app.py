@@ -40,6 +40,13 @@ def _import_app():
     return kamabm.app.page
 
 
+def _import_drawing():
+    pytest.importorskip("PIL", reason="the app extra is not installed")
+    import kamabm.app.charts
+
+    return kamabm.app.charts
+
+
 # --- without a browser ---------------------------------------------------------------
 def test_importing_kamabm_and_its_app_command_does_not_import_the_web_stack():
     code = ("import sys, kamabm, kamabm.cli, kamabm.cli.app; "
@@ -113,9 +120,9 @@ def _stepped(months: int, **values):
 
 
 def test_every_chart_redrawn_on_its_frame_matches_a_chart_drawn_afresh():
-    app = _import_app()
+    drawing = _import_drawing()
     model = _stepped(30, kam_pressure=1.0)
-    charts = [app.LiveChart(spec, model) for spec in app.CHARTS]
+    charts = [drawing.LiveChart(spec, model) for spec in drawing.CHARTS]
     before = [chart.png(model) for chart in charts]
     for _ in range(3):
         model.step()
@@ -123,13 +130,13 @@ def test_every_chart_redrawn_on_its_frame_matches_a_chart_drawn_afresh():
         now = chart.png(model)
         assert now.startswith(b"\x89PNG") and now != old, chart.spec.css_class
         # a month's data leaves nothing behind on the frame it was drawn on
-        assert now == app.chart_png(chart.spec, model), chart.spec.css_class
+        assert now == drawing.chart_png(chart.spec, model), chart.spec.css_class
 
 
 def test_every_chart_shows_the_first_month_already():
-    app = _import_app()
+    drawing = _import_drawing()
     model = _stepped(0)
-    charts = [app.LiveChart(spec, model) for spec in app.CHARTS]
+    charts = [drawing.LiveChart(spec, model) for spec in drawing.CHARTS]
     empty = [chart.png(model) for chart in charts]
     model.step()
     for chart, before in zip(charts, empty, strict=True):
@@ -138,26 +145,26 @@ def test_every_chart_shows_the_first_month_already():
 
 
 def test_captured_and_loyal_kams_differ_in_line_style_and_marker_not_only_in_colour():
-    app = _import_app()
+    drawing = _import_drawing()
     from matplotlib.colors import to_rgb
     from matplotlib.figure import Figure
 
     model = _stepped(60, kam_pressure=0.8)
     captured = sum(k.captured for k in model.kams)
     assert 0 < captured < len(model.kams), "the test needs both kinds of KAM"
-    axes = app.alignment_frame(Figure().add_subplot(), model)
-    loyal, dashed = app.alignment_data(axes, model)[:2]
+    axes = drawing.alignment_frame(Figure().add_subplot(), model)
+    loyal, dashed = drawing.alignment_data(axes, model)[:2]
     assert len(loyal.get_segments()) + len(dashed.get_segments()) == len(model.kams)
     assert len(dashed.get_segments()) == captured
     assert loyal.get_linestyle() != dashed.get_linestyle()
-    axes = app.market_frame(Figure().add_subplot(), model)
-    kams = {a.get_gid(): a for a in app.market_data(axes, model) if a.get_gid()}
+    axes = drawing.market_frame(Figure().add_subplot(), model)
+    kams = {a.get_gid(): a for a in drawing.market_data(axes, model) if a.get_gid()}
     assert len(kams["captured KAMs"].get_offsets()) == captured
     loyal_marker, captured_marker = (kams[k].get_paths()[0].vertices
                                      for k in ("loyal KAMs", "captured KAMs"))
     assert loyal_marker.shape != captured_marker.shape  # circles and crosses
-    assert to_rgb(app.ALIGNMENT_CMAP(0.0)) == to_rgb(app.CAPTURED)
-    assert to_rgb(app.ALIGNMENT_CMAP(1.0)) == to_rgb(app.LOYAL)
+    assert to_rgb(drawing.ALIGNMENT_CMAP(0.0)) == to_rgb(drawing.CAPTURED)
+    assert to_rgb(drawing.ALIGNMENT_CMAP(1.0)) == to_rgb(drawing.LOYAL)
 
 
 #: A month's redraw of every chart must cost well under the issue's 0.3 s.
@@ -165,9 +172,9 @@ REDRAW_LIMIT_S = 0.15
 
 
 def test_redrawing_every_chart_costs_well_under_a_third_of_a_second():
-    app = _import_app()
+    drawing = _import_drawing()
     model = _stepped(0, kam_pressure=1.0)
-    charts = [app.LiveChart(spec, model) for spec in app.CHARTS]
+    charts = [drawing.LiveChart(spec, model) for spec in drawing.CHARTS]
     costs = []
     while model.running:
         model.step()
