@@ -33,16 +33,12 @@ from typing import TYPE_CHECKING
 import mesa
 
 from kamabm.model.negotiation import Outcome, Side
+from kamabm.model.params import CAPTURED_BELOW
 
 if TYPE_CHECKING:
     from kamabm.model.account import Account
     from kamabm.model.market import KAMMarket
     from kamabm.model.supplier import Supplier
-
-#: Alignment below which a KAM counts as captured (between the two stable states). This
-#: is how the model is *observed*, not a rule agents follow; outcomes are also reported at
-#: thresholds 0.3 to 0.7 (``kamabm.model.run.CAPTURE_THRESHOLDS``).
-CAPTURED_BELOW = 0.5
 
 
 def logistic(x: float) -> float:

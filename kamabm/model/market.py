@@ -26,8 +26,8 @@ import numpy as np
 
 from kamabm.model.account import Account, kam_in_charge
 from kamabm.model.buyer import KeyBuyer
-from kamabm.model.kam import CAPTURED_BELOW, KAM
-from kamabm.model.params import FIVE_YEARS, Parameters
+from kamabm.model.kam import KAM
+from kamabm.model.params import CAPTURED_BELOW, FIVE_YEARS, Parameters
 from kamabm.model.supplier import Supplier, smb_price
 
 

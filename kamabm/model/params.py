@@ -576,6 +576,10 @@ SHARE_TOLERANCE = 1e-6
 #: The month at which "five-year" outcomes are read, and before which a run never stops
 #: early: the horizon of the transient maps (an observation choice, not behaviour).
 FIVE_YEARS = 60
+#: Alignment below which a KAM counts as captured (between the two stable states). This
+#: is how the model is *observed*, not a rule agents follow; outcomes are also reported at
+#: thresholds 0.3 to 0.7 (``kamabm.model.run.CAPTURE_THRESHOLDS``).
+CAPTURED_BELOW = 0.5
 
 
 def _fmt_default(value: Any) -> str:

@@ -14,9 +14,9 @@ import mesa
 import numpy as np
 
 from kamabm.model.account import kam_in_charge
-from kamabm.model.kam import CAPTURED_BELOW, KAM
+from kamabm.model.kam import KAM
 from kamabm.model.market import KAMMarket
-from kamabm.model.params import FIVE_YEARS, ParameterError, Parameters
+from kamabm.model.params import CAPTURED_BELOW, FIVE_YEARS, ParameterError, Parameters
 
 #: Alignment thresholds at which capture is also reported, so no claim hangs on 0.5.
 CAPTURE_THRESHOLDS = (0.3, 0.4, 0.6, 0.7)

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from kamabm.model.run import CAPTURED_BELOW
+from kamabm.model.params import CAPTURED_BELOW
 from kamabm.names import CAPTURE_RATE, KEY_MARGIN
 from kamabm.report.charts.palette import ACTIVITY, CAPTURED, LOYAL, MARGIN, OPERATIONAL, PRICE
 
