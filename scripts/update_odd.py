@@ -1,18 +1,21 @@
-"""Regenerate the parameter and constants tables of docs/ODD.md from kamabm.model.params."""
+"""Regenerate the parameter, constants and outcome tables of docs/ODD.md from the code."""
 
 import re
 from pathlib import Path
 
-from kamabm.model.params import Parameters
+from kamabm.model.doc_tables import constants_table, outcome_table, parameter_table
 
 ODD = Path(__file__).resolve().parent.parent / "docs" / "ODD.md"
-TABLES = {"parameters": Parameters.markdown_table, "constants": Parameters.constants_table}
+TABLES = {"parameters": parameter_table, "constants": constants_table,
+          "outcomes": outcome_table}
 
 
 def main() -> None:
     text = ODD.read_text(encoding="utf-8")
     for name, table in TABLES.items():
         begin, end = f"<!-- {name}:begin -->", f"<!-- {name}:end -->"
+        if begin not in text:
+            raise SystemExit(f"{ODD}: no {begin} marker")
         block = f"{begin}\n{table()}\n{end}"
         text = re.sub(re.escape(begin) + ".*?" + re.escape(end), lambda _, b=block: b, text,
                       flags=re.S)

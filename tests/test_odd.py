@@ -1,4 +1,4 @@
-"""docs/ODD.md stays true to the code: parameter table and fixed constants."""
+"""docs/ODD.md stays true to the code: parameter, constants and outcome tables."""
 
 import importlib
 import re
@@ -6,23 +6,21 @@ from pathlib import Path
 
 import pytest
 
+from kamabm.model.doc_tables import constants_table, outcome_table, parameter_table
 from kamabm.model.params import Parameters
 
 ODD = (Path(__file__).resolve().parent.parent / "docs" / "ODD.md").read_text(encoding="utf-8")
-
-
-def test_parameter_table_matches_the_parameter_object():
-    block = ODD.split("<!-- parameters:begin -->")[1].split("<!-- parameters:end -->")[0]
-    assert block.strip() == Parameters.markdown_table().strip(), (
-        "docs/ODD.md is out of date: run `python scripts/update_odd.py`")
 
 
 def _block(name):
     return ODD.split(f"<!-- {name}:begin -->")[1].split(f"<!-- {name}:end -->")[0]
 
 
-def test_constants_table_matches_the_structural_fields():
-    assert _block("constants").strip() == Parameters.constants_table().strip(), (
+@pytest.mark.parametrize(("name", "table"), [("parameters", parameter_table),
+                                             ("constants", constants_table),
+                                             ("outcomes", outcome_table)])
+def test_each_table_matches_the_code(name, table):
+    assert _block(name).strip() == table().strip(), (
         "docs/ODD.md is out of date: run `python scripts/update_odd.py`")
 
 

@@ -90,7 +90,9 @@ def test_broken_toml_files_are_named_in_the_error(tmp_path):
 
 
 def test_the_two_markdown_tables_list_every_parameter_once():
-    tables = Parameters.markdown_table() + Parameters.constants_table()
+    from kamabm.model.doc_tables import constants_table, parameter_table
+
+    tables = parameter_table() + constants_table()
     for name in Parameters.names():
         assert tables.count(f"`{name}`") == 1
 

@@ -16,54 +16,14 @@ import numpy as np
 from kamabm.model.account import kam_in_charge
 from kamabm.model.kam import KAM
 from kamabm.model.market import KAMMarket
-from kamabm.model.params import CAPTURED_BELOW, FIVE_YEARS, ParameterError, Parameters
-
-#: Alignment thresholds at which capture is also reported, so no claim hangs on 0.5.
-CAPTURE_THRESHOLDS = (0.3, 0.4, 0.6, 0.7)
-
-#: Outcomes of one run, with their meaning (model guide section 4).
-OUTCOMES: dict[str, str] = {
-    "capture_rate": "share of KAMs captured (alignment < 0.5) at the end",
-    "capture_rate_5y": "share of KAMs captured at month 60 (the end, if the run is shorter)",
-    "captured_months": "share of KAM-months spent captured over the run",
-    **{f"capture_rate_t{round(100 * t)}": f"share of KAMs with alignment below {t} at the end"
-       for t in CAPTURE_THRESHOLDS},
-    "co_capture_supplier": "chance that two KAMs of the same supplier (on different buyers) "
-    "are both captured, less that of two KAMs sharing neither supplier nor buyer",
-    "co_capture_buyer": "chance that two KAMs on the same buyer (at rival suppliers) are "
-    "both captured, less that of two KAMs sharing neither",
-    "months_run": "months simulated (fewer than the horizon when a steady state stops the run)",
-    "steady_state": "1 if the run stopped at a steady state, else 0",
-    "time_to_first_capture": "month in which a KAM was first captured (None if none was)",
-    "key_account_margin": "gross margin on key accounts over the last 12 months",
-    "gross_margin": "suppliers' gross margin (revenue less production cost, key accounts "
-    "and SMB clients together) over the last 12 months",
-    "key_account_share": "key accounts' share of the suppliers' revenue over the last 12 "
-    "months",
-    "supplier_margin": "net margin of all suppliers over the horizon, after cost to serve",
-    "operational_share": "share of KAM time spent on fulfilment in the last month",
-    "mean_alignment": "mean KAM alignment with the employer at the end",
-    "mean_skill": "mean KAM skill at the end",
-    "kam_activity": "mean KAM working time in the last month (1 = full time)",
-    "deadlock_rate": "share of contract negotiations that ended without agreement",
-    "key_price_change": "relative change of the mean key-account price over the run",
-    "client_satisfaction": "mean key buyers' satisfaction at the end",
-    "smb_service_level": "mean share of SMB service needs met over the run",
-    "smb_base_change": "relative change in the number of SMB clients over the run",
-    "erosion_price": "margin lost to price concessions, share of revenue",
-    "erosion_demands": "margin lost to extra demands granted, share of revenue",
-    "erosion_resources": "SMB margin lost to diverted service resources, share of revenue",
-    "lever_costs": "people and lever costs beyond base KAM salaries, share of revenue",
-    "year_end_concessions": "share of the price concessions made in the last quarter of the "
-    "KPI year (0.25 if they do not cluster; P7)",
-    "loyalty_discount": "how much less the more satisfied half of a buyer's suppliers charge "
-    "it than the less satisfied half, relative to the mean price (P6)",
-    "whale_peak": "peak of the cumulative profit curve of a supplier's customers sorted by "
-    "profit, as a multiple of total profit (1 if no customer loses money; P9), over the "
-    "suppliers whose customers make a profit in all (0 if none does)",
-    "whale_key_at_both_ends": "share of suppliers whose most and least profitable customers "
-    "are both key accounts (P9)",
-}
+from kamabm.model.outcomes import CAPTURE_THRESHOLDS, OUTCOMES
+from kamabm.model.params import (
+    CAPTURED_BELOW,
+    FIVE_YEARS,
+    LAST_YEAR,
+    ParameterError,
+    Parameters,
+)
 
 #: Per-month series ``run_one`` can return (``keep_series``), each one value per month.
 SERIES: dict[str, str] = {
@@ -240,7 +200,7 @@ def _loyalty_discount(model: KAMMarket) -> float:
 
 
 def customer_profits(model: KAMMarket) -> list[tuple[np.ndarray, np.ndarray]]:
-    """Each supplier's customers' profit over the last 12 months, sorted best first (P9).
+    """Each supplier's customers' profit over the last year, sorted best first (P9).
 
     Customers are the key accounts (after their delivered demands and their KAM's cost)
     and the SMB clients (gross margin after cost to serve).
@@ -250,7 +210,7 @@ def customer_profits(model: KAMMarket) -> list[tuple[np.ndarray, np.ndarray]]:
 
     """
     months = model.month
-    first = max(0, months - 12)
+    first = max(0, months - LAST_YEAR)
     profit_12m = model.trace.account_profit[first:months].sum(axis=0)
     curves = []
     k = 0
@@ -292,7 +252,7 @@ def account_table(model: KAMMarket) -> dict[str, np.ndarray]:
     """
     accounts = [a for s in model.suppliers for a in s.accounts]
     months = model.month
-    profit = model.trace.account_profit[max(0, months - 12):months].sum(axis=0)
+    profit = model.trace.account_profit[max(0, months - LAST_YEAR):months].sum(axis=0)
     return {
         "supplier": np.array([a.supplier.index for a in accounts]),
         "buyer": np.array([a.buyer.index for a in accounts]),
@@ -312,7 +272,7 @@ def outcomes(model: KAMMarket) -> dict[str, Any]:
     books = [s.ledger for s in model.suppliers]
     revenue = sum(b.revenue[:months].sum() for b in books)
     profit = sum(b.profit[:months].sum() for b in books)
-    last = slice(max(0, months - 12), months)
+    last = slice(max(0, months - LAST_YEAR), months)
     key_revenue = sum(b.key_revenue[last].sum() for b in books)
     key_cogs = sum(b.key_cogs[last].sum() for b in books)
     revenue_12m = sum(b.revenue[last].sum() for b in books)

@@ -23,7 +23,8 @@ from kamabm.analysis.results import (
     Analysis,
     ensemble_sentences,
 )
-from kamabm.model.params import LEVER, RUN, STRUCTURAL, Parameters
+from kamabm.model.params import LEVER, RUN, Parameters
+from kamabm.model.spec import STRUCTURAL
 from kamabm.names import (
     CAPTURE_RATE,
     KEY_MARGIN,
