@@ -1,9 +1,10 @@
-"""Helpers shared by the tests: the plot/report command, and headless Chromium."""
+"""Helpers shared by the tests: the plot/report command, the small sweeps, headless Chromium."""
 
 from __future__ import annotations
 
 import argparse
 import shutil
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 import pytest
@@ -34,6 +35,48 @@ def plot_command(argv: list[str]) -> int:
     report.add_parser(commands)
     args = parser.parse_args(argv)
     return (plot if args.command == "plot" else report).run(args)
+
+
+class Sweeps(Mapping[str, Path]):
+    """The small sweeps of :mod:`plot_fixtures` by name, each swept on first use only.
+
+    Tests read these folders and may add a report or charts to them, but never change
+    their runs: every test file of the session shares them.
+    """
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self._done: dict[str, Path] = {}
+
+    def __getitem__(self, name: str) -> Path:
+        if name not in self._done:
+            if name not in self.names():
+                raise KeyError(name)
+            from plot_fixtures import sweep
+
+            self._done[name] = sweep(self.root, name)
+        return self._done[name]
+
+    @staticmethod
+    def names() -> list[str]:
+        from plot_fixtures import MINIATURES
+
+        return ["smoke", *MINIATURES]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.names())
+
+    def __len__(self) -> int:
+        return len(self.names())
+
+
+@pytest.fixture(scope="session")
+def swept(tmp_path_factory) -> Sweeps:
+    """The smoke experiment and the miniatures of :mod:`plot_fixtures`, swept once a session.
+
+    Shared by tests/test_plots.py, test_report.py and test_results.py.
+    """
+    return Sweeps(tmp_path_factory.mktemp("sweeps"))
 
 
 @pytest.fixture(scope="module")

@@ -1,6 +1,7 @@
 """Small sweeps for the chart and report tests: the smoke experiment and miniatures.
 
-Each is swept once per test session into a temporary folder, in-process (one worker).
+Each is swept once per test session into a temporary folder, in-process (one worker), by
+the session fixture ``swept`` of tests/conftest.py, which every test file shares.
 """
 
 from __future__ import annotations

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 from conftest import plot_command
 from matplotlib.image import imread
-from plot_fixtures import interrupt, sweep
+from plot_fixtures import interrupt
 
 from kamabm.analysis.results import (
     KINDS,
@@ -30,15 +30,6 @@ from kamabm.report.plots import make_charts
 
 def draw(results, out, *, n_boot=60, typical=True):
     return make_charts(analyse(load(results), n_boot=n_boot, typical=typical), out)
-
-
-@pytest.fixture(scope="module")
-def swept(tmp_path_factory):
-    root = tmp_path_factory.mktemp("sweeps")
-    return {name: sweep(root, name)
-            for name in ("smoke", "interventions", "hysteresis", "sensitivity", "no_capture",
-                         "one_factor", "one_point", "one_by_four", "long_map", "knockouts",
-                         "dose")}
 
 
 @pytest.fixture(scope="module")

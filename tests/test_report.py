@@ -9,7 +9,7 @@ from html.parser import HTMLParser
 
 import pytest
 from conftest import plot_command
-from plot_fixtures import interrupt, sweep
+from plot_fixtures import interrupt
 
 from kamabm.analysis.results import analyse, load
 from kamabm.names import pct
@@ -21,11 +21,10 @@ A4_PRINTABLE = round((210 - 2 * 14) / 25.4 * 96)
 
 
 @pytest.fixture(scope="module")
-def reports(tmp_path_factory):
-    root = tmp_path_factory.mktemp("report")
+def reports(swept):
     written = {}
     for name in ("smoke", "interventions", "sensitivity"):
-        results = sweep(root, name)
+        results = swept[name]
         an = analyse(load(results), n_boot=60)
         path, charts = write_report(an, results / "report.html")
         written[name] = (path, charts, an)

@@ -11,7 +11,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from plot_fixtures import sweep
 
 from kamabm import stats as analysis
 from kamabm.analysis import results
@@ -22,12 +21,6 @@ from kamabm.report.html import write_report
 from kamabm.report.plots import make_charts
 
 PACKAGE = Path(__file__).resolve().parents[1] / "kamabm"
-
-
-@pytest.fixture(scope="module")
-def swept(tmp_path_factory):
-    root = tmp_path_factory.mktemp("sweeps")
-    return {name: sweep(root, name) for name in ("smoke", "interventions", "one_factor")}
 
 
 @pytest.mark.parametrize(("name", "kind", "factors"), [
