@@ -53,7 +53,34 @@ DERIVED = ("charts", "report.html")
 _OWN_FILES = (MANIFEST, RUNS_PARQUET, RUNS_CSV, SERIES_PARQUET)
 _TMP_PREFIX = ".tmp-"
 
+#: The consolidated tables whose digests the manifest records (``manifest["tables"]``).
+TABLES = (RUNS_PARQUET, RUNS_CSV, SERIES_PARQUET)
 Notify = Callable[[str], None]
+
+#: Between the numbers of a list parameter in its text form.
+SEQUENCE_SEPARATOR = ";"
+
+
+def sequence_text(values: Iterable[float]) -> str:
+    """A list parameter's canonical text: its numbers in shortest round-trip form.
+
+    ``(0.3, 0.15)`` gives ``"0.3;0.15"``, ``()`` gives ``""``; :func:`sequence_values`
+    reads it back exactly.
+    """
+    return SEQUENCE_SEPARATOR.join(repr(float(x)) for x in values)
+
+
+def sequence_values(text: str) -> tuple[float, ...]:
+    """The numbers of a list parameter's canonical text (see :func:`sequence_text`)."""
+    return tuple(float(x) for x in text.split(SEQUENCE_SEPARATOR) if x.strip())
+
+
+
+def file_digest(path: Path) -> dict[str, Any]:
+    """``{"bytes", "sha256"}`` of a file, as the manifest records a consolidated table."""
+    data = path.read_bytes()
+    return {"bytes": len(data), "sha256": sha256(data)}
+
 
 
 class StoreError(ValueError):
@@ -135,6 +162,8 @@ class ResultsStore:
         self.parts = self.directory / PARTS
         self.notify = notify or _print_notice
         self._trusted: list[Part] | None = None
+        #: The consolidated tables' digests, once :meth:`consolidate` has written them.
+        self.tables: dict[str, dict[str, Any]] = {}
 
     # --- opening ------------------------------------------------------------------------
     def check(self, identity: Mapping[str, Any], *, overwrite: bool,
@@ -372,7 +401,9 @@ class ResultsStore:
     def consolidate(self, n_runs: int, keys: Iterable[str] | None = None) -> int:
         """Join the parts into ``runs.parquet``, ``runs.csv`` (and ``series.parquet``).
 
-        Parts are streamed one at a time, so memory does not grow with the sweep.
+        Parts are streamed one at a time, so memory does not grow with the sweep. The
+        tables' sizes and SHA-256 are then in :attr:`tables`, for the manifest, so that
+        every later read can check them.
 
         Args:
             n_runs: the number of runs the sweep has; the parts must hold each once.
@@ -424,6 +455,8 @@ class ResultsStore:
             series = (pq.read_table(self.parts / p.series["file"]) for p in parts
                       if p.series is not None)
             self._stream(series, self.directory / SERIES_PARQUET)
+        self.tables = {name: file_digest(self.directory / name) for name in TABLES
+                       if (self.directory / name).exists()}
         return failures
 
     # --- helpers ------------------------------------------------------------------------
@@ -433,14 +466,14 @@ class ResultsStore:
         csv_tmp = csv.with_name(_TMP_PREFIX + csv.name) if csv is not None else None
         writer = csv_writer = None
         try:
-            for table in tables:
+            for table in map(_flat, tables):
                 if writer is None:
                     writer = pq.ParquetWriter(tmp, table.schema)
                     if csv_tmp is not None:
-                        csv_writer = pa_csv.CSVWriter(csv_tmp, _flat(table).schema)
+                        csv_writer = pa_csv.CSVWriter(csv_tmp, table.schema)
                 writer.write_table(table)
                 if csv_writer is not None:
-                    csv_writer.write_table(_flat(table))
+                    csv_writer.write_table(table)
         finally:
             if writer is not None:
                 writer.close()
@@ -478,10 +511,13 @@ def _code_change(manifest: Mapping[str, Any], new: Mapping[str, Any]) -> str:
 
 
 def _flat(table: pa.Table) -> pa.Table:
-    """``table`` with list columns (list parameters) as text, ``0.3;0.15``, for CSV."""
+    """``table`` with list columns as canonical text (:func:`sequence_text`).
+
+    Parts written before the runs table was tidy hold list parameters as lists; the
+    consolidated tables hold text, as new parts do.
+    """
     for i, field in enumerate(table.schema):
         if pa.types.is_list(field.type):
-            text = [None if v is None else ";".join(f"{x:g}" for x in v)
-                    for v in table.column(i).to_pylist()]
+            text = [None if v is None else sequence_text(v) for v in table.column(i).to_pylist()]
             table = table.set_column(i, field.name, pa.array(text, pa.string()))
     return table

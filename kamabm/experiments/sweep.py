@@ -41,6 +41,7 @@ from kamabm.experiments.store import (
     Notify,
     ResultsStore,
     StoreError,
+    sequence_text,
 )
 from kamabm.model.params import Parameters
 
@@ -136,7 +137,8 @@ def results_schema(outcomes: Sequence[str], *, draw: bool = False) -> pa.Schema:
               pa.field("seed", pa.int64())]
     if draw:
         fields.append(pa.field(DRAW, pa.int64()))
-    fields += [pa.field(n, pa.list_(pa.float64()) if Parameters.is_sequence(n) else
+    # one scalar a cell: a list parameter as its canonical text (store.sequence_text)
+    fields += [pa.field(n, pa.string() if Parameters.is_sequence(n) else
                         pa.int64() if Parameters.is_integer(n) else pa.float64())
                for n in Parameters.names()]
     fields += [pa.field(n, pa.float64()) for n in outcomes]
@@ -168,7 +170,7 @@ def run_chunk(run_fn: RunFunction, base: Parameters, specs: Chunk,
         if series are kept, the series table.
 
     """
-    shared = base.as_dict()
+    shared = _cells(base.as_dict())
     rows: list[dict[str, Any]] = []
     months: dict[str, list[Any]] = {name: [] for name in ("run", "key", "month", *series)}
     ensemble = any(spec.draw is not None for spec in specs)
@@ -176,7 +178,7 @@ def run_chunk(run_fn: RunFunction, base: Parameters, specs: Chunk,
         run, key = spec.run, spec.key
         row: dict[str, Any] = {"run": run, "key": key, "point": spec.point,
                                "replication": spec.replication, "seed": spec.seed,
-                               **shared, **spec.values}
+                               **shared, **_cells(spec.values)}
         if ensemble:
             row[DRAW] = spec.draw
         try:
@@ -200,6 +202,12 @@ def run_chunk(run_fn: RunFunction, base: Parameters, specs: Chunk,
     if not series:
         return table, None
     return table, pa.Table.from_pydict(months, schema=series_schema(series))
+
+
+def _cells(values: Mapping[str, Any]) -> dict[str, Any]:
+    """Parameter values as cells of the runs table: list parameters as canonical text."""
+    return {name: sequence_text(value) if Parameters.is_sequence(name) else value
+            for name, value in values.items()}
 
 
 def _outcome(result: Mapping[str, Any], name: str) -> float | None:
@@ -389,7 +397,7 @@ def run_sweep(experiment: Experiment, directory: str | Path, *,
             raise SweepError(f"the sweep stopped: {type(exc).__name__}: {exc}") from exc
         session["finished"] = now()
         manifest.update(status="complete", runs_done=n_runs, failures=failures,
-                        finished=session["finished"])
+                        finished=session["finished"], tables=store.tables)
         store.write_manifest(manifest)
     return SweepSummary(experiment.name, store.directory, n_runs, n_done,
                         session["runs_run"], failures, time.perf_counter() - start,
