@@ -374,6 +374,10 @@ class ResultsStore:
             raise ValueError("a part must hold consecutive runs in order")
         tag = f"{first:09d}-{last:09d}"
         self.parts.mkdir(exist_ok=True)
+        if not (self.parts / JOURNAL).exists():
+            # Made before the first part's files, so that parts without a journal are
+            # only ever those of a folder written before parts were journaled.
+            self._atomic(self.parts / JOURNAL, b"")
         entries = {}
         for kind, table in (("series", series), ("runs", runs)):
             if table is None:
