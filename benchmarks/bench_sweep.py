@@ -37,7 +37,8 @@ from pathlib import Path
 import mesa
 import psutil
 
-from kamabm.experiments.design import Experiment, parse_experiment
+from kamabm.experiments.design import Experiment
+from kamabm.experiments.files import parse_experiment
 from kamabm.experiments.sweep import run_sweep
 from kamabm.model.market import KAMMarket
 from kamabm.model.params import Parameters
@@ -233,7 +234,7 @@ count = {n_side}
 """
     code = (f"import sys; sys.path.insert(0, {str(Path(__file__).parent)!r}); "
             "from bench_sweep import cheap_run; "
-            "from kamabm.experiments.design import parse_experiment; "
+            "from kamabm.experiments.files import parse_experiment; "
             "from kamabm.experiments.sweep import run_sweep; "
             "from kamabm.model.run import OUTCOMES; "
             f"run_sweep(parse_experiment({exp_text!r}), sys.argv[1], run_fn=cheap_run, "

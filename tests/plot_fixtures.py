@@ -9,7 +9,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from kamabm.experiments.design import load_experiment, parse_experiment
+from kamabm.experiments.files import load_experiment, parse_experiment
 from kamabm.experiments.sweep import run_sweep
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -23,7 +23,8 @@ from kamabm.analysis.results import (
     ensemble_margins,
     margin_ranges,
 )
-from kamabm.experiments.design import ExperimentError, load_experiment, parse_experiment
+from kamabm.experiments.design import ExperimentError
+from kamabm.experiments.files import load_experiment, parse_experiment
 from kamabm.experiments.store import StoreError
 from kamabm.experiments.sweep import run_sweep
 from kamabm.experiments.tables import load_results
@@ -87,7 +88,7 @@ def write_experiment(tmp_path: Path, text: str) -> Path:
     ("missing.csv", "", "ensemble.posterior", "no such file"),
     ("POST", "columns = ['weight']", "ensemble.columns[0]", "is not a parameter"),
     ("POST", "columns = ['theta', 'kam_pressure']", "ensemble.columns[1]", "no column"),
-    ("POST", "sample = 'best'", "ensemble.sample", "weighted, top"),
+    ("POST", "sample = 'best'", "ensemble.sample", "expected 'weighted' or 'top'"),
     ("POST", "colums = ['theta']", "ensemble.colums", "unknown key"),
     ("POST", "defaults = 1", "ensemble.defaults", "true or false"),
 ])

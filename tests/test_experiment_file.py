@@ -14,14 +14,8 @@ from sweep_fakes import FAKE_OUTCOMES, FAKE_SERIES, fake_run
 
 from kamabm.cli.sweep import add_arguments as add_sweep_arguments
 from kamabm.cli.sweep import run as run_sweep_command
-from kamabm.experiments.design import (
-    Design,
-    ExperimentError,
-    RunSpec,
-    Variable,
-    load_experiment,
-    parse_experiment,
-)
+from kamabm.experiments.design import Design, ExperimentError, RunSpec, Variable
+from kamabm.experiments.files import load_experiment, parse_experiment
 from kamabm.model.params import Parameters
 
 REPO = Path(__file__).resolve().parents[1]

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from kamabm.experiments.design import load_experiment
+from kamabm.experiments.files import load_experiment
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "results"

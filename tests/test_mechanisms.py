@@ -269,7 +269,7 @@ def test_bad_key_account_shares_are_refused_naming_the_field(values, message):
 
 
 def test_key_account_shares_from_the_command_line_and_a_sweep_round_trip(tmp_path):
-    from kamabm.experiments.design import parse_experiment
+    from kamabm.experiments.files import parse_experiment
     from kamabm.experiments.sweep import run_sweep
     from kamabm.experiments.tables import load_results, run_parameters
 

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from kamabm.experiments.design import parse_experiment
+from kamabm.experiments.files import parse_experiment
 from kamabm.experiments.refine import RefineError, refine_boundary
 from kamabm.experiments.sweep import run_sweep
 from kamabm.experiments.tables import load_results

@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from kamabm.experiments.design import parse_experiment
+from kamabm.experiments.files import parse_experiment
 from kamabm.stats import sobol_indices
 
 SOBOL = """

@@ -15,7 +15,7 @@ from sweep_fakes import FAKE_OUTCOMES, FAKE_SERIES, failing_run, fake_run, pid_r
 
 from kamabm.cli.sweep import add_arguments as add_sweep_arguments
 from kamabm.cli.sweep import run as run_sweep_command
-from kamabm.experiments.design import parse_experiment
+from kamabm.experiments.files import parse_experiment
 from kamabm.experiments.sweep import run_sweep
 from kamabm.experiments.tables import load_results, load_series, run_parameters
 from kamabm.model.params import Parameters

@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 from sweep_fakes import FAKE_OUTCOMES, slow_run
 
-from kamabm.experiments.design import load_experiment
+from kamabm.experiments.files import load_experiment
 from kamabm.experiments.store import ResultsStore
 from kamabm.experiments.sweep import run_sweep
 from kamabm.experiments.tables import load_results
@@ -58,7 +58,7 @@ def _start(path: Path, out: Path, workers: int) -> subprocess.Popen:
         import sys
         sys.path.insert(0, {str(TESTS)!r})
         from sweep_fakes import FAKE_OUTCOMES, slow_run
-        from kamabm.experiments.design import load_experiment
+        from kamabm.experiments.files import load_experiment
         from kamabm.experiments.sweep import run_sweep
         run_sweep(load_experiment({str(path)!r}), {str(out)!r}, run_fn=slow_run,
                   outcomes=FAKE_OUTCOMES, workers={workers}, chunk_size={CHUNK},

@@ -20,7 +20,8 @@ from sweep_fakes import FAKE_OUTCOMES, FAKE_SERIES, fake_run, slower_run
 
 from kamabm.cli.sweep import add_arguments as add_sweep_arguments
 from kamabm.cli.sweep import run as run_sweep_command
-from kamabm.experiments.design import ExperimentError, parse_experiment
+from kamabm.experiments.design import ExperimentError
+from kamabm.experiments.files import parse_experiment
 from kamabm.experiments.lock import FolderLockedError, check_unlocked, folder_lock
 from kamabm.experiments.provenance import code_version
 from kamabm.experiments.store import JOURNAL, SET_ASIDE, ResultsStore, StoreError

@@ -27,7 +27,8 @@ import numpy as np
 import pandas as pd
 
 from kamabm.analysis.mechanisms import DEPENDENCE, INTERACTION, co_capture, dose_response, knockouts
-from kamabm.experiments.design import Experiment, ExperimentError, parse_experiment
+from kamabm.experiments.design import Experiment, ExperimentError
+from kamabm.experiments.files import parse_experiment
 from kamabm.experiments.store import MANIFEST, RUNS_PARQUET, StoreError
 from kamabm.experiments.sweep import DRAW
 from kamabm.experiments.tables import load_results

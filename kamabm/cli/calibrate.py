@@ -39,12 +39,8 @@ def add_parser(commands: argparse._SubParsersAction) -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace) -> int:
     """Carry out ``kamabm calibrate`` with parsed arguments; return the exit status."""
-    from kamabm.experiments.calibration import (
-        CalibrationError,
-        fit,
-        load_calibration,
-        plot_calibration,
-    )
+    from kamabm.experiments.calibration import CalibrationError, load_calibration
+    from kamabm.experiments.calibration_fit import fit
 
     try:
         calibration = load_calibration(args.file)
@@ -68,6 +64,8 @@ def run(args: argparse.Namespace) -> int:
                       overwrite=args.overwrite, progress=not args.quiet)
     except CalibrationError as exc:
         return fail(None, str(exc))
+    from kamabm.report.charts.calibration import plot_calibration
+
     files = plot_calibration(summary.targets, summary.posterior, calibration, out / "charts",
                              epsilon=summary.epsilon)
     for row in summary.targets.itertuples():

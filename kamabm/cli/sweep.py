@@ -19,7 +19,8 @@ from pathlib import Path
 
 from kamabm.cli.common import EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, fail, say
 from kamabm.experiments.backends import available_cores
-from kamabm.experiments.design import DEFAULT_MAX_RUNS, ExperimentError, load_experiment
+from kamabm.experiments.design import DEFAULT_MAX_RUNS, ExperimentError
+from kamabm.experiments.files import load_experiment
 from kamabm.experiments.lock import FolderLockedError, folder_lock
 from kamabm.experiments.provenance import code_version
 from kamabm.experiments.refine import RefineError, RefineSummary, check_refinable, refine_boundary

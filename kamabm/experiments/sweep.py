@@ -50,7 +50,7 @@ Chunk = list[RunSpec]
 
 META_COLUMNS = ("run", "key", "point", "replication", "seed")
 #: The extra column of an ensemble's runs: which constant set
-#: (:class:`~kamabm.experiments.design.Draw`).
+#: (:class:`~kamabm.experiments.ensemble.Draw`).
 DRAW = "draw"
 STATUS_OK, STATUS_ERROR = "ok", "error"
 # Enough chunks per worker to balance the load, few enough that storing them is cheap.

@@ -1,0 +1,353 @@
+"""Fitting a calibration by ABC-SMC, and the tables of what it found.
+
+:func:`fit` runs ABC-SMC (Sisson et al. 2007; Toni et al. 2009) through pyabc (the
+optional extra ``kamabm[calibrate]``) on a :class:`~kamabm.experiments.calibration.Calibration`.
+A particle is one set of the fitted constants; it is simulated by running the model
+``replications`` times at every setting the targets name, with the same seeds at each
+setting (common random numbers, so changes are paired), and its distance to the
+published numbers is ``sqrt(sum(((model - value) / tolerance) ** 2))``: a distance of 1
+means the targets are matched to within their tolerances jointly. The history lives in an
+SQLite file in the results folder, so a stopped fit resumes from its last finished
+generation. The accepted particles of the last generation are the posterior.
+
+Seeds: a particle's runs use seeds spawned with :class:`numpy.random.SeedSequence` from
+the master seed and the particle's values, so the same constants always give the same
+summary statistics; pyabc's own sampling is seeded from the master seed, and a
+single-worker fit is reproducible (parallel workers accept particles in arrival order).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import math
+import os
+import sys
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from kamabm.experiments.calibration import MEASURES, AbcSettings, Calibration, CalibrationError
+from kamabm.model.params import Parameters
+from kamabm.stats import weighted_quantiles
+
+RunFunction = Callable[[Parameters, int], Mapping[str, Any]]
+Simulator = Callable[[Mapping[str, float]], dict[str, float]]
+
+DB, POSTERIOR, TARGETS_CSV, POPULATIONS, MANIFEST, SPEC = (
+    "abc.db", "posterior.csv", "targets.csv", "populations.csv", "manifest.json",
+    "calibration.json")
+#: Interval of the predictive checks in the chart and targets table.
+INTERVAL = (0.05, 0.95)
+
+
+# --- simulating one particle ------------------------------------------------------------
+def particle_seeds(calibration: Calibration, values: Mapping[str, float]) -> list[int]:
+    """Replication seeds of a particle: spawned from the master seed and its values."""
+    blob = json.dumps({k: float(values[k]) for k in sorted(values)}).encode()
+    words = np.frombuffer(hashlib.sha256(blob).digest(), dtype=np.uint32)
+    sequence = np.random.SeedSequence([calibration.seed, *map(int, words)])
+    return [int(s >> np.uint64(1))
+            for s in sequence.generate_state(calibration.replications, np.uint64)]
+
+
+def summary_statistics(calibration: Calibration, values: Mapping[str, float], *,
+                       run_fn: RunFunction | None = None) -> dict[str, float]:
+    """The model's value of every target for one set of fitted constants.
+
+    Each setting is run ``replications`` times on the particle's seeds (the same seeds at
+    every setting); each target's measure reads its outcome's values at its settings.
+    A target whose value is undefined (e.g. a change from a zero mean) gets NaN, which
+    pyabc treats as an infinite distance, so the particle is rejected.
+    """
+    if run_fn is None:
+        from kamabm.model.run import run_one
+
+        run_fn = run_one
+    params = calibration.base.replace(**{k: float(v) for k, v in values.items()})
+    seeds = particle_seeds(calibration, values)
+    outcomes = {t.outcome for t in calibration.targets}
+    found: dict[tuple, dict[str, np.ndarray]] = {}
+    for setting in calibration.settings:
+        here = params.replace(**dict(setting))
+        runs = [run_fn(here, seed) for seed in seeds]
+        found[setting] = {o: np.array([np.nan if r[o] is None else float(r[o]) for r in runs])
+                          for o in outcomes}
+    stats = {}
+    for t in calibration.targets:
+        value = MEASURES[t.measure](*(found[s][t.outcome] for s in t.settings))
+        stats[t.name] = float(value) if math.isfinite(value) else float("nan")
+    return stats
+
+
+@dataclass
+class ModelSimulator:
+    """The model as pyabc sees it: fitted constants in, target values out (picklable)."""
+
+    calibration: Calibration
+    run_fn: RunFunction | None = None
+
+    def __call__(self, parameter: Mapping[str, float]) -> dict[str, float]:
+        """Simulate one particle."""
+        values = {p.name: float(parameter[p.name]) for p in self.calibration.priors}
+        return summary_statistics(self.calibration, values, run_fn=self.run_fn)
+
+
+# --- fitting ----------------------------------------------------------------------------
+@dataclass(frozen=True)
+class FitSummary:
+    """What a call of :func:`fit` did and found."""
+
+    directory: Path
+    generations: int
+    simulations: int
+    epsilon: float
+    wall_time: float
+    resumed_from: int
+    posterior: pd.DataFrame
+    targets: pd.DataFrame
+    stopped_because: str
+
+
+def fit(calibration: Calibration, out: str | Path, *, workers: int | None = None,
+        simulator: Simulator | None = None, scheduler: str | None = None,
+        overwrite: bool = False, progress: bool = False) -> FitSummary:
+    """Fit the calibration's priors by ABC-SMC (pyabc), resuming a stopped fit.
+
+    Args:
+        calibration: the validated calibration.
+        out: the results folder (created if missing); holds ``abc.db`` (pyabc's history),
+            ``posterior.csv``, ``targets.csv``, ``populations.csv`` and a manifest.
+        workers: local processes (default: all cores); 1 samples in this process.
+        simulator: particle values -> target values (default: the model,
+            :class:`ModelSimulator`); tests pass toy simulators.
+        scheduler: address of a Dask scheduler to sample on instead of local processes.
+        overwrite: start afresh in a folder holding another calibration's history.
+        progress: print a line per generation on stderr.
+
+    Raises:
+        CalibrationError: pyabc is missing, or the folder holds another calibration.
+
+    """
+    try:
+        import pyabc
+    except ImportError:
+        raise CalibrationError("pyabc is not installed; install the extra: "
+                               "pip install -e '.[calibrate]'") from None
+    start = time.perf_counter()
+    directory = Path(out)
+    directory.mkdir(parents=True, exist_ok=True)
+    db = directory / DB
+    _claim(directory, calibration, overwrite)
+    for name in ("ABC", "pyabc"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+    model = simulator or ModelSimulator(calibration)
+    n_workers = workers or os.cpu_count() or 1
+    url = f"sqlite:///{db.resolve()}"
+    client = None
+    if scheduler:
+        from distributed import Client
+
+        client = Client(scheduler)
+        sampler = pyabc.sampler.DaskDistributedSampler(dask_client=client)
+    elif n_workers == 1:
+        sampler = pyabc.sampler.SingleCoreSampler()
+    else:
+        # Evaluation-parallel: workers keep simulating until the population is full, so a
+        # slow particle does not hold up the others (pyabc forks; nothing is pickled).
+        sampler = pyabc.sampler.MulticoreEvalParallelSampler(n_procs=n_workers)
+
+    def new_abc() -> Any:
+        prior = pyabc.Distribution(**{p.name: pyabc.RV("uniform", p.low, p.high - p.low)
+                                      for p in calibration.priors})
+        distance = pyabc.PNormDistance(
+            p=2, fixed_weights={t.name: 1.0 / t.tolerance for t in calibration.targets})
+        return pyabc.ABCSMC(model, prior, distance,
+                            population_size=calibration.abc.population, sampler=sampler)
+
+    np.random.seed(calibration.seed % 2**32)
+    history = pyabc.History(url) if db.exists() else None
+    if history is not None and not history.all_runs():
+        history = None
+    resumed_from = history.max_t + 1 if history is not None else 0
+    try:
+        if history is None:
+            new_abc().new(url, calibration.observed, meta_info={"kamabm": calibration.name})
+        history, populations, reason = _generations(calibration, new_abc, url, start, progress)
+    finally:
+        if client is not None:
+            client.close()
+    if history.max_t < 0:
+        raise CalibrationError(f"no generation finished ({reason}); widen the tolerances or "
+                               "lower abc.min_acceptance_rate")
+    posterior = posterior_table(history, calibration)
+    targets = targets_table(history, calibration)
+    _atomic_csv(posterior, directory / POSTERIOR)
+    _atomic_csv(targets, directory / TARGETS_CSV)
+    _atomic_csv(populations, directory / POPULATIONS)
+    wall = time.perf_counter() - start
+    _write_manifest(directory, calibration, history, wall=wall, workers=n_workers,
+                    scheduler=scheduler, resumed_from=resumed_from, reason=reason)
+    return FitSummary(directory, int(history.max_t) + 1, int(history.total_nr_simulations),
+                      float(populations["epsilon"].iloc[-1]), wall, resumed_from, posterior,
+                      targets, reason)
+
+
+def _generations(calibration: Calibration, new_abc: Callable[[], Any], url: str,
+                 start: float, progress: bool) -> tuple[Any, pd.DataFrame, str]:
+    """Run generation after generation until a stopping rule holds.
+
+    Each generation is run by a fresh ABCSMC loaded from the history, exactly as a fit
+    resumed after an interruption (pyabc sets the next tolerance when it loads).
+    """
+    while True:
+        abc = new_abc()
+        history = abc.load(url, 1)
+        populations = history.get_all_populations()
+        populations = populations[populations["t"] >= 0]
+        reason = _stop_reason(calibration.abc, populations, history.total_nr_simulations)
+        if reason:
+            return history, populations, reason
+        abc.run(minimum_epsilon=calibration.abc.min_epsilon, max_nr_populations=1,
+                min_acceptance_rate=calibration.abc.min_acceptance_rate)
+        if history.max_t < len(populations):  # pyabc abandoned the generation
+            return history, populations, (
+                f"generation {len(populations)} would accept fewer than "
+                f"{calibration.abc.min_acceptance_rate:g} of its particles")
+        if progress:
+            last = history.get_all_populations().iloc[-1]
+            print(f"generation {int(last['t'])}: epsilon {last['epsilon']:.3g}, "
+                  f"{int(last['samples'])} particles simulated, "
+                  f"{time.perf_counter() - start:.0f} s", file=sys.stderr, flush=True)
+
+
+def _stop_reason(abc: AbcSettings, populations: pd.DataFrame, simulations: int) -> str:
+    """Why the fit is finished, or "" to run another generation."""
+    if populations.empty:
+        return ""
+    last = populations.iloc[-1]
+    if len(populations) >= abc.generations:
+        return f"{abc.generations} generations"
+    if last["epsilon"] <= abc.min_epsilon:
+        return f"epsilon {last['epsilon']:.3g} <= {abc.min_epsilon:g}"
+    if len(populations) >= 2:
+        before = populations["epsilon"].iloc[-2]
+        if last["epsilon"] > (1.0 - abc.min_epsilon_drop) * before:
+            return (f"epsilon stalled ({before:.3g} -> {last['epsilon']:.3g}, less than "
+                    f"{abc.min_epsilon_drop:.0%} lower)")
+    if last["particles"] / last["samples"] < abc.min_acceptance_rate:
+        return f"acceptance rate below {abc.min_acceptance_rate:g}"
+    if simulations >= abc.max_simulations:
+        return f"{simulations} simulations >= {abc.max_simulations}"
+    return ""
+
+
+def _claim(directory: Path, calibration: Calibration, overwrite: bool) -> None:
+    """Make the folder this calibration's, refusing one that holds another's history."""
+    marker = directory / SPEC
+    if marker.exists():
+        old = json.loads(marker.read_text(encoding="utf-8")).get("digest")
+        if old != calibration.digest:
+            if not overwrite:
+                raise CalibrationError(f"{directory}: holds the history of another "
+                                       "calibration (the file changed); use --overwrite or "
+                                       "another --out")
+            (directory / DB).unlink(missing_ok=True)
+    elif (directory / DB).exists() and not overwrite:
+        raise CalibrationError(f"{directory}: holds an {DB} of unknown origin; use --overwrite")
+    elif (directory / DB).exists():
+        (directory / DB).unlink()
+    spec = {"name": calibration.name, "digest": calibration.digest, "quick": calibration.quick,
+            "text": calibration.text}
+    _atomic_text(json.dumps(spec, indent=1), marker)
+
+
+# --- results ----------------------------------------------------------------------------
+def posterior_table(history: Any, calibration: Calibration) -> pd.DataFrame:
+    """The last generation's accepted particles: fitted values, weight, distance, targets."""
+    population = history.get_population(history.max_t)
+    rows = []
+    for particle in population.particles:
+        row = {p.name: float(particle.parameter[p.name]) for p in calibration.priors}
+        row["weight"] = float(particle.weight)
+        row["distance"] = float(particle.distance)
+        row.update({f"model_{k}": float(v) for k, v in particle.sum_stat.items()})
+        rows.append(row)
+    table = pd.DataFrame(rows)
+    table["weight"] /= table["weight"].sum()
+    table.insert(0, "generation", int(history.max_t))
+    return table
+
+
+def _predictive(history: Any, t: int, calibration: Calibration) -> dict[str, tuple]:
+    population = history.get_population(t)
+    weights = np.array([p.weight for p in population.particles], dtype=float)
+    out = {}
+    for target in calibration.targets:
+        values = np.array([p.sum_stat[target.name] for p in population.particles], float)
+        ok = np.isfinite(values)
+        mean_value = float(np.average(values[ok], weights=weights[ok])) if ok.any() else np.nan
+        low, high = (weighted_quantiles(values, weights, INTERVAL) if ok.any()
+                     else (np.nan, np.nan))
+        out[target.name] = (mean_value, float(low), float(high))
+    return out
+
+
+def targets_table(history: Any, calibration: Calibration) -> pd.DataFrame:
+    """Each target against the model: generation 0 (near the prior) and the posterior.
+
+    Generation 0 holds the prior's particles accepted at the first, loose tolerance, so its
+    interval is close to the prior predictive one; ``first_*`` columns describe it.
+    """
+    first, last = _predictive(history, 0, calibration), _predictive(
+        history, history.max_t, calibration)
+    rows = []
+    for t in calibration.targets:
+        rows.append({
+            "target": t.name, "source": t.source, "measure": t.measure, "outcome": t.outcome,
+            "value": t.value, "tolerance": t.tolerance,
+            "first_mean": first[t.name][0], "first_low": first[t.name][1],
+            "first_high": first[t.name][2],
+            "posterior_mean": last[t.name][0], "posterior_low": last[t.name][1],
+            "posterior_high": last[t.name][2],
+            "matched": bool(abs(last[t.name][0] - t.value) <= t.tolerance)})
+    return pd.DataFrame(rows)
+
+
+def _atomic_csv(frame: pd.DataFrame, target: Path) -> None:
+    tmp = target.with_name(".tmp-" + target.name)
+    frame.to_csv(tmp, index=False, float_format="%.6g")
+    os.replace(tmp, target)
+
+
+def _atomic_text(text: str, target: Path) -> None:
+    tmp = target.with_name(".tmp-" + target.name)
+    tmp.write_text(text + "\n", encoding="utf-8")
+    os.replace(tmp, target)
+
+
+def _write_manifest(directory: Path, calibration: Calibration, history: Any, *, wall: float,
+                    workers: int, scheduler: str | None, resumed_from: int,
+                    reason: str) -> None:
+    from kamabm.experiments.provenance import environment, now
+
+    manifest = {
+        "kind": "abc_smc_calibration", "name": calibration.name, "quick": calibration.quick,
+        "digest": calibration.digest, "finished": now(), "command": " ".join(sys.argv),
+        "generations": int(history.max_t) + 1, "resumed_from_generation": resumed_from,
+        "simulations": int(history.total_nr_simulations),
+        "model_runs": int(history.total_nr_simulations) * calibration.runs_per_particle,
+        "runs_per_particle": calibration.runs_per_particle, "stopped_because": reason,
+        "wall_time_s_this_call": round(wall, 2), "workers": workers, "scheduler": scheduler,
+        "abc": calibration.abc.__dict__, "replications": calibration.replications,
+        "targets": [t.name for t in calibration.targets],
+        "targets_left_out": list(calibration.skipped),
+        "priors": [p.__dict__ for p in calibration.priors],
+        "calibration_file": calibration.text, **environment()}
+    _atomic_text(json.dumps(manifest, indent=1, default=str), directory / MANIFEST)

@@ -1,0 +1,69 @@
+"""The charts of a calibration: each target against the model, and the posterior.
+
+They draw the tables :func:`kamabm.experiments.calibration_fit.fit` writes
+(``targets.csv``, ``posterior.csv``); they compute none (``kamabm calibrate`` draws them).
+"""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pandas as pd
+
+from kamabm.experiments.calibration import Calibration
+from kamabm.model.params import Parameters
+from kamabm.report.charts.base import figure, save
+from kamabm.report.charts.palette import CAPTURED, LOYAL
+
+
+def plot_calibration(targets: pd.DataFrame, posterior: pd.DataFrame, calibration: Calibration,
+                     out: str | Path, *, epsilon: float | None = None) -> list[Path]:
+    """Chart each target against the model, and the posterior of each fitted constant.
+
+    Writes ``targets.png/.svg/.csv`` (published value with its tolerance band, the model's
+    90 % predictive interval and mean in generation 0 and in the posterior) and
+    ``posterior.png/.svg/.csv`` (weighted histograms over the prior ranges, defaults
+    marked) into ``out``; returns the files. ``epsilon``, the last generation's acceptance
+    distance, is stated in the title when given.
+    """
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    blue, orange, grey = LOYAL, CAPTURED, "#999999"
+    n = len(targets)
+    fig, axes = figure(7.5, 1.25 * n + 1.4, nrows=n)
+    for ax, row in zip(axes[:, 0], targets.itertuples(), strict=True):
+        ax.axvspan(row.value - row.tolerance, row.value + row.tolerance, color=orange,
+                   alpha=0.18, lw=0)
+        ax.axvline(row.value, color=orange, lw=1.5)
+        ax.plot([row.first_low, row.first_high], [1, 1], color=grey, lw=3)
+        ax.plot(row.first_mean, 1, "o", color=grey, ms=5)
+        ax.plot([row.posterior_low, row.posterior_high], [0, 0], color=blue, lw=3)
+        ax.plot(row.posterior_mean, 0, "o", color=blue, ms=5)
+        ax.set_yticks([0, 1], ["posterior", "generation 0"], fontsize=7)
+        ax.set_ylim(-0.6, 1.6)
+        ax.set_title(f"{row.target}: {row.measure} of {row.outcome} (published {row.value:g} "
+                     f"+- {row.tolerance:g})", fontsize=8, loc="left")
+        ax.tick_params(axis="x", labelsize=7)
+    matched = int(targets["matched"].sum())
+    reached = ("" if epsilon is None else f"; last acceptance distance {epsilon:.3g} "
+               "(1 = all targets within tolerance)")
+    finding = textwrap.fill(f"Calibration '{calibration.name}': the posterior mean matches "
+                            f"{matched} of {n} published targets within tolerance{reached}", 95)
+    fig.suptitle(finding + "\n(orange: published value and tolerance; bars: model's 90 % "
+                 "interval, dot: mean)", fontsize=9)
+    files = list(save(fig, targets, out, "targets"))
+
+    k = len(calibration.priors)
+    fig, axes = figure(3.2 * k, 2.8, ncols=k)
+    for ax, prior in zip(axes[0], calibration.priors, strict=True):
+        ax.hist(posterior[prior.name], bins=12, range=(prior.low, prior.high),
+                weights=posterior["weight"], color=blue, alpha=0.8)
+        ax.axvline(Parameters.default(prior.name), color=orange, ls="--", lw=1.2)
+        ax.set_xlim(prior.low, prior.high)
+        ax.set_xlabel(prior.name, fontsize=8)
+        ax.set_yticks([])
+    fig.suptitle("Posterior of each fitted constant over its prior range (dashed: the "
+                 "model's default)", fontsize=9)
+    files += save(fig, posterior, out, "posterior")
+    return files
