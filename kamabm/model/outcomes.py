@@ -122,7 +122,7 @@ OUTCOMES: dict[str, Outcome] = {
         "share of concessions"),
     "loyalty_discount": Outcome(
         "how much less the more satisfied half of a buyer's suppliers charge it than the "
-        "less satisfied half, relative to the mean price (P6)", "loyalty discount",
+        "less satisfied half, relative to the mean price (P6)", "discount to loyal clients",
         "relative price"),
     "whale_peak": Outcome(
         "peak of the cumulative profit curve of a supplier's customers sorted by profit, as "

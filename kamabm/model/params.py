@@ -21,11 +21,13 @@ from typing import Any
 
 from kamabm.model.spec import (
     COST,
+    GROUPS,
     KAM,
     LEVER,
     MARKET,
     NEGOTIATION,
     RUN,
+    STRUCTURAL,
     ParameterError,
     Spec,
     as_number,
@@ -36,10 +38,11 @@ from kamabm.model.spec import (
 from kamabm.model.spec import constant as _s
 from kamabm.model.spec import parameter as _p
 
-#: What importers take from here: the object, its errors and specs, and the groups.
-__all__ = ["CAPTURED_BELOW", "COST", "FIVE_YEARS", "KAM", "LAST_YEAR", "LEVER", "MARKET",
-           "NEGOTIATION", "RUN", "SEQUENCES", "SHARE_TOLERANCE", "ParameterError",
-           "Parameters", "Spec"]
+#: What importers take from here: the object, its errors and specs, the groups and the
+#: observation constants.
+__all__ = ["CAPTURED_BELOW", "COST", "FIVE_YEARS", "GROUPS", "KAM", "LAST_YEAR", "LEVER",
+           "MARKET", "NEGOTIATION", "RUN", "SEQUENCES", "SHARE_TOLERANCE", "STRUCTURAL",
+           "ParameterError", "Parameters", "Spec"]
 
 
 @dataclass(frozen=True)
@@ -161,7 +164,7 @@ class Parameters:
         label="sales pressure after the change", scale="0 none to 1 maximum")
     quota_stretch: float = _p(
         0.2, "share", 0, 1, "yearly volume growth the quota asks for at kam_pressure = 1", KAM,
-        label="quota stretch")
+        label="growth the quota asks for")
     blame_weight: float = _p(
         6.0, "stress per share of turnover", 0, 50, "stress a KAM takes when his account loses "
         "volume, per unit of his firm's turnover lost: his standing (E8)", KAM,
@@ -173,7 +176,7 @@ class Parameters:
     peer_influence: float = _p(
         0.3, "weight", 0, 1, "weight of successful colleagues' client-side work in what a KAM's "
         "identification follows (peer effects, Chan, Li & Pierce 2014)", KAM,
-        label="peer influence")
+        label="colleagues' influence")
     smb_habit_beta: float = _p(
         2.0, "tactic exponent", 0.05, 20, "concession tactic KAMs bring from SMB deals; > 1 "
         "concedes early (E3)", KAM, label="KAMs' concession habit from small clients")
