@@ -39,14 +39,42 @@ def test_p9_some_customers_lose_money_only_where_kams_are_captured():
     assert mean(CALM, "whale_peak")[0] == pytest.approx(1.0)
 
 
-def test_pattern_charts_are_drawn_from_runs(tmp_path):
+def test_the_command_reads_both_patterns_off_runs_and_fits_the_line_itself():
+    from kamabm.cli.patterns import pattern_tables
+
+    loyalty, whale = pattern_tables(MIXED.replace(horizon_months=36), range(3))
+    assert set(loyalty.seed) == set(whale.seed) == {0, 1, 2}
+    # the fitted column is the least-squares line: residuals sum to zero, orthogonal to x
+    x = loyalty.satisfaction_vs_buyer_mean
+    residual = loyalty.price_vs_buyer_mean - loyalty.fitted_price_vs_buyer_mean
+    assert abs(residual.sum()) < 1e-9 and abs((residual * x).sum()) < 1e-9
+    ends = whale.groupby(["seed", "supplier"]).cumulative_profit.last()
+    assert np.allclose(ends, 1.0)  # each curve ends at the supplier's total profit
+
+
+def test_pattern_charts_draw_the_tables_they_are_given(tmp_path):
+    import pandas as pd
+
     from kamabm.report.charts import patterns
 
-    params = MIXED.replace(horizon_months=36)
-    for chart in (patterns.loyalty_discount(params, range(3), tmp_path),
-                  patterns.whale_curve(params, range(3), tmp_path)):
-        assert chart.png.stat().st_size > 10_000 and chart.csv.exists()
-        assert chart.title and chart.caption
+    x = np.array([-0.2, -0.1, 0.0, 0.1, 0.2])
+    loyalty = pd.DataFrame({"seed": 0, "satisfaction_vs_buyer_mean": x,
+                            "price_vs_buyer_mean": [0.03, 0.01, 0.0, -0.02, -0.02],
+                            "captured_kam": [True, False, False, False, True],
+                            "fitted_price_vs_buyer_mean": -0.1 * x})
+    chart = patterns.loyalty_discount(loyalty, "Setting.", tmp_path)
+    assert chart.png.stat().st_size > 10_000 and chart.caption.endswith("Setting.")
+    # the line drawn is the table's (slope -0.1), not one fitted to the points (-0.125)
+    change = 100 * 0.1 * x.std(ddof=1)
+    assert chart.title.startswith(f"Key clients pay {change:.1f} % less")
+    pd.testing.assert_frame_equal(pd.read_csv(chart.csv), loyalty, check_dtype=False)
+    whale = pd.DataFrame({"seed": 0, "supplier": [0, 0, 0, 1, 1, 1],
+                          "customer_share": [1 / 3, 2 / 3, 1.0] * 2,
+                          "cumulative_profit": [0.8, 1.3, 1.0, 0.5, 0.9, 1.0],
+                          "key_account": [True, False, True, True, False, False]})
+    chart = patterns.whale_curve(whale, "Setting.", tmp_path)
+    assert "in 50 % of suppliers" in chart.title
+    pd.testing.assert_frame_equal(pd.read_csv(chart.csv), whale, check_dtype=False)
 
 
 def test_patterns_command_refuses_bad_input_in_one_line(tmp_path, capsys):
