@@ -154,3 +154,10 @@ def test_a_finished_folder_reads_without_a_warning(finished):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert len(load_results(finished)) == N_RUNS
+
+
+def test_lever_costs_are_exactly_zero_with_no_lever_on():
+    from kamabm import Parameters, run_one
+
+    assert run_one(Parameters(horizon_months=24), 1)["lever_costs"] == 0.0
+    assert run_one(Parameters(horizon_months=24, deal_review=0.5), 1)["lever_costs"] > 0.0

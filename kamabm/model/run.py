@@ -289,7 +289,6 @@ def outcomes(model: KAMMarket) -> dict[str, Any]:
     accounts = [a for s in model.suppliers for a in s.accounts]
     negotiations = sum(b.tenders for b in model.buyers) * model.params.n_suppliers
     smb_start = sum(s.smb_initial_count for s in model.suppliers)
-    base_people = sum(len(s.accounts) * s.kam_month_cost for s in model.suppliers) * months
     by_kpi_month = model.trace.concessions_by_kpi_month
     kpi_months = len(by_kpi_month)
     whale_peak, whale_ends = _whale_curve(model)
@@ -325,8 +324,8 @@ def outcomes(model: KAMMarket) -> dict[str, Any]:
         "erosion_price": _ratio(sum(b.concessions[:months].sum() for b in books), revenue),
         "erosion_demands": _ratio(sum(b.demands[:months].sum() for b in books), revenue),
         "erosion_resources": _ratio(sum(b.resources[:months].sum() for b in books), revenue),
-        "lever_costs": _ratio(sum(b.people[:months].sum() + b.acquisition[:months].sum()
-                                  for b in books) - base_people, revenue),
+        "lever_costs": _ratio(sum(b.lever_people[:months].sum() + b.acquisition[:months].sum()
+                                  for b in books), revenue),
         "year_end_concessions": _ratio(by_kpi_month[kpi_months - kpi_months // 4:].sum(),
                                        by_kpi_month.sum()),
         "loyalty_discount": _loyalty_discount(model),

@@ -133,14 +133,20 @@ class Supplier(mesa.Agent):
         self.kam_month_cost = p.kam_cost * key_revenue / len(self.accounts)
         margin = (self.smb_price - 1.0 - p.service_cost) * self.smb_volumes.sum() + sum(
             (a.price - 1.0 - p.service_cost) * a.volume for a in self.accounts)
-        self.profit_cushion = max(0.0, margin - self.overhead - self.people_cost())
+        self.profit_cushion = max(0.0, margin - self.overhead - self.people_cost()[0])
 
     def key_volume(self) -> float:
         """Monthly volume sold to key buyers."""
         return sum(a.volume for a in self.accounts)
 
-    def people_cost(self) -> float:
-        """The month's cost of KAMs and of the levers that take people's time or fees."""
+    def people_cost(self) -> tuple[float, float]:
+        """The month's cost of KAMs and of the levers that take people's time or fees.
+
+        Returns:
+            The whole cost, and the part of it beyond the KAMs' own months (senior time,
+            training, learning, deal reviews, handovers): exactly zero with no lever on.
+
+        """
         p = self.model.params
         levers = self.levers
         n = len(self.accounts)
@@ -149,7 +155,7 @@ class Supplier(mesa.Agent):
         kam_months += sum(a.kam.learning_time for a in self.accounts if a.kam is not None)
         kam_months += p.review_time * self.deals_reviewed
         kam_months += p.handover_months * self.handovers
-        return kam_months * self.kam_month_cost
+        return kam_months * self.kam_month_cost, (kam_months - n) * self.kam_month_cost
 
     # --- stage: deliver ---------------------------------------------------------------
     def deliver(self) -> None:
@@ -228,14 +234,14 @@ class Supplier(mesa.Agent):
             self.smb_volumes = np.concatenate([self.smb_volumes, new])
         acquisition = won * p.smb_acquisition_cost * smb_margin * self.smb_mean_volume
 
-        people = self.people_cost()
+        people, lever_people = self.people_cost()
         self.deals_reviewed = 0.0
         self.handovers = 0
         service = p.service_cost * (key_volume + smb_volume * self.service_level)
         self.ledger.book(month, (
             key_revenue, smb_revenue, key_volume, smb_volume, service, delivered,
             concessions, self.smb_volume_lost_to_service * smb_margin, self.service_level,
-            people, self.overhead, acquisition))
+            people, self.overhead, acquisition, lever_people))
         costs = (key_volume + smb_volume + service + delivered + people + self.overhead
                  + acquisition)
         self.read_books(revenue - costs)
@@ -265,7 +271,7 @@ class _Ledger:
 
     ITEMS = ("key_revenue", "smb_revenue", "key_cogs", "smb_cogs", "service", "demands",
              "concessions", "resources", "service_level", "people", "overhead",
-             "acquisition")
+             "acquisition", "lever_people")
 
     # The columns of ``rows``, set as attributes in ``__init__`` (one per item of ITEMS).
     key_revenue: np.ndarray
@@ -280,6 +286,8 @@ class _Ledger:
     people: np.ndarray
     overhead: np.ndarray
     acquisition: np.ndarray
+    #: Memo: the part of ``people`` that levers and learning take (not a cost of its own).
+    lever_people: np.ndarray
 
     def __init__(self, months: int) -> None:
         self.rows = np.zeros((months, len(self.ITEMS)))
