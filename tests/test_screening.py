@@ -11,10 +11,10 @@ from kamabm.experiments.screening import (
     ScreeningError,
     morris_indices,
     parse_screening,
-    plot_screening,
     run_screening,
 )
 from kamabm.model.params import RUN, Parameters
+from kamabm.report.charts.screening import plot_screening
 
 MINIMAL = """
 name = "tiny"

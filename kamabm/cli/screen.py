@@ -36,10 +36,8 @@ def run(args: argparse.Namespace) -> int:
     """Carry out ``kamabm screen`` with parsed arguments; return the exit status."""
     from kamabm.experiments.screening import (
         ScreeningError,
-        chart_title,
         kept_factors,
         load_screening,
-        plot_screening,
         run_screening,
     )
 
@@ -59,6 +57,8 @@ def run(args: argparse.Namespace) -> int:
                                 overwrite=args.overwrite, progress=not args.quiet)
     except ScreeningError as exc:
         return fail(None, str(exc))
+    from kamabm.report.charts.screening import chart_title, plot_screening
+
     files = plot_screening(summary.indices, out / "charts", title=chart_title(summary.indices))
     for outcome, table in summary.indices.groupby("outcome", sort=False):
         top = ", ".join(f"{r.parameter} {r.mu_star:.3g}" for r in table.head(5).itertuples())

@@ -45,40 +45,39 @@ import multiprocessing
 import os
 import sys
 import time
-import tomllib
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor
 from concurrent.futures import wait as wait_futures
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 import numpy as np
 import pandas as pd
+from pydantic import Field, PrivateAttr, ValidationInfo, field_validator, model_validator
 
-from kamabm.model.params import RUN, ParameterError, Parameters
+from kamabm.experiments.validation import (
+    Bounds,
+    Invalid,
+    Name,
+    ParameterFile,
+    check,
+    parse_toml,
+    read_text,
+    unknown_parameter,
+)
+from kamabm.model.params import RUN, Parameters
 
 RunFunction = Callable[[Parameters, int], Mapping[str, Any]]
 
-HORIZON_PARAMETER = "horizon_months"
 #: Fraction of a range kept away from an open end (``(0, 1]`` is sampled from 0.001).
 OPEN_END_MARGIN = 1e-3
-#: Factors labelled in the chart, per outcome.
-LABELLED = 8
 #: A factor is kept for variance-based analysis when its mu* reaches this share of the
 #: largest mu* of at least one outcome (a common screening rule; the file may change it).
 KEEP_SHARE = 0.1
 START_METHOD = "spawn"
 PARTS, RUNS_CSV, INDICES_CSV, INDICES_JSON, MANIFEST = (
     "parts", "runs.csv", "morris.csv", "morris.json", "manifest.json")
-#: Okabe-Ito colours of the parameter groups in the chart.
-GROUP_COLOURS = {"market": "#0072B2", "negotiation": "#D55E00", "kam": "#009E73",
-                 "lever": "#E69F00", "cost": "#56B4E9", "run": "#000000",
-                 "structural": "#CC79A7"}
-
-_TOP_KEYS = {"name", "description", "seed", "horizon", "trajectories", "levels",
-             "replications", "outcomes", "optional_outcomes", "exclude", "base", "ranges",
-             "runs_per_part", "keep_share"}
 
 
 class ScreeningError(ValueError):
@@ -169,7 +168,86 @@ _REPLICATION_STREAM = 0
 _DESIGN_STREAM = 1
 
 
-# --- reading and checking ---------------------------------------------------------------
+# --- the file ---------------------------------------------------------------------------
+class ScreeningFile(ParameterFile):
+    """A screening file (see the module docstring); validate with :func:`parse_screening`.
+
+    The validation context gives ``outcomes``: the names the run function reports.
+    """
+
+    name: Name
+    description: str = ""
+    seed: int = Field(ge=0)
+    trajectories: int = Field(ge=2)
+    levels: int = Field(default=4, ge=2)
+    replications: int = Field(default=1, ge=1)
+    runs_per_part: int = Field(default=50, ge=1)
+    keep_share: float = Field(default=KEEP_SHARE, gt=0, le=1)
+    outcomes: list[str] = Field(min_length=1, description="at least one outcome name")
+    optional_outcomes: list[str] = Field(default_factory=list)
+    exclude: list[str] = Field(default_factory=list)
+    ranges: dict[str, Bounds] = Field(default_factory=dict)
+    _factors: tuple[Factor, ...] = PrivateAttr(default=())
+
+    @field_validator("levels")
+    @classmethod
+    def _even(cls, levels: int) -> int:
+        if levels % 2:
+            raise ValueError(f"expected an even number of levels, got {levels}")
+        return levels
+
+    @field_validator("outcomes", "optional_outcomes", "exclude")
+    @classmethod
+    def _once(cls, names: list[str]) -> list[str]:
+        if len(set(names)) != len(names):
+            raise ValueError(f"names repeat: {names}")
+        return names
+
+    @field_validator("outcomes")
+    @classmethod
+    def _reported(cls, names: list[str], info: ValidationInfo) -> list[str]:
+        known: Sequence[str] = (info.context or {}).get("outcomes", ())
+        for i, name in enumerate(names):
+            if name not in known:
+                raise Invalid((i,), f"unknown outcome {name!r}, expected one of: "
+                                    f"{', '.join(known)}")
+        return names
+
+    @field_validator("exclude")
+    @classmethod
+    def _parameters(cls, names: list[str]) -> list[str]:
+        for i, name in enumerate(names):
+            if name not in Parameters.names():
+                raise Invalid((i,), unknown_parameter(name, named=True))
+        return names
+
+    @model_validator(mode="after")
+    def _factors_to_screen(self) -> Self:
+        # Run control, list parameters (one value per key buyer: settings, not single
+        # factors), the exclusions and what the file fixes are not screened.
+        skipped = set(self.exclude) | {n for n in Parameters.names() if self.is_fixed(n)}
+        for name in self.ranges:
+            if name not in Parameters.names():
+                raise Invalid(("ranges", name), unknown_parameter(name))
+            if name in skipped or Parameters.spec(name).group == RUN:
+                raise Invalid(("ranges", name), "not screened (run control, excluded or "
+                                                "fixed in base)")
+        self._factors = tuple(_factor(n, self.ranges.get(n)) for n in Parameters.names()
+                              if n not in skipped and Parameters.spec(n).group != RUN
+                              and not Parameters.is_sequence(n))
+        if len(self._factors) < 2:
+            raise Invalid(("exclude",), "fewer than two factors left to screen")
+        return self
+
+    def screening(self, text: str, known_outcomes: Sequence[str]) -> Screening:
+        """The screening this file describes; optional outcomes the model lacks left out."""
+        optional = [o for o in self.optional_outcomes if o in known_outcomes]
+        return Screening(self.name, self.description, text, self.fixed, self._factors,
+                         tuple(dict.fromkeys([*self.outcomes, *optional])), self.trajectories,
+                         self.levels, self.replications, self.seed, self.runs_per_part,
+                         self.keep_share)
+
+
 def load_screening(path: str | Path, *, known_outcomes: Sequence[str] | None = None
                    ) -> Screening:
     """Read and validate a screening file (see the module docstring).
@@ -185,10 +263,7 @@ def load_screening(path: str | Path, *, known_outcomes: Sequence[str] | None = N
 
     """
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ScreeningError(f"{path}: cannot read screening file ({exc.strerror})") from None
+    text = read_text(path, ScreeningError, "screening file")
     return parse_screening(text, where=str(path), known_outcomes=known_outcomes)
 
 
@@ -199,124 +274,35 @@ def parse_screening(text: str, *, where: str = "<screening>",
         from kamabm.model.run import OUTCOMES
 
         known_outcomes = tuple(OUTCOMES)
-
-    def fail(key: str, expected: str) -> ScreeningError:
-        return ScreeningError(f"{where}: {key}: {expected}")
-
-    try:
-        doc = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ScreeningError(f"{where}: not valid TOML ({exc})") from None
-    for key in doc:
-        if key not in _TOP_KEYS:
-            raise fail(key, f"unknown key, expected one of: {', '.join(sorted(_TOP_KEYS))}")
-    name = doc.get("name")
-    if not isinstance(name, str) or not name.replace("_", "").replace("-", "").isalnum():
-        raise fail("name", f"expected letters, digits, '_' or '-', got {name!r}")
-    description = doc.get("description", "")
-    if not isinstance(description, str):
-        raise fail("description", f"expected a string, got {description!r}")
-    ints = {}
-    for key, minimum, default in (("seed", 0, None), ("trajectories", 2, None),
-                                  ("levels", 2, 4), ("replications", 1, 1),
-                                  ("runs_per_part", 1, 50)):
-        value = doc.get(key, default)
-        if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-            raise fail(key, f"expected a whole number >= {minimum}, got {value!r}")
-        ints[key] = value
-    if ints["levels"] % 2:
-        raise fail("levels", f"expected an even number of levels, got {ints['levels']}")
-    keep = doc.get("keep_share", KEEP_SHARE)
-    if isinstance(keep, bool) or not isinstance(keep, int | float) or not 0 < keep <= 1:
-        raise fail("keep_share", f"expected a number in (0, 1], got {keep!r}")
-
-    base = Parameters()
-    table = doc.get("base", {})
-    if not isinstance(table, dict):
-        raise fail("base", "expected a table of parameter = value")
-    values = dict(table)
-    if "horizon" in doc:
-        if HORIZON_PARAMETER in values:
-            raise fail("horizon", f"given twice, also as base.{HORIZON_PARAMETER}")
-        values[HORIZON_PARAMETER] = doc["horizon"]
-    for key, value in values.items():
-        try:
-            base = base.replace(**{key: value})
-        except ParameterError as exc:
-            raise fail("horizon" if key == HORIZON_PARAMETER and "horizon" in doc
-                       else f"base.{key}", str(exc)) from None
-
-    exclude = _names(doc, "exclude", fail)
-    for i, item in enumerate(exclude):
-        if item not in Parameters.names():
-            raise fail(f"exclude[{i}]", f"unknown parameter {item!r}")
-    ranges = doc.get("ranges", {})
-    if not isinstance(ranges, dict):
-        raise fail("ranges", "expected a table of parameter = [low, high]")
-    skipped = set(exclude) | set(values)
-    for key in ranges:
-        if key not in Parameters.names():
-            raise fail(f"ranges.{key}", "unknown parameter")
-        if key in skipped or Parameters.spec(key).group == RUN:
-            raise fail(f"ranges.{key}", "not screened (run control, excluded or fixed in base)")
-    # List parameters (one value per key buyer) are settings, not single factors.
-    factors = tuple(_factor(n, ranges.get(n), fail) for n in Parameters.names()
-                    if n not in skipped and Parameters.spec(n).group != RUN
-                    and not Parameters.is_sequence(n))
-    if len(factors) < 2:
-        raise fail("exclude", "fewer than two factors left to screen")
-
-    outcomes = _names(doc, "outcomes", fail)
-    if not outcomes:
-        raise fail("outcomes", "expected at least one outcome name")
-    for i, item in enumerate(outcomes):
-        if item not in known_outcomes:
-            raise fail(f"outcomes[{i}]", f"unknown outcome {item!r}, expected one of: "
-                                         f"{', '.join(known_outcomes)}")
-    optional = [o for o in _names(doc, "optional_outcomes", fail) if o in known_outcomes]
-    chosen = tuple(dict.fromkeys([*outcomes, *optional]))
-    return Screening(name, description, text, base, factors, chosen, ints["trajectories"],
-                     ints["levels"], ints["replications"], ints["seed"], ints["runs_per_part"],
-                     float(keep))
+    doc = parse_toml(text, where, ScreeningError)
+    file = check(ScreeningFile, doc, where=where, error=ScreeningError,
+                 context={"outcomes": tuple(known_outcomes)})
+    return file.screening(text, tuple(known_outcomes))
 
 
-def _names(doc: Mapping[str, Any], key: str, fail: Callable[[str, str], Exception]
-           ) -> list[str]:
-    value = doc.get(key, [])
-    if not isinstance(value, list) or not all(isinstance(x, str) for x in value):
-        raise fail(key, f"expected a list of names, got {value!r}")
-    if len(set(value)) != len(value):
-        raise fail(key, f"names repeat: {value}")
-    return value
-
-
-def _factor(name: str, narrowed: Any, fail: Callable[[str, str], Exception]) -> Factor:
+def _factor(name: str, narrowed: list[float] | None) -> Factor:
+    """Parameter ``name`` as a factor over its declared range, or the narrower one given."""
     spec = Parameters.spec(name)
     integer = Parameters.is_integer(name)
     if narrowed is None:
         low, high = spec.low, spec.high
         if not (math.isfinite(low) and math.isfinite(high)):
-            raise fail(f"ranges.{name}", f"declared range {spec.range_text()} is unbounded; "
-                                         "give ranges." + name + " = [low, high]")
+            raise Invalid(("ranges", name), f"declared range {spec.range_text()} is unbounded; "
+                                            f"give ranges.{name} = [low, high]")
         width = high - low
         if spec.low_open:
             low = math.ceil(low + 1e-9) if integer else low + OPEN_END_MARGIN * width
         if spec.high_open:
             high = math.floor(high - 1e-9) if integer else high - OPEN_END_MARGIN * width
-    else:
-        key = f"ranges.{name}"
-        if not (isinstance(narrowed, list) and len(narrowed) == 2
-                and all(isinstance(x, int | float) and not isinstance(x, bool)
-                        for x in narrowed)):
-            raise fail(key, f"expected [low, high], got {narrowed!r}")
-        low, high = narrowed
-        for bound in (low, high):
-            if not spec.admits(bound) or (integer and not float(bound).is_integer()):
-                kind = "whole numbers" if integer else "numbers"
-                raise fail(key, f"{bound!r} out of range, expected {kind} in "
-                                f"{spec.range_text()} ({spec.unit})")
-        if not low < high:
-            raise fail(key, f"expected low < high, got {narrowed!r}")
+        return Factor(name, low, high, integer, spec.group)
+    for bound in narrowed:
+        if not spec.admits(bound) or (integer and not bound.is_integer()):
+            kind = "whole numbers" if integer else "numbers"
+            raise Invalid(("ranges", name), f"{bound:g} out of range, expected {kind} in "
+                                            f"{spec.range_text()} ({spec.unit})")
+    if not narrowed[0] < narrowed[1]:
+        raise Invalid(("ranges", name), f"expected low < high, got {narrowed}")
+    low, high = (int(b) for b in narrowed) if integer else narrowed
     return Factor(name, low, high, integer, spec.group)
 
 
@@ -574,74 +560,3 @@ def _write_manifest(directory: Path, screening: Screening, *, resumed: int, now_
                 "workers": workers, "factors": [f.__dict__ for f in screening.factors],
                 "screening_file": screening.text, **environment()}
     _atomic_text(json.dumps(manifest, indent=1, default=str), directory / MANIFEST)
-
-
-# --- chart ------------------------------------------------------------------------------
-def plot_screening(indices: pd.DataFrame, out: str | Path, *, title: str = "") -> list[Path]:
-    """Chart mu* against sigma, one panel per outcome, the top factors labelled.
-
-    Writes ``morris.png`` (300 dpi), ``morris.svg`` and ``morris.csv`` (the plotted
-    numbers) into ``out``; returns the files.
-    """
-    import matplotlib
-    from matplotlib.figure import Figure
-    from matplotlib.lines import Line2D
-
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    outcomes = list(dict.fromkeys(indices["outcome"]))
-    ncols = min(2, len(outcomes))
-    nrows = math.ceil(len(outcomes) / ncols)
-    fig = Figure(figsize=(6.2 * ncols, 4.8 * nrows + 0.6), layout="constrained")
-    axes = fig.subplots(nrows, ncols, squeeze=False)
-    for ax, outcome in zip(axes.flat, outcomes, strict=False):
-        table = indices[indices["outcome"] == outcome]
-        colours = [GROUP_COLOURS.get(g, "#999999") for g in table["group"]]
-        ax.errorbar(table["mu_star"], table["sigma"], xerr=table["mu_star_conf"], fmt="none",
-                    ecolor="#BBBBBB", elinewidth=0.8, zorder=1)
-        ax.scatter(table["mu_star"], table["sigma"], c=colours, s=22, zorder=2,
-                   edgecolors="white", linewidths=0.4)
-        edge = max(float(table["mu_star"].max()), float(table["sigma"].max()), 1e-12)
-        ax.plot([0, edge], [0, edge], ls="--", lw=0.8, color="#777777", zorder=0)
-        # Factors at the same point (common with few trajectories) share one label; a
-        # label close to one already placed moves down a line, with a leader to its point.
-        top = table.nsmallest(LABELLED, "rank")
-        placed: list[tuple[float, float]] = []
-        for (x, y), names in top.groupby(["mu_star", "sigma"], sort=False)["parameter"]:
-            near = sum(abs(x - px) < 0.12 * edge and abs(y - py) < 0.04 * edge
-                       for px, py in placed)
-            placed.append((x, y))
-            leader = {"arrowstyle": "-", "lw": 0.4, "color": "#777777"} if near else None
-            ax.annotate(", ".join(names), (x, y), fontsize=7, xytext=(8, 3 - 10 * near),
-                        textcoords="offset points", arrowprops=leader)
-        ax.set_title(outcome, fontsize=10)
-        ax.set_xlabel("mu* (mean |elementary effect| per full range)")
-        ax.set_ylabel("sigma (spread of elementary effects)")
-        ax.set_xlim(left=0)
-        ax.set_ylim(bottom=0)
-    for ax in list(axes.flat)[len(outcomes):]:
-        ax.set_visible(False)
-    present = [g for g in GROUP_COLOURS if g in set(indices["group"])]
-    handles = [Line2D([], [], marker="o", ls="", color=GROUP_COLOURS[g], label=g)
-               for g in present]
-    handles.append(Line2D([], [], ls="--", color="#777777", label="sigma = mu*"))
-    fig.legend(handles=handles, loc="outside lower center", ncols=len(handles), fontsize=8)
-    if title:
-        import textwrap
-
-        fig.suptitle(textwrap.fill(title, int(11 * fig.get_figwidth())), fontsize=10)
-    stem = out / "morris"
-    indices.to_csv(stem.with_suffix(".csv"), index=False, float_format="%.6g")
-    with matplotlib.rc_context({"svg.hashsalt": "kamabm", "svg.fonttype": "path"}):
-        fig.savefig(stem.with_suffix(".png"), dpi=300)
-        fig.savefig(stem.with_suffix(".svg"), metadata={"Date": None})
-    return [stem.with_suffix(".png"), stem.with_suffix(".svg"), stem.with_suffix(".csv")]
-
-
-def chart_title(indices: pd.DataFrame) -> str:
-    """A title stating the finding: the leading factor of each outcome."""
-    parts = []
-    for outcome, table in indices.groupby("outcome", sort=False):
-        first = table.nsmallest(1, "rank").iloc[0]
-        parts.append(f"{outcome}: {first['parameter']}")
-    return "Morris screening, factor with the largest mu* - " + "; ".join(parts)

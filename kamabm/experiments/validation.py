@@ -175,10 +175,11 @@ def with_parameter(params: Parameters, name: str, value: Any, key: Key) -> Param
         raise Invalid(key, str(exc)) from None
 
 
-def unknown_parameter(name: str) -> str:
-    """Why ``name`` is not a parameter, with the nearest name if one is close."""
+def unknown_parameter(name: str, *, named: bool = False) -> str:
+    """Why ``name`` is not a parameter (quoting it if ``named``), with the nearest name."""
     close = difflib.get_close_matches(name, Parameters.names(), n=1)
-    return "unknown parameter" + (f" (did you mean {close[0]}?)" if close else "")
+    return (f"unknown parameter{f' {name!r}' if named else ''}"
+            + (f" (did you mean {close[0]}?)" if close else ""))
 
 
 def parameter_field(name: str, default: Any = ..., **field: Any) -> Any:
