@@ -16,7 +16,7 @@ import pytest
 from sweep_fakes import FAKE_OUTCOMES, slow_run
 
 from kamabm.experiments.files import load_experiment
-from kamabm.experiments.store import ResultsStore
+from kamabm.experiments.store import JOURNAL, ResultsStore, StoreError
 from kamabm.experiments.sweep import run_sweep
 from kamabm.experiments.tables import load_results
 
@@ -74,13 +74,27 @@ def _parts(out: Path) -> int:
     return len(list((out / "parts").glob("runs-*.parquet"))) if (out / "parts").exists() else 0
 
 
+def _journaled(out: Path) -> int:
+    """Parts whose journal line is whole: the parts that count."""
+    try:
+        return (out / "parts" / JOURNAL).read_text(encoding="utf-8").count("\n")
+    except FileNotFoundError:
+        return 0
+
+
 def _interrupt(proc: subprocess.Popen, out: Path, after_parts: int, sig: int) -> None:
+    # Waits for journaled parts, not for files: a part's file is renamed into place just
+    # before its journal line, and a signal sent on seeing the file could land between
+    # the two (that moment has its own test below), leaving no part that counts.
     deadline = time.monotonic() + 60
-    while _parts(out) < after_parts and proc.poll() is None:
+    while _journaled(out) < after_parts and proc.poll() is None:
         assert time.monotonic() < deadline, "the sweep made no progress"
         time.sleep(0.005)
+    # Frozen where it is, so that it cannot finish between the check and the signal.
+    os.killpg(proc.pid, signal.SIGSTOP)
     assert proc.poll() is None, f"the sweep ended before the signal: {proc.stderr.read()}"
     os.killpg(proc.pid, sig)
+    os.killpg(proc.pid, signal.SIGCONT)
     proc.wait(timeout=60)
 
 
@@ -130,3 +144,44 @@ def test_ctrl_c_records_the_interruption_and_the_sweep_resumes(experiment_file, 
     _finish(experiment_file, out)
     pd.testing.assert_frame_equal(load_results(out), reference)
     assert json.loads((out / "manifest.json").read_text())["status"] == "complete"
+
+
+@pytest.mark.parametrize("part", [1, 3])
+def test_a_kill_between_a_parts_rename_and_its_journal_line_loses_only_that_part(
+        part, experiment_file, reference, tmp_path):
+    # The sweep kills itself right after renaming the runs file of its part'th part into
+    # place, before journaling it: the one moment a kill leaves a file the journal lacks.
+    out = tmp_path / "out"
+    code = textwrap.dedent(f"""
+        import os, signal, sys
+        sys.path.insert(0, {str(TESTS)!r})
+        from sweep_fakes import FAKE_OUTCOMES, slow_run
+        from kamabm.experiments import store
+        from kamabm.experiments.files import load_experiment
+        from kamabm.experiments.sweep import run_sweep
+        atomic = store.ResultsStore._atomic
+        renamed = []
+        def kill_after_the_rename(self, target, data, **kwargs):
+            atomic(self, target, data, **kwargs)
+            if target.name.startswith("runs-"):
+                renamed.append(target)
+                if len(renamed) == {part}:
+                    os.kill(os.getpid(), signal.SIGKILL)
+        store.ResultsStore._atomic = kill_after_the_rename
+        run_sweep(load_experiment({str(experiment_file)!r}), {str(out)!r}, run_fn=slow_run,
+                  outcomes=FAKE_OUTCOMES, workers=1, chunk_size={CHUNK}, progress=False)
+    """)
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=120, env={**os.environ, "PYTHONPATH": str(TESTS)})
+    assert done.returncode == -signal.SIGKILL, done.stderr
+    assert _parts(out) == part
+    journaled = ResultsStore(out).done_runs()
+    assert journaled == set(range((part - 1) * CHUNK))  # the last renamed part does not count
+    if journaled:
+        assert set(load_results(out)["run"]) == journaled
+    else:
+        with pytest.raises(StoreError, match="no results"):
+            load_results(out)
+    _finish(experiment_file, out)
+    pd.testing.assert_frame_equal(load_results(out), reference)
+    assert list((out / "set-aside").glob("*/runs-*.parquet"))  # the unjournaled part, kept
