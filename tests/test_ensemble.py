@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from kamabm.analysis.results import (
+from kamabm.analysis.ensemble import (
     ensemble_band,
     ensemble_margins,
     margin_ranges,
@@ -247,14 +247,14 @@ def test_an_ensemble_sweep_resumes_and_does_not_depend_on_the_workers(tmp_path):
 
 
 def test_the_results_layer_rebuilds_the_ensemble_from_the_manifest(tmp_path):
-    from kamabm.analysis import results
+    from kamabm.analysis import results, tables
     post = posterior(tmp_path)
     experiment = parse_experiment(experiment_text(post, draws=3, horizon=72))
     _sweep(experiment, tmp_path / "out", 1)
     post.unlink()  # the folder carries the posterior it was swept with
     res = results.load(tmp_path / "out")
     assert res.experiment.digest == experiment.digest
-    an = results.analyse(res, n_boot=50, typical=False)
+    an = tables.analyse(res, n_boot=50, typical=False)
     assert an.kind == results.ENSEMBLE
     assert an.charts == ("ensemble_phase", "ensemble_margins")
     found = an.ensemble

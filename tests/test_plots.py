@@ -13,16 +13,9 @@ from conftest import plot_command
 from matplotlib.image import imread
 from plot_fixtures import interrupt
 
-from kamabm.analysis.results import (
-    KINDS,
-    ResultsError,
-    analyse,
-    boundary,
-    load,
-    outside_levels,
-    pick_typical,
-    plan,
-)
+from kamabm.analysis.results import KINDS, ResultsError, load, plan
+from kamabm.analysis.tables import analyse, boundary, outside_levels
+from kamabm.experiments.typical import pick_typical
 from kamabm.names import human, levels_text
 from kamabm.report.charts.levers import intervention_finding
 from kamabm.report.plots import make_charts

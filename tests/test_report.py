@@ -11,7 +11,8 @@ import pytest
 from conftest import plot_command
 from plot_fixtures import interrupt
 
-from kamabm.analysis.results import analyse, load
+from kamabm.analysis.results import load
+from kamabm.analysis.tables import analyse
 from kamabm.names import pct
 from kamabm.report.html import write_report
 from kamabm.report.summary import detailed_findings, executive_summary

@@ -2,9 +2,9 @@
 
 Bad input (a missing or unreadable results folder, results of an experiment no chart
 fits, an output folder that cannot be written) gets a one-line message on stderr and exit
-status 2, with no traceback. Heavy modules (matplotlib, the model) are imported only when
-a command runs. The options and checks it shares with ``kamabm report``
-(:mod:`kamabm.cli.report`) are here.
+status 2, with no traceback. Matplotlib is imported only when a command runs; the model
+never is: the charts draw what the sweep kept. The options and checks it shares with
+``kamabm report`` (:mod:`kamabm.cli.report`) are here.
 """
 
 from __future__ import annotations
@@ -46,7 +46,7 @@ def add_analysis_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--n-boot", type=positive_int, default=500, metavar="N",
                         help="bootstrap resamples for the capture boundary (default 500)")
     parser.add_argument("--no-typical-runs", dest="typical", action="store_false",
-                        help="do not re-run and draw two typical runs")
+                        help="leave out the two typical runs the sweep kept")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -60,7 +60,8 @@ def run(args: argparse.Namespace) -> int:
         The exit status: 0 done, 2 bad input or an output that cannot be written.
 
     """
-    from kamabm.analysis.results import ResultsError, analyse, load
+    from kamabm.analysis.results import ResultsError, load
+    from kamabm.analysis.tables import analyse
 
     problem = in_use(args.results)
     if problem:

@@ -2,8 +2,8 @@
 
 Bad input (a missing or unreadable results folder, results of an experiment no chart
 fits, a report or chart folder that cannot be written, ``--deck`` without its extra) gets
-a one-line message on stderr and exit status 2, with no traceback. Heavy modules
-(matplotlib, the model) are imported only when the command runs.
+a one-line message on stderr and exit status 2, with no traceback. Matplotlib is imported
+only when the command runs; the model never is: the report reads what the sweep kept.
 """
 
 from __future__ import annotations
@@ -56,7 +56,8 @@ def run(args: argparse.Namespace) -> int:
         The exit status: 0 done, 2 bad input or an output that cannot be written.
 
     """
-    from kamabm.analysis.results import ResultsError, analyse, load
+    from kamabm.analysis.results import ResultsError, load
+    from kamabm.analysis.tables import analyse
 
     problem = in_use(args.results)
     if problem:

@@ -7,6 +7,11 @@ stderr and exit status 2, and nothing is written. Exit status 1 means the sweep 
 but some runs failed (their tracebacks are in the ``error`` column), or the sweep could
 not go on; 130 means it was interrupted by Ctrl-C, 128 + N by signal N (143 for SIGTERM),
 and it resumes when the same command is run again.
+
+A finished sweep keeps, beside its runs, what its report shows and cannot read off the
+runs table: two typical runs month by month (kept by the runner) and, for a two-factor
+map, its capture boundary as a table of the folder (kept here, after any refinement), so
+that ``kamabm report`` never runs the model and other folders read the estimate.
 """
 
 from __future__ import annotations
@@ -17,6 +22,8 @@ import re
 from collections.abc import Sequence
 from pathlib import Path
 
+from kamabm.analysis.results import BOUNDARY_ENTRY, BOUNDARY_TABLE, ResultsError, load
+from kamabm.analysis.tables import capture_boundaries
 from kamabm.cli.common import EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, fail, say
 from kamabm.experiments.backends import available_cores
 from kamabm.experiments.design import DEFAULT_MAX_RUNS, ExperimentError
@@ -40,8 +47,11 @@ from kamabm.experiments.sweep import (
     run_sweep,
     sweep_identity,
 )
+from kamabm.experiments.typical import TYPICAL_RUNS
 
 COMMAND = "sweep"
+#: Bootstrap resamples of the capture boundary a map's folder keeps (the report's default).
+BOUNDARY_BOOT = 500
 # A Dask scheduler address: PROTOCOL://HOST:PORT or HOST:PORT.
 _ADDRESS = re.compile(r"((tcp|tls|ucx|inproc|ws|wss)://)?[A-Za-z0-9_.\-\[\]:]*[A-Za-z0-9\]]"
                       r":\d{1,5}")
@@ -152,9 +162,12 @@ def run(args: argparse.Namespace, *, run_fn: RunFunction | None = None,
                                           max_rounds=args.refine_rounds, run_fn=run_fn,
                                           workers=args.workers, scheduler=args.scheduler,
                                           dask_workers=args.dask_workers,
-                                          progress=not args.quiet)
+                                          progress=not args.quiet, typical_runs=False)
                 if not args.quiet:
                     print(_refine_summary(refined))
+            boundary = keep_boundary(out)
+            if not args.quiet and (summary.typical_runs or boundary):
+                print(_kept(summary, boundary))
     except (StoreError, FolderLockedError, ExperimentError) as exc:
         return fail(COMMAND, str(exc), EXIT_USAGE, label=None)
     except SweepError as exc:
@@ -174,6 +187,43 @@ def run(args: argparse.Namespace, *, run_fn: RunFunction | None = None,
                     f"their tracebacks are in the error column of {out / RUNS_PARQUET}",
                     EXIT_FAILURE, label=None)
     return EXIT_OK
+
+
+def keep_boundary(out: Path) -> bool:
+    """Keep a map's capture boundary as a table of its results folder, listed in the manifest.
+
+    The estimate is :func:`kamabm.analysis.tables.capture_boundaries` of every stored run
+    (refinements included) with the report's default bootstrap; a folder that is no map
+    keeps none, and an earlier table is dropped from the manifest.
+
+    Returns:
+        Whether the folder now keeps one.
+
+    """
+    try:
+        res = load(out)
+    except ResultsError:  # no successful run: nothing to estimate
+        return False
+    table = capture_boundaries(res, n_boot=BOUNDARY_BOOT)
+    store = ResultsStore(out)
+    manifest = store.read_manifest() or {}
+    manifest.pop(BOUNDARY_ENTRY, None)
+    if table is not None:
+        tmp = out / f".tmp-{BOUNDARY_TABLE}"
+        table.to_csv(tmp, index=False)
+        tmp.replace(out / BOUNDARY_TABLE)
+        manifest[BOUNDARY_ENTRY] = {"file": BOUNDARY_TABLE, "along": table["along"].iloc[0],
+                                    "across": table["across"].iloc[0],
+                                    "n_boot": BOUNDARY_BOOT, "seed": 0,
+                                    "runs": len(res.runs)}
+    store.write_manifest(manifest)
+    return table is not None
+
+
+def _kept(summary: SweepSummary, boundary: bool) -> str:
+    kept = ([TYPICAL_RUNS] if summary.typical_runs else []) + (
+        [BOUNDARY_TABLE] if boundary else [])
+    return f"kept for the report: {', '.join(kept)}"
 
 
 def _refine_summary(result: RefineSummary) -> str:

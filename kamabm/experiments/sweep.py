@@ -15,6 +15,10 @@ A sweep owns its results folder while it runs (:mod:`kamabm.experiments.lock`); 
 includes the model's code version, so a resume never mixes runs of two models; its size
 is checked before anything is allocated; and SIGINT, SIGTERM or SIGHUP end it cleanly:
 workers stopped, the manifest marked ``interrupted``, the folder ready to resume.
+
+A complete sweep of the model (the default run function) also keeps two typical runs
+month by month (:mod:`kamabm.experiments.typical`), so that its report draws them without
+running the model.
 """
 
 from __future__ import annotations
@@ -43,6 +47,8 @@ from kamabm.experiments.store import (
     StoreError,
     sequence_text,
 )
+from kamabm.experiments.tables import load_results
+from kamabm.experiments.typical import ENTRY, keep_typical_runs
 from kamabm.model.params import Parameters
 
 RunFunction = Callable[..., Mapping[str, Any]]
@@ -91,6 +97,7 @@ class SweepSummary:
         failures: failed runs in the whole folder.
         wall_time: seconds this call took.
         backend: how the runs were computed, e.g. ``"local x2"``.
+        typical_runs: whether the folder keeps two typical runs month by month.
 
     """
 
@@ -102,6 +109,7 @@ class SweepSummary:
     failures: int
     wall_time: float
     backend: str
+    typical_runs: bool = False
 
 
 def default_run_function() -> RunFunction:
@@ -311,7 +319,7 @@ def run_sweep(experiment: Experiment, directory: str | Path, *,
               dask_workers: int | None = None, overwrite: bool = False,
               progress: bool = True, chunk_size: int | None = None,
               command: str | None = None, max_runs: int = DEFAULT_MAX_RUNS,
-              notify: Notify | None = None) -> SweepSummary:
+              notify: Notify | None = None, typical_runs: bool = True) -> SweepSummary:
     """Run every missing run of an experiment and store the results in ``directory``.
 
     Args:
@@ -331,6 +339,11 @@ def run_sweep(experiment: Experiment, directory: str | Path, *,
         max_runs: refuse an experiment of more runs than this, before allocating anything.
         notify: called with one-line notices (parts set aside, uncommitted model code);
             default: printed on stderr.
+        typical_runs: once the sweep is complete, pick two typical runs and keep them
+            month by month (:func:`kamabm.experiments.typical.keep_typical_runs`, through
+            :func:`kamabm.model.run.run_with_table`). Only a sweep of the default run
+            function can: another run function has no per-month table, and its sweep
+            keeps none.
 
     Returns:
         What was done.
@@ -346,6 +359,7 @@ def run_sweep(experiment: Experiment, directory: str | Path, *,
     """
     start = time.perf_counter()
     experiment.check_size(max_runs)
+    typical_runs = typical_runs and run_fn is None
     run_fn = run_fn or default_run_function()
     kept = experiment.outcomes or tuple(outcomes or default_outcomes())
     code = code_version(run_fn)
@@ -398,10 +412,37 @@ def run_sweep(experiment: Experiment, directory: str | Path, *,
         session["finished"] = now()
         manifest.update(status="complete", runs_done=n_runs, failures=failures,
                         finished=session["finished"], tables=store.tables)
+        manifest.pop(ENTRY, None)
         store.write_manifest(manifest)
+        if typical_runs:  # interrupted here, the sweep is complete and a rerun keeps them
+            typical = _keep_typical(store)
+            if typical is not None:
+                manifest[ENTRY] = typical
+                store.write_manifest(manifest)
     return SweepSummary(experiment.name, store.directory, n_runs, n_done,
                         session["runs_run"], failures, time.perf_counter() - start,
-                        backend.label)
+                        backend.label, ENTRY in manifest)
+
+
+def _keep_typical(store: ResultsStore) -> dict[str, Any] | None:
+    """The manifest entry of the typical runs kept in the store's folder, or ``None``.
+
+    A run that cannot be repeated costs the folder its typical runs, not the sweep: the
+    notice says why.
+    """
+    from kamabm.model.run import run_with_table
+
+    try:
+        runs = load_results(store.directory, refinements=False)
+        entry = keep_typical_runs(store.directory, runs[runs["status"] == STATUS_OK],
+                                  run_with_table)
+    except Exception as exc:  # noqa: BLE001 -- the runs are stored; say why and go on
+        store.notify(f"warning: no typical runs kept ({type(exc).__name__}: {exc})")
+        return None
+    if entry is not None and not all(r["reproduced"] for r in entry["runs"]):
+        store.notify("warning: a typical run repeated from its seed does not end with the "
+                     "capture rate the sweep stored (is the model deterministic?)")
+    return entry
 
 
 def _warn_if_uncommitted(git: Mapping[str, Any] | None, code: Mapping[str, Any],

@@ -19,7 +19,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from kamabm.analysis.results import INTERVENTION_OUTCOMES, SUMMARY_OUTCOMES, Analysis, SweepResults
+from kamabm.analysis.results import SweepResults
+from kamabm.analysis.tables import INTERVENTION_OUTCOMES, SUMMARY_OUTCOMES, Analysis
 from kamabm.model.params import Parameters
 from kamabm.names import CAPTURE_RATE, KEY_MARGIN, SUPPLIER_MARGIN, fmt, human, pct, value_text
 from kamabm.report.charts.base import Chart
@@ -293,7 +294,7 @@ def write_report(an: Analysis, path: str | Path, *, charts_dir: str | Path | Non
     """Draw the charts and write the self-contained HTML report.
 
     Args:
-        an: the analysed results (:func:`kamabm.analysis.results.analyse`).
+        an: the analysed results (:func:`kamabm.analysis.tables.analyse`).
         path: the HTML file to write.
         charts_dir: folder for the charts and tables (default ``charts`` beside ``path``).
 

@@ -1,7 +1,7 @@
 """Charts of a sweep's results, drawn from the results layer into a folder.
 
 ``kamabm plot RESULTS_DIR`` loads a results folder (:func:`kamabm.analysis.results.load`), has
-:func:`kamabm.analysis.results.analyse` compute its tables once, and draws the charts the
+:func:`kamabm.analysis.tables.analyse` compute its tables once, and draws the charts the
 experiment calls for, each as PNG (300 dpi) and SVG with a CSV beside it holding exactly
 the numbers plotted:
 
@@ -30,7 +30,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from kamabm.analysis.results import Analysis
+from kamabm.analysis.tables import Analysis
 from kamabm.report.charts import dynamics, ensemble, factors, levers, maps, mechanisms, sensitivity
 from kamabm.report.charts.base import Chart, setting
 
@@ -82,7 +82,7 @@ def make_charts(an: Analysis, out: str | Path) -> list[Chart]:
     and ``ensemble_ranges.csv`` (capture and margin effects as ranges over draws).
 
     Args:
-        an: the analysed results (:func:`kamabm.analysis.results.analyse`).
+        an: the analysed results (:func:`kamabm.analysis.tables.analyse`).
         out: folder for the files (created if missing).
 
     Returns:

@@ -2,7 +2,7 @@
 
 :func:`executive_summary` gives a board the status quo and a few sentences with human
 names for parameters and levers and percentages; :func:`detailed_findings` gives the
-analyst every level with its interval. Both write from :class:`kamabm.analysis.results.Analysis`
+analyst every level with its interval. Both write from :class:`kamabm.analysis.tables.Analysis`
 and compute no table of their own; the report and the slide deck use them.
 """
 
@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from kamabm.analysis.ensemble import ensemble_sentences
 from kamabm.analysis.results import (
     ENSEMBLE,
     HYSTERESIS,
@@ -20,9 +21,8 @@ from kamabm.analysis.results import (
     MARGINS,
     ONE_FACTOR,
     SENSITIVITY,
-    Analysis,
-    ensemble_sentences,
 )
+from kamabm.analysis.tables import Analysis
 from kamabm.model.params import LEVER, RUN, Parameters
 from kamabm.model.spec import STRUCTURAL
 from kamabm.names import (

@@ -10,7 +10,7 @@
 - :mod:`kamabm.report.charts.dynamics`: hysteresis and typical runs;
 - :mod:`kamabm.report.charts.sensitivity`: Sobol indices.
 
-The sweep charts draw the tables of :class:`kamabm.analysis.results.Analysis`; they compute none.
+The sweep charts draw the tables of :class:`kamabm.analysis.tables.Analysis`; they compute none.
 Everything is drawn on matplotlib's ``Figure`` API: no pyplot, no backend switched.
 """
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from kamabm.analysis.results import Analysis
+from kamabm.analysis.tables import Analysis
 from kamabm.names import CAPTURE_RATE, KEY_MARGIN, PRESSURE, PRESSURE_AFTER, fmt, label
 from kamabm.report.charts.base import Chart, figure, save, setting, title
 from kamabm.report.charts.palette import CAPTURED, LOYAL
@@ -68,12 +68,14 @@ def hysteresis(an: Analysis, out: Path) -> Chart:
 def typical_runs(an: Analysis, out: Path) -> Chart:
     """Two runs over time from the same design point: one captured and one not.
 
-    The panels are those of ``kamabm run`` (:mod:`kamabm.report.charts.single_run`), side by
-    side, with the margin axes on one scale.
+    The runs are those the sweep kept month by month when it completed
+    (:mod:`kamabm.experiments.typical`), drawn as stored. The panels are those of ``kamabm
+    run`` (:mod:`kamabm.report.charts.single_run`), side by side, with the margin axes on
+    one scale.
     """
     res = an.results
     typical = an.typical
-    assert typical is not None  # computed for every sweep this chart is planned for
+    assert typical is not None  # read for every sweep this chart is planned for
     rows = typical.rows
     fig, axes = figure(10.0, 8.0, ncols=2, nrows=3, sharex=True, sharey="row")
     frames, heads, twins = [], [], []
@@ -107,15 +109,16 @@ def typical_runs(an: Analysis, out: Path) -> Chart:
         finding = (f"{'Same setting' if same else 'Two settings'}, two seeds: {c1} of {n1} "
                    f"KAMs captured and key-account margin {100 * m1:.1f} %, against {c0} of "
                    f"{n0} and {100 * m0:.1f} %")
-    note = "" if typical.reproduced else ("; NOTE: the re-run does not reproduce the stored "
-                                          "capture rate (the code changed since the sweep)")
+    note = "" if typical.reproduced else ("; NOTE: repeated from its seed when the sweep "
+                                          "ended, a run did not reproduce its stored capture "
+                                          "rate")
     title(fig, finding)
     if note:
         fig.text(0.5, 0.0, note.strip("; "), ha="center", va="bottom", fontsize=8,
                  color=CAPTURED)
     cols = ["run", "seed"] + [c for c in frames[0] if c not in ("run", "seed")]
     files = save(fig, pd.concat(frames, ignore_index=True)[cols], out, "typical_runs")
-    caption = ("Two runs repeated from their stored seeds, month by month: each KAM's "
+    caption = ("Two runs of the sweep, month by month, as kept when it ended: each KAM's "
                "alignment (vermillion: captured at the end), the key-account price and "
                "gross margin, and how KAM time splits (operational share and total "
                "activity). " + (f"Both runs at {where}. " if same else "") + setting(res)

@@ -5,7 +5,7 @@ posterior (``[ensemble]`` in the experiment file). :func:`ensemble_phase` draws,
 and at the run's end, the mean capture over the draws, every draw's capture boundary,
 the band covering structural and seed uncertainty together, and the boundary at the
 default constants; :func:`ensemble_margins` draws capture and the margin effects of every
-draw against the defaults. The tables come from :func:`kamabm.analysis.results.analyse_ensemble`.
+draw against the defaults. The tables come from :func:`kamabm.analysis.ensemble.analyse_ensemble`.
 """
 
 from __future__ import annotations
@@ -16,13 +16,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from kamabm.analysis.results import (
-    CAPTURE_5Y,
-    CAPTURE_RATE,
-    Analysis,
-    EnsembleAnalysis,
-    ensemble_sentences,
-)
+from kamabm.analysis.ensemble import EnsembleAnalysis, ensemble_sentences
+from kamabm.analysis.results import CAPTURE_5Y, CAPTURE_RATE
+from kamabm.analysis.tables import Analysis
 from kamabm.names import KEY_MARGIN, SUPPLIER_MARGIN, human, label, pct, value_text
 from kamabm.report.charts.base import Chart, edges, figure, save, setting, title
 from kamabm.report.charts.palette import CAPTURE_CMAP, CAPTURED, LOYAL, MARGIN, OPERATIONAL

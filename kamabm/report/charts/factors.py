@@ -10,7 +10,8 @@ from pathlib import Path
 
 import numpy as np
 
-from kamabm.analysis.results import MARGINS, Analysis
+from kamabm.analysis.results import MARGINS
+from kamabm.analysis.tables import Analysis
 from kamabm.names import CAPTURE_RATE, KEY_MARGIN, SUPPLIER_MARGIN, fmt, label, short
 from kamabm.report.charts.base import Chart, change, figure, save, setting, title
 from kamabm.report.charts.palette import CAPTURE_CMAP, CAPTURED, LOYAL, MARGIN, SEQUENCE

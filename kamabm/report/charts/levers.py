@@ -7,7 +7,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from kamabm.analysis.results import INTERVENTION_OUTCOMES, INTERVENTIONS, Analysis
+from kamabm.analysis.results import INTERVENTIONS
+from kamabm.analysis.tables import INTERVENTION_OUTCOMES, Analysis
 from kamabm.names import CAPTURE_RATE, fmt, human, label, short, value_text
 from kamabm.report.charts.base import Chart, figure, save, setting, title
 from kamabm.report.charts.palette import CAPTURED, EROSION_COLOURS, LOYAL

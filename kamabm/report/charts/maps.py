@@ -7,7 +7,8 @@ from typing import Any
 
 import pandas as pd
 
-from kamabm.analysis.results import CAPTURE_5Y, MARGINS, Analysis, Boundary
+from kamabm.analysis.results import CAPTURE_5Y, MARGINS
+from kamabm.analysis.tables import Analysis, Boundary
 from kamabm.names import (
     CAPTURE_RATE,
     SUPPLIER_MARGIN,

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from kamabm.analysis.results import Analysis
+from kamabm.analysis.tables import Analysis
 from kamabm.names import human, short
 from kamabm.report.charts.base import Chart, figure, save, setting, title
 from kamabm.report.charts.palette import LOYAL, OPERATIONAL
