@@ -11,9 +11,12 @@
 # the screening's results) and `calibration` (ABC-SMC, kamabm calibrate, needs the
 # calibrate extra) regenerate those results.
 #
-# For each experiment NAME this writes results/NAME/ (runs.parquet, runs.csv, manifest.json,
-# not committed except the manifest), results/NAME/charts/ (every chart as PNG, SVG and the
-# CSV of its plotted numbers, summary.csv, boundary.csv) and results/NAME/report.html.
+# For each experiment NAME this writes results/NAME/ (runs.parquet, runs.csv, not committed;
+# manifest.json; typical_runs.parquet and, for a two-factor map, capture_boundary.csv, which
+# the sweep keeps for the report), results/NAME/charts/ (every chart as PNG, SVG and the CSV
+# of its plotted numbers, summary.csv, boundary.csv) and results/NAME/report.html. The report
+# only reads the folder; capture_ensemble comes after capture_phase, whose capture_boundary.csv
+# its report reads for the default constants.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [ -x .venv/bin/python ] || scripts/setup.sh

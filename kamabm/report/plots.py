@@ -19,7 +19,7 @@ the numbers plotted:
   structural and seed uncertainty, and the margin effects per draw
   (:mod:`kamabm.report.charts.ensemble`);
 - always: two typical runs over time from the same design point, one captured and one
-  not, repeated from their stored seeds (:mod:`kamabm.report.charts.dynamics`).
+  not, as the sweep kept them (:mod:`kamabm.report.charts.dynamics`).
 
 Every title states a finding computed from the data. Colours are Okabe-Ito and
 viridis/cividis, which colour-blind readers can tell apart.
