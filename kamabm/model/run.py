@@ -1,6 +1,6 @@
 """The single door into the model: one run of (parameters, seed) to outcomes and tables.
 
-Everything that runs the model (sweeps, the command line, the report's typical runs, the
+Everything that runs the model (sweeps and the typical runs they keep, the command line, the
 app) goes through this module: :func:`run_one` for outcomes, :func:`run_with_table` for a
 run's month-by-month table as well, :func:`new_model` for a model stepped by hand.
 """
