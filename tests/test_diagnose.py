@@ -9,17 +9,16 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from kamabm.diagnosis.diagnose import (
-    STANDARD_DOSES,
+from kamabm.diagnosis.client import (
+    KPI_MIX,
+    LEVERS,
     Client,
     ClientFileError,
     KeyAccount,
-    diagnose,
+    LeversTable,
     load_client,
-    margin_at_risk,
-    money_text,
-    wilson,
 )
+from kamabm.diagnosis.diagnose import STANDARD_DOSES, diagnose, margin_at_risk, money_text
 from kamabm.model.params import Parameters
 from kamabm.model.run import new_model, release
 
@@ -105,21 +104,32 @@ def test_standard_doses_are_the_interventions_on_levels():
 
 
 @pytest.mark.parametrize(("edit", "message"), [
-    (("pressure = 0.7", "pressure = 1.5"), "sales.pressure = 1.5: out of range, allowed [0, 1]"),
-    (("share = 0.30", "share = 0"), "key_accounts[1].share = 0: out of range, allowed (0, 1]"),
+    (("pressure = 0.7", "pressure = 1.5"),
+     "sales.pressure: expected a number in [0, 1] (index), got 1.5"),
+    (("share = 0.30", "share = 0"),
+     "key_accounts[1].share: expected a number in (0, 1] (share), got 0"),
     (("suppliers = 4", "suppliers = 12"),
-     "market.suppliers = 12: out of range, allowed [2, 10]"),
-    (("suppliers = 4", "suppliers = 2.5"), "market.suppliers = 2.5: must be a whole number"),
+     "market.suppliers: expected a whole number in [2, 10] (suppliers), got 12"),
+    (("suppliers = 4", "suppliers = 2.5"),
+     "market.suppliers: expected a whole number in [2, 10] (suppliers), got 2.5"),
     (('negotiator = "owner"', 'negotiator = "family"'),
-     "key_accounts[3].negotiator = 'family': allowed 'procurement' or 'owner'"),
+     "key_accounts[3].negotiator: expected 'procurement' or 'owner', got 'family'"),
     (("turnover = 48_000_000", "turnover = -5"),
-     "client.turnover = -5: out of range, allowed (0, inf)"),
+     "client.turnover: expected a number > 0 (money a year), got -5"),
     (("rotation_months = 0", "rotation_month = 6"), "levers.rotation_month: unknown key"),
     (("rotation_months = 0", "kpi_margin_weight = 0.5"),
      "levers.kpi_margin_weight: unknown key (it belongs under [sales])"),
     (("share = 0.20", "share = 0.80"), "key_accounts: shares sum to 1.22, allowed (0, 1]"),
     (('rivals_levers = "none"', 'rivals_levers = "some"'),
-     "market.rivals_levers = 'some': allowed 'none' or 'same'"),
+     "market.rivals_levers: expected 'none' or 'same', got 'some'"),
+    (("share = 0.20", "sharee = 0.20"),
+     "key_accounts[2].sharee: unknown key (did you mean share?), expected one of: detachment, "
+     "name, negotiator, share"),
+    (("replications = 200", "replications = 1"),
+     "run.replications: expected a whole number in [2, 100000] (runs), got 1"),
+    (('currency = "EUR"', 'currency = "EUR"\nhorizon_years = 5'),
+     "client.horizon_years: unknown key (it belongs under [run])"),
+    (("[client]", "[clients]"), "clients: unknown key (did you mean client?)"),
 ])
 def test_bad_field_exits_2_naming_field_and_range_and_writes_nothing(tmp_path, capsys, edit,
                                                                      message):
@@ -135,6 +145,10 @@ def test_bad_field_exits_2_naming_field_and_range_and_writes_nothing(tmp_path, c
     assert not out.exists()
     with pytest.raises(ClientFileError):
         load_client(path)
+
+
+def test_the_levers_table_holds_every_lever_but_the_kpi_mix():
+    assert list(LeversTable.model_fields) == [n for n in LEVERS if n != KPI_MIX]
 
 
 def test_unwritable_folder_is_refused(tmp_path, capsys):
@@ -171,7 +185,9 @@ def test_account_history_follows_the_kam_who_holds_the_account_under_rotation():
 
 
 # --- statistics -------------------------------------------------------------------------------
-def test_wilson_interval():
+def test_capture_risk_interval_is_wilsons():
+    from kamabm.stats import wilson
+
     low, high = wilson(0, 20)
     assert low == 0 and 0.15 < high < 0.17
     assert wilson(20, 20)[1] == 1

@@ -1,6 +1,6 @@
 """``kamabm diagnose CLIENT.toml``: a consultant's diagnosis of one client firm.
 
-Reads the client file (:func:`kamabm.diagnosis.diagnose.load_client`), runs the client's market
+Reads the client file (:func:`kamabm.diagnosis.client.load_client`), runs the client's market
 (:func:`kamabm.diagnosis.diagnose.diagnose`) and writes the tables, charts and one-page report
 (:func:`kamabm.diagnosis.report.write_diagnosis`) into ``results/diagnose/<client>/``.
 
@@ -44,7 +44,8 @@ def run(args: argparse.Namespace) -> int:
     """Carry out ``kamabm diagnose`` with parsed arguments; return the exit status."""
     import dataclasses
 
-    from kamabm.diagnosis.diagnose import MAX_REPLICATIONS, ClientFileError, diagnose, load_client
+    from kamabm.diagnosis.client import MAX_REPLICATIONS, ClientFileError, load_client
+    from kamabm.diagnosis.diagnose import diagnose
 
     try:
         client = load_client(args.file)

@@ -2,8 +2,9 @@
 
 A consultant describes one supplier firm (the *client*) in a small TOML file (its key
 accounts with their share of turnover and who negotiates for them, the market, its sales
-management; ``experiments/client_example.toml``). :func:`load_client` reads and checks it;
-:func:`diagnose` runs the client's market many times and reads, for the client only:
+management; ``experiments/client_example.toml``), which
+:func:`kamabm.diagnosis.client.load_client` reads and checks. :func:`diagnose` runs the
+client's market many times and reads, for the client only:
 
 * **capture risk** per key account at 1, 3 and 5 years: the share of replications in
   which the KAM in charge of that account is captured (alignment below
@@ -29,44 +30,26 @@ from the master seed, so the numbers do not depend on the number of worker proce
 from __future__ import annotations
 
 import math
-import re
 import time
-import tomllib
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
-from pathlib import Path
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from kamabm.model.params import LEVER, ParameterError, Parameters
+from kamabm.diagnosis.client import KPI_MIX, Client, ClientFileError
+from kamabm.model.params import Parameters
 from kamabm.names import human, pct, value_text
+from kamabm.stats import wilson
 
-# --- what the input file may hold ------------------------------------------------------------
-#: The negotiator types and the buyer detachment each stands for (``buyer_detachment``'s
-#: default for a procurement department, 0 for an owner).
-NEGOTIATORS: dict[str, float] = {
-    "procurement": float(Parameters.default("buyer_detachment")),
-    "owner": 0.0,
-}
-#: The management levers (the ``lever`` group of :class:`Parameters`). The KPI mix,
-#: ``kpi_margin_weight``, is given under ``[sales]``; the others under ``[levers]``.
-LEVERS: tuple[str, ...] = tuple(n for n in Parameters.names()
-                                if Parameters.spec(n).group == LEVER)
-KPI_MIX = "kpi_margin_weight"
+# --- what the diagnosis reads -----------------------------------------------------------------
 #: The standard dose at which a lever not in place is tested: its "on" level in
 #: ``experiments/interventions.toml`` (a test checks they agree).
 STANDARD_DOSES: dict[str, float] = {
     "kpi_margin_weight": 0.5, "training": 1.0, "deal_review": 0.5, "senior_support": 0.5,
     "rotation_months": 12, "smb_growth": 0.02,
 }
-DEFAULT_REPLICATIONS = 200
-DEFAULT_MAP_REPLICATIONS = 10
-DEFAULT_HORIZON_YEARS = 5
-MAX_REPLICATIONS = 100_000
-MAX_MAP_REPLICATIONS = 1_000
-MAX_SEED = 2**63 - 1
 #: Years at which capture risk is read (those within the horizon, and the horizon).
 READ_YEARS = (1, 3, 5)
 #: The capture map's grid: key accounts' total share of turnover, and pressure.
@@ -80,21 +63,8 @@ CONFIDENCE = 0.95
 #: Runs per chunk sent to a worker process.
 CHUNK = 8
 
-#: What the rivals run, as the model's ``focal_levers_only``: "none" of the levers (only
-#: the client, supplier 0, runs its levers) or the "same" as the client (every supplier).
-RIVALS_LEVERS: dict[str, int] = {"none": 1, "same": 0}
-
 # SeedSequence spawn keys of the three random streams.
 _DIAGNOSIS_STREAM, _MAP_STREAM, _BOOTSTRAP_STREAM = 0, 1, 2
-
-_SECTIONS: dict[str, set[str]] = {
-    "client": {"name", "turnover", "currency"},
-    "key_accounts": {"name", "share", "negotiator", "detachment"},
-    "market": {"suppliers", "rivals_levers"},
-    "sales": {"pressure", "kpi_margin_weight", "rival_pressure"},
-    "levers": {n for n in LEVERS if n != KPI_MIX},
-    "run": {"replications", "map_replications", "seed", "horizon_years"},
-}
 
 #: What the model assumes, in plain words, for the report's box.
 ASSUMPTIONS: tuple[str, ...] = (
@@ -123,333 +93,6 @@ ASSUMPTIONS: tuple[str, ...] = (
     "The model's behavioural constants are set by calibration to published patterns, "
     "not measured at this client; results hold at those constants.",
 )
-
-
-class ClientFileError(ParameterError):
-    """A client file the diagnosis cannot accept; one line naming the field and range."""
-
-
-# --- the client ----------------------------------------------------------------------------
-@dataclass(frozen=True)
-class KeyAccount:
-    """One key account of the client.
-
-    Attributes:
-        name: the account's name.
-        share: its share of the client's turnover, in (0, 1].
-        negotiator: ``"procurement"`` or ``"owner"`` (:data:`NEGOTIATORS`).
-        detachment: the buyer negotiator's detachment in the model, 0 (owner) to 1.
-
-    """
-
-    name: str
-    share: float
-    negotiator: str
-    detachment: float
-
-
-@dataclass(frozen=True)
-class Client:
-    """A client firm as its input file describes it (see :func:`load_client`).
-
-    Attributes:
-        name: the firm's name.
-        turnover: yearly turnover, in ``currency``.
-        currency: the label of its money.
-        accounts: its key accounts, in the file's order.
-        suppliers: suppliers in the market, the client included.
-        pressure: management pressure on the client's KAMs, 0 to 1.
-        kpi_margin_weight: weight of margin (vs. volume) in the KAMs' KPI.
-        rival_pressure: the rivals' pressure on their KAMs (None: the same as the client's).
-        rivals_levers: ``"none"`` (the rivals run no levers; the client's levers, and each
-            lever tested, are the client's alone) or ``"same"`` (the rivals run whatever
-            levers the client runs, the tested one included).
-        levers: the levers in place (:data:`LEVERS` other than the KPI mix), by name.
-        replications: runs of the client's market, each with its own seed.
-        map_replications: runs at each point of the capture map.
-        seed: the master seed.
-        horizon_years: years simulated.
-        source: the file it was read from ("" when built in Python).
-
-    """
-
-    name: str
-    turnover: float
-    currency: str
-    accounts: tuple[KeyAccount, ...]
-    suppliers: int = 4
-    pressure: float = 0.5
-    kpi_margin_weight: float = 0.0
-    rival_pressure: float | None = None
-    rivals_levers: str = "none"
-    levers: Mapping[str, float] = field(default_factory=dict)
-    replications: int = DEFAULT_REPLICATIONS
-    map_replications: int = DEFAULT_MAP_REPLICATIONS
-    seed: int = 1
-    horizon_years: int = DEFAULT_HORIZON_YEARS
-    source: str = ""
-
-    @property
-    def key_share(self) -> float:
-        """The key accounts' total share of turnover."""
-        return float(sum(a.share for a in self.accounts))
-
-    @property
-    def slug(self) -> str:
-        """The name as a folder name: lower case, words joined by hyphens."""
-        return slug(self.name)
-
-    @property
-    def market_pressure(self) -> float:
-        """The rivals' pressure (the client's when no rival pressure is given)."""
-        return self.pressure if self.rival_pressure is None else self.rival_pressure
-
-    def settings(self) -> dict[str, float]:
-        """Every lever's value at the client, the KPI mix included (0 when not in place)."""
-        values = {name: 0.0 for name in LEVERS}
-        values.update(self.levers)
-        values[KPI_MIX] = self.kpi_margin_weight
-        return values
-
-    def not_in_place(self) -> tuple[str, ...]:
-        """The levers the client does not use (each is tested at its standard dose)."""
-        return tuple(n for n, v in self.settings().items() if v == 0)
-
-    def parameters(self, *, key_share: float | None = None, pressure: float | None = None,
-                   **changes: Any) -> Parameters:
-        """The model's parameters of the client's market (the client is supplier 0).
-
-        Args:
-            key_share: the key accounts' total share of turnover, if not the client's
-                (each account's share is scaled in proportion; the capture map).
-            pressure: the client's pressure, if not its own (the rivals' stays).
-            **changes: other parameters to change (a lever's dose).
-
-        """
-        shares = [a.share for a in self.accounts]
-        if key_share is not None:
-            shares = [s * key_share / self.key_share for s in shares]
-        own = self.pressure if pressure is None else pressure
-        rival = self.market_pressure
-        values: dict[str, Any] = {
-            "n_suppliers": self.suppliers, "n_key_buyers": len(self.accounts),
-            "key_account_shares": tuple(shares), "client_revenue_share": float(sum(shares)),
-            "buyer_detachments": tuple(a.detachment for a in self.accounts),
-            "kam_pressure": rival,
-            "supplier_pressures": (() if own == rival
-                                   else (own,) + (rival,) * (self.suppliers - 1)),
-            "horizon_months": 12 * self.horizon_years,
-            "focal_levers_only": RIVALS_LEVERS[self.rivals_levers],
-            **{k: (int(v) if Parameters.is_integer(k) else v)
-               for k, v in self.settings().items()},
-        }
-        values.update(changes)
-        return Parameters(**values)
-
-    def pressure_text(self, pressure: float | None = None) -> str:
-        """What the pressure means in quota and pay terms, derived from the KAM's rules.
-
-        Each KPI year the quota asks ``quota_stretch x pressure`` more than the account
-        gives when the year starts (volume, or profit for the margin part of the KPI), and
-        the gap to quota and the year-end deadline weigh on the KAM with ``pressure``
-        times their full weight (``kamabm.model.kam``).
-        """
-        p = self.pressure if pressure is None else pressure
-        stretch = float(Parameters.default("quota_stretch"))
-        asks = 100 * stretch * p
-        w = self.kpi_margin_weight
-        what = ("volume" if w == 0 else "profit" if w == 1
-                else f"volume ({100 * (1 - w):.0f} % of the KPI) and profit "
-                     f"({100 * w:.0f} %)")
-        return (f"pressure {p:g}: the quota asks {asks:.0f} % more {what} a year than the "
-                f"account gives when the KPI year starts, and the gap to quota and the "
-                f"year-end deadline weigh on the KAM's pay and standing at {100 * p:.0f} % "
-                f"of their full force")
-
-
-def slug(text: str) -> str:
-    """``text`` as a folder name: lower-case letters and digits joined by hyphens."""
-    words = re.findall(r"[a-z0-9]+", text.lower())
-    return "-".join(words) or "client"
-
-
-# --- reading the file ------------------------------------------------------------------------
-def load_client(path: str | Path) -> Client:
-    """Read and check a client file (TOML; see ``experiments/client_example.toml``).
-
-    Raises:
-        ClientFileError: the file cannot be read, is not TOML, has an unknown key, or a
-            field out of its range; the one-line message names the file, the field and
-            the allowed range.
-
-    """
-    path = Path(path)
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ClientFileError(f"{path}: cannot read the client file ({exc.strerror})") from None
-    except UnicodeDecodeError:
-        raise ClientFileError(f"{path}: not UTF-8 text; save it as UTF-8") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ClientFileError(f"{path}: not valid TOML ({exc})") from None
-    try:
-        return client_from_mapping(data, source=str(path))
-    except ParameterError as exc:
-        raise ClientFileError(f"{path}: {exc}") from None
-
-
-def client_from_mapping(data: Mapping[str, Any], *, source: str = "") -> Client:
-    """Build and check a :class:`Client` from a client file's tables.
-
-    Raises:
-        ClientFileError: an unknown key or a field out of range (one line naming it).
-
-    """
-    _known(data, set(_SECTIONS), "")
-    head = _section(data, "client", required=True)
-    name = _text(head, "name", "client")
-    turnover = _number(head, "turnover", "client", low=0, high=math.inf, low_open=True,
-                       high_open=True, unit="money a year")
-    currency = _text(head, "currency", "client", default="")
-
-    raw_accounts = data.get("key_accounts")
-    if not isinstance(raw_accounts, list) or not raw_accounts:
-        raise ClientFileError("key_accounts: missing; give one [[key_accounts]] block per "
-                              "key account (1 to 10)")
-    high = int(Parameters.spec("n_key_buyers").high)
-    if len(raw_accounts) > high:
-        raise ClientFileError(f"key_accounts: {len(raw_accounts)} accounts, allowed 1 to "
-                              f"{high}")
-    accounts = []
-    for k, raw in enumerate(raw_accounts):
-        where = f"key_accounts[{k + 1}]"
-        if not isinstance(raw, dict):
-            raise ClientFileError(f"{where}: expected a table with name, share, negotiator")
-        _known(raw, _SECTIONS["key_accounts"], where)
-        account_name = _text(raw, "name", where)
-        share = _number(raw, "share", where, param="key_account_shares")
-        negotiator = _text(raw, "negotiator", where)
-        if negotiator not in NEGOTIATORS:
-            raise ClientFileError(f"{where}.negotiator = {negotiator!r}: allowed "
-                                  f"{' or '.join(repr(n) for n in NEGOTIATORS)}")
-        detachment = _number(raw, "detachment", where, param="buyer_detachment",
-                             default=NEGOTIATORS[negotiator])
-        accounts.append(KeyAccount(account_name, share, negotiator, detachment))
-    names = [a.name for a in accounts]
-    twice = sorted({n for n in names if names.count(n) > 1})
-    if twice:
-        raise ClientFileError(f"key_accounts: name {twice[0]!r} given twice; name each "
-                              "account once")
-    total = sum(a.share for a in accounts)
-    if total > 1.0 + 1e-9:
-        raise ClientFileError(f"key_accounts: shares sum to {total:g}, allowed (0, 1] "
-                              "(share of the client's turnover)")
-
-    market = _section(data, "market")
-    suppliers = int(_number(market, "suppliers", "market", param="n_suppliers",
-                            default=Parameters.default("n_suppliers"), whole=True))
-    rivals_levers = _text(market, "rivals_levers", "market", default="none")
-    if rivals_levers not in RIVALS_LEVERS:
-        raise ClientFileError(f"market.rivals_levers = {rivals_levers!r}: allowed "
-                              f"{' or '.join(map(repr, RIVALS_LEVERS))}")
-    sales = _section(data, "sales")
-    pressure = _number(sales, "pressure", "sales", param="kam_pressure",
-                       default=Parameters.default("kam_pressure"))
-    kpi = _number(sales, KPI_MIX, "sales", param=KPI_MIX, default=0.0)
-    rival = (None if "rival_pressure" not in sales
-             else _number(sales, "rival_pressure", "sales", param="kam_pressure"))
-    lever_table = _section(data, "levers")
-    levers = {}
-    for lever in sorted(_SECTIONS["levers"]):
-        if lever in lever_table:
-            value = _number(lever_table, lever, "levers", param=lever,
-                            whole=Parameters.is_integer(lever))
-            if value:
-                levers[lever] = value
-    run = _section(data, "run")
-    replications = int(_number(run, "replications", "run", low=2, high=MAX_REPLICATIONS,
-                               default=DEFAULT_REPLICATIONS, whole=True, unit="runs"))
-    map_replications = int(_number(run, "map_replications", "run", low=1,
-                                   high=MAX_MAP_REPLICATIONS, default=DEFAULT_MAP_REPLICATIONS,
-                                   whole=True, unit="runs a point"))
-    seed = int(_number(run, "seed", "run", low=0, high=MAX_SEED, default=1, whole=True,
-                       unit="seed"))
-    max_years = int(Parameters.spec("horizon_months").high) // 12
-    years = int(_number(run, "horizon_years", "run", low=1, high=max_years,
-                        default=DEFAULT_HORIZON_YEARS, whole=True, unit="years"))
-    client = Client(name=name, turnover=turnover, currency=currency, accounts=tuple(accounts),
-                    suppliers=suppliers, pressure=pressure, kpi_margin_weight=kpi,
-                    rival_pressure=rival, rivals_levers=rivals_levers, levers=levers,
-                    replications=replications, map_replications=map_replications,
-                    seed=seed, horizon_years=years, source=source)
-    client.parameters()  # anything the model itself refuses, refused now
-    return client
-
-
-def _known(table: Mapping[str, Any], allowed: set[str], where: str) -> None:
-    for key in table:
-        if key not in allowed:
-            import difflib
-
-            close = difflib.get_close_matches(key, sorted(allowed), n=1)
-            hint = f" (did you mean {close[0]}?)" if close else ""
-            home = [s for s, keys in _SECTIONS.items() if key in keys and s != where]
-            if home and where in _SECTIONS:
-                hint = f" (it belongs under [{home[0]}])"
-            name = f"{where}.{key}" if where else key
-            raise ClientFileError(f"{name}: unknown key{hint}; allowed: "
-                                  f"{', '.join(sorted(allowed))}")
-
-
-def _section(data: Mapping[str, Any], name: str, *, required: bool = False) -> dict[str, Any]:
-    table = data.get(name)
-    if table is None:
-        if required:
-            raise ClientFileError(f"[{name}]: missing; see experiments/client_example.toml")
-        return {}
-    if not isinstance(table, dict):
-        raise ClientFileError(f"{name}: expected a table [{name}]")
-    _known(table, _SECTIONS[name], name)
-    return table
-
-
-def _text(table: Mapping[str, Any], key: str, where: str, default: str | None = None) -> str:
-    value = table.get(key, default)
-    if value is None:
-        raise ClientFileError(f"{where}.{key}: missing")
-    if not isinstance(value, str) or (not value.strip() and default is None):
-        raise ClientFileError(f"{where}.{key} = {value!r}: expected a non-empty text")
-    return value.strip()
-
-
-def _number(table: Mapping[str, Any], key: str, where: str, *, param: str | None = None,
-            low: float = 0.0, high: float = 1.0, low_open: bool = False,
-            high_open: bool = False, unit: str = "", default: float | None = None,
-            whole: bool = False) -> float:
-    """A number of the file, checked against its range (a parameter's range if ``param``)."""
-    if param is not None:
-        spec = Parameters.spec(param)
-        low, high, low_open, high_open, unit = (spec.low, spec.high, spec.low_open,
-                                                spec.high_open, spec.unit.removesuffix(" each"))
-    left, right = "(" if low_open else "[", ")" if high_open else "]"
-    allowed = f"allowed {left}{low:g}, {high:g}{right}" + (f" ({unit})" if unit else "")
-    name = f"{where}.{key}"
-    if key not in table:
-        if default is None:
-            raise ClientFileError(f"{name}: missing, {allowed}")
-        return float(default)
-    value = table[key]
-    kind = "a whole number" if whole else "a number"
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise ClientFileError(f"{name} = {value!r}: must be {kind}, {allowed}")
-    if whole and not float(value).is_integer():
-        raise ClientFileError(f"{name} = {value!r}: must be {kind}, {allowed}")
-    x = float(value)
-    above = x > low if low_open else x >= low
-    below = x < high if high_open else x <= high
-    if not (math.isfinite(x) and above and below):
-        raise ClientFileError(f"{name} = {value!r}: out of range, {allowed}")
-    return x
 
 
 # --- runs ------------------------------------------------------------------------------------
@@ -521,21 +164,6 @@ def _run_all(tasks: list[_Task], workers: int | None,
 
 
 # --- statistics ------------------------------------------------------------------------------
-def wilson(successes: int, n: int, confidence: float = CONFIDENCE) -> tuple[float, float]:
-    """The Wilson score interval of a proportion ``successes / n``."""
-    from scipy.stats import norm
-
-    if n == 0:
-        return float("nan"), float("nan")
-    z = float(norm.ppf(0.5 + confidence / 2.0))
-    p = successes / n
-    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
-    low = 0.0 if successes == 0 else max(0.0, centre - half)
-    high = 1.0 if successes == n else min(1.0, centre + half)
-    return low, high
-
-
 def _mean_ci(values: np.ndarray) -> tuple[float, float, float]:
     from kamabm.stats import mean_ci
 
@@ -680,7 +308,7 @@ def diagnose(client: Client, *, workers: int | None = None,
             the same for any number.
         progress: called with (runs done, runs planned) as chunks finish.
         levers: the levers to test (default: every lever not in place); each must be
-            one of :data:`LEVERS` not in place.
+            one of :data:`kamabm.diagnosis.client.LEVERS` not in place.
         map_shares: the capture map's key accounts' shares of turnover, in (0, 1].
         map_pressures: the capture map's pressures, in [0, 1].
 
@@ -729,7 +357,7 @@ def diagnose(client: Client, *, workers: int | None = None,
     for j, account in enumerate(client.accounts):
         for y, year in enumerate(years):
             k = int(captured[:, y, j].sum())
-            low, high = wilson(k, reps)
+            low, high = wilson(k, reps, CONFIDENCE)
             risk_rows.append({"account": account.name, "negotiator": account.negotiator,
                               "share": account.share, "year": year, "captured": k / reps,
                               "low": low, "high": high, "replications": reps})

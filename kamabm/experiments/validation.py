@@ -135,8 +135,12 @@ def check(model: type[Model], doc: Mapping[str, Any], *, where: str, error: type
 
 
 def explain(exc: ValidationError, model: type[BaseModel], doc: Mapping[str, Any]) -> str:
-    """The first problem pydantic found, as ``key: what is expected, got value``."""
-    found = exc.errors(include_url=False)[0]
+    """The first problem pydantic found, as ``key: what is expected, got value``.
+
+    An unknown key comes first: it is often a misspelt one, which is then also missing.
+    """
+    errors = exc.errors(include_url=False)
+    found = next((e for e in errors if e["type"] == "extra_forbidden"), errors[0])
     loc: Key = tuple(found["loc"])
     problem = (found.get("ctx") or {}).get("error")
     if isinstance(problem, Invalid):
