@@ -33,7 +33,17 @@ START_LIMIT_S = 10.0
 STEPS = 6
 
 
+def _needs_the_app_extra() -> None:
+    """Skip, saying why, when the ``app`` extra is absent (as ``kamabm app`` checks it)."""
+    from kamabm.cli.app import missing_modules
+
+    missing = missing_modules()
+    if missing:
+        pytest.skip(f"the app extra is not installed (no {', '.join(missing)})")
+
+
 def _import_app():
+    _needs_the_app_extra()
     pytest.importorskip("solara", reason="the app extra is not installed")
     import kamabm.app.page
 
@@ -189,6 +199,7 @@ def test_redrawing_every_chart_costs_well_under_a_third_of_a_second():
 
 
 def test_app_on_a_busy_port_says_so_in_one_line_and_serves_nothing():
+    _needs_the_app_extra()  # without it the command says how to install it, tested above
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
