@@ -145,6 +145,33 @@ def test_a_bad_calibration_file_is_refused_in_one_line_naming_the_field(change, 
     assert "\n" not in message
 
 
+@pytest.mark.parametrize(("edit", "message"), [
+    (("[abc]", "[abc]\npopulaton = 50"),
+     "abc.populaton: unknown key (did you mean population?), expected one of: generations, "
+     "max_simulations, min_acceptance_rate, min_epsilon, min_epsilon_drop, population"),
+    (("[fit.theta]", "[fit.theta]\nsource = 'x'\nprior = 'uniform'"),
+     "fit.theta.prior: unknown key, expected one of: range, source"),
+    (("min_acceptance_rate = 0.05", "min_acceptance_rate = 1.0"),
+     "abc.min_acceptance_rate: expected a number in [0, 1), got 1.0"),
+    (("replications = 4", "replications = 0"), "replications: expected a whole number >= 1, got 0"),
+    (("tolerance = 0.025", "tolerance = -0.025"),
+     "targets.margin_drop_10_20.tolerance: expected a number > 0, got -0.025"),
+])
+def test_calibrate_exits_2_on_a_bad_file_naming_the_key_and_what_is_allowed(
+        tmp_path, capsys, edit, message) -> None:
+    from kamabm.cli import main
+
+    old, new = edit
+    text = FILE.read_text(encoding="utf-8")
+    assert old in text
+    path = tmp_path / "cal.toml"
+    path.write_text(text.replace(old, new, 1), encoding="utf-8")
+    assert main(["calibrate", str(path), "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert f"{path}: {message}\n" in err and err.count("\n") == 1, err
+    assert not (tmp_path / "out").exists()
+
+
 pyabc = pytest.importorskip("pyabc", reason="the calibrate extra is not installed")
 
 

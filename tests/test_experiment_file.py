@@ -235,6 +235,31 @@ def test_broken_file_is_refused_naming_the_key(case, tmp_path, capsys):
         load_experiment(path, known_outcomes=FAKE_OUTCOMES)
 
 
+@pytest.mark.parametrize(("edit", "message"), [
+    (("step = 0.2", "stride = 0.2"),
+     "uncertainties.client_revenue_share.stride: unknown key (did you mean step?), expected "
+     "one of: count, range, step, values"),
+    (("[base]", "[design]\nreplications = 2\n\n[base]"),
+     "design.replications: unknown key (it belongs at the top level), expected one of: "
+     "method, samples, second_order"),
+    (("step = 0.2", "count = 1"),
+     "uncertainties.client_revenue_share.count: expected a whole number in [2, 100000], got 1"),
+    (("step = 0.2", "step = 0"),
+     "uncertainties.client_revenue_share.step: expected a number > 0, got 0"),
+    (("seed = 7", "seed = 7\ncommon_random_numbers = 1"),
+     "common_random_numbers: expected true or false, got 1"),
+    (("values = [0.0, 0.5, 1.0]", "values = [0.0, 'high']"),
+     "levers.kam_pressure.values[1]: expected a number, got 'high'"),
+])
+def test_the_file_names_the_key_path_and_what_is_allowed(edit, message, tmp_path, capsys):
+    old, new = edit
+    path = tmp_path / "broken.toml"
+    path.write_text(GOOD.replace(old, new, 1))
+    assert _sweep([str(path), "--out", str(tmp_path / "out"), "--workers", "1"]) == 2
+    err = capsys.readouterr().err
+    assert f"{path}: {message}\n" in err and err.count("\n") == 1, err
+
+
 def test_missing_file_is_refused(tmp_path, capsys):
     status = _sweep([str(tmp_path / "nowhere.toml"), "--out", str(tmp_path / "out")])
     assert status == 2 and "nowhere.toml" in capsys.readouterr().err

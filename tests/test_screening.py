@@ -145,6 +145,27 @@ def test_a_bad_screening_file_is_refused_in_one_line_naming_the_key(text, key) -
     assert "\n" not in message
 
 
+@pytest.mark.parametrize(("extra", "message"), [
+    ("trajectory = 4\n", "trajectory: unknown key (did you mean trajectories?), expected one "
+                          "of: base, description, exclude, horizon, keep_share, levels, name, "
+                          "optional_outcomes, outcomes, ranges, replications, runs_per_part, "
+                          "seed, trajectories"),
+    ("keep_share = 1.5\n", "keep_share: expected a number in (0, 1], got 1.5"),
+    ("runs_per_part = 0\n", "runs_per_part: expected a whole number >= 1, got 0"),
+    ("[ranges]\nkam_pressure = [0.2]\n", "ranges.kam_pressure: expected [low, high], got [0.2]"),
+])
+def test_screen_exits_2_on_a_bad_file_naming_the_key_and_what_is_allowed(
+        tmp_path, capsys, extra, message) -> None:
+    from kamabm.cli import main
+
+    path = tmp_path / "s.toml"
+    path.write_text(MINIMAL + extra, encoding="utf-8")
+    assert main(["screen", str(path), "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert f"{path}: {message}\n" in err and err.count("\n") == 1, err
+    assert not (tmp_path / "out").exists()
+
+
 def test_optional_outcomes_are_kept_only_when_reported() -> None:
     text = MINIMAL + 'optional_outcomes = ["margin", "not_reported"]\n'
     assert small(text).outcomes == ("capture_rate", "margin")
