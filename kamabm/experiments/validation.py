@@ -6,7 +6,7 @@ conversion of ``"4"`` to 4). :func:`check` validates a parsed file against its m
 turns pydantic's report into the project's one line, naming the file, the key path and
 what is allowed::
 
-    experiments/smoke.toml: design.samples: expected a whole number >= 1, got 0
+    smoke.toml: levers.kam_pressure.count: expected a whole number in [2, 100000], got 1
     client.toml: sales.pressure: expected a number in [0, 1] (index), got 1.5
     cal.toml: abc.populaton: unknown key (did you mean population?), expected one of: ...
 
@@ -19,6 +19,7 @@ count from 1 as a reader counts them in the file (``key_accounts[1]`` is the fir
 from __future__ import annotations
 
 import difflib
+import math
 import tomllib
 import types
 from collections.abc import Mapping
@@ -264,22 +265,25 @@ def _bounds(info: FieldInfo | None) -> str:
     """`` in [0, 1] (index)``, `` >= 1``, `` > 0``: a number field's bounds and unit."""
     if info is None:
         return ""
-    low = high = None
+    low: tuple[Any, bool] | None = None  # (bound, closed)
+    high: tuple[Any, bool] | None = None
     for bound in info.metadata:
-        if isinstance(bound, annotated_types.Ge | annotated_types.Gt):
-            low = ("[" if isinstance(bound, annotated_types.Ge) else "(",
-                   bound.ge if isinstance(bound, annotated_types.Ge) else bound.gt)
-        if isinstance(bound, annotated_types.Le | annotated_types.Lt):
-            high = ("]" if isinstance(bound, annotated_types.Le) else ")",
-                    bound.le if isinstance(bound, annotated_types.Le) else bound.lt)
-    if high is not None and high[1] == float("inf"):
-        high = None
-    if low is not None and high is not None:
-        text = f" in {low[0]}{low[1]:g}, {high[1]:g}{high[0]}"
-    elif low is not None:
-        text = f" {'>=' if low[0] == '[' else '>'} {low[1]:g}"
-    elif high is not None:
-        text = f" {'<=' if high[0] == ']' else '<'} {high[1]:g}"
+        match bound:
+            case annotated_types.Ge(ge=value):
+                low = (value, True)
+            case annotated_types.Gt(gt=value):
+                low = (value, False)
+            case annotated_types.Le(le=value) if value != math.inf:
+                high = (value, True)
+            case annotated_types.Lt(lt=value) if value != math.inf:
+                high = (value, False)
+    if low and high:
+        text = (f" in {'[' if low[1] else '('}{low[0]:g}, {high[0]:g}"
+                f"{']' if high[1] else ')'}")
+    elif low:
+        text = f" {'>=' if low[1] else '>'} {low[0]:g}"
+    elif high:
+        text = f" {'<=' if high[1] else '<'} {high[0]:g}"
     else:
         text = ""
     extra = info.json_schema_extra
