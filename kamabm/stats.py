@@ -223,28 +223,77 @@ def mean_ci(values: np.ndarray | pd.Series, confidence: float = 0.95) -> tuple[f
     return mean, mean - half, mean + half
 
 
+def proportion_ci(rates: np.ndarray | pd.Series, trials: float | np.ndarray | pd.Series,
+                  confidence: float = 0.95) -> tuple[float, float, float]:
+    """Pooled proportion of runs' trials (e.g. KAMs captured) with a Wilson interval.
+
+    Unlike :func:`mean_ci` over the runs' capture rates, the interval stays in [0, 1] and
+    is not empty when every run has the same rate (all 0, say). The runs' trials are
+    pooled into one binomial count; since the KAMs of a run are captured together more
+    often than independent trials would be, the count is divided by its design effect
+    (Kish): the between-run variance of the pooled proportion (the ratio estimator's,
+    runs as clusters) over the binomial variance, at least 1. The Wilson interval
+    (:func:`wilson`) of that effective count, rounded to whole trials, is returned.
+    With one run, or every trial alike, the design effect cannot be estimated and is 1.
+
+    Args:
+        rates: each run's proportion (successes / trials); NaNs are dropped.
+        trials: each run's number of trials (e.g. its KAMs), or one number for all.
+        confidence: coverage of the interval.
+
+    Returns:
+        ``(proportion, low, high)``; the proportion is the pooled one, which is the mean of
+        ``rates`` when every run has as many trials. All NaN without a run.
+
+    """
+    x = np.asarray(rates, dtype=float)
+    n = np.broadcast_to(np.asarray(trials, dtype=float), x.shape)
+    keep = np.isfinite(x)
+    x, n = x[keep], n[keep]
+    if len(x) == 0:
+        return float("nan"), float("nan"), float("nan")
+    k = np.rint(x * n)  # whole successes
+    total = float(n.sum())
+    p = float(k.sum() / total)
+    deff = 1.0
+    if len(x) > 1 and 0.0 < p < 1.0:
+        between = len(x) / (len(x) - 1) * float(np.sum((k - p * n) ** 2)) / total ** 2
+        deff = max(1.0, between / (p * (1.0 - p) / total))
+    n_eff = max(1, round(total / deff))
+    low, high = wilson(round(p * n_eff), n_eff, confidence)
+    return p, low, high
+
+
 def summarise(results: pd.DataFrame, outcome: str, by: str | list[str],
-              confidence: float = 0.95) -> pd.DataFrame:
+              confidence: float = 0.95, *, trials: str | float | None = None) -> pd.DataFrame:
     """Mean of ``outcome`` with its confidence interval in every group of ``by``.
 
     Args:
         results: one row per run.
         outcome: the column to summarise.
         by: the column(s) whose levels form the groups.
-        confidence: coverage of the t interval over the runs of a group.
+        confidence: coverage of the interval over the runs of a group.
+        trials: for an outcome that is a proportion of each run's trials (a capture rate
+            is one of its KAMs, ``n_suppliers * n_key_buyers``): the column of those
+            counts, or one count; the interval is then :func:`proportion_ci`'s, in
+            [0, 1], instead of :func:`mean_ci`'s t interval.
 
     Returns:
         One row per group: the ``by`` columns, ``mean``, ``low``, ``high`` and ``n``.
 
     """
     keys = [by] if isinstance(by, str) else list(by)
-    for column in [*keys, outcome]:
+    for column in [*keys, outcome, *([trials] if isinstance(trials, str) else [])]:
         if column not in results:
             raise KeyError(f"results have no column {column!r}")
     rows = []
     for level, group in results.groupby(keys, sort=True):
         level = level if isinstance(level, tuple) else (level,)
-        mean, low, high = mean_ci(group[outcome], confidence)
+        if trials is None:
+            mean, low, high = mean_ci(group[outcome], confidence)
+        else:
+            counts = group[trials] if isinstance(trials, str) else trials
+            mean, low, high = proportion_ci(group[outcome], counts, confidence)
         rows.append({**dict(zip(keys, level, strict=True)), "mean": mean, "low": low,
                      "high": high, "n": int(group[outcome].notna().sum())})
     return pd.DataFrame(rows)

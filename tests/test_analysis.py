@@ -126,3 +126,32 @@ def test_weighted_quantiles_invert_the_weighted_distribution():
     assert np.isnan(weighted_quantiles([np.nan, 2.0], [1, 0], [0.5])).all()
     with pytest.raises(ValueError):
         weighted_quantiles([1.0, 2.0], [1.0], [0.5])
+
+
+def test_proportion_ci_is_wilson_of_the_pooled_kams_widened_by_the_design_effect():
+    from kamabm.stats import mean_ci, proportion_ci, summarise, wilson
+
+    # One run: the Wilson interval of its KAMs (8 of 10 captured).
+    assert proportion_ci([0.8], 10) == pytest.approx((0.8, 0.490, 0.943), abs=5e-4)
+    # Runs that agree: no sign of KAMs captured together, the pooled count as it is.
+    assert proportion_ci([0.5, 0.5, 0.5], 12) == (0.5, *wilson(18, 36))
+    # All-or-nothing runs (6 of 10 runs capture every one of their 12 KAMs): the design
+    # effect is 40/3, so the 120 KAMs count as 9 independent trials, 5 of them captured.
+    p, low, high = proportion_ci([1.0] * 6 + [0.0] * 4, 12)
+    assert (p, low, high) == (0.6, *wilson(5, 9))
+    assert high - low > 2 * (wilson(72, 120)[1] - wilson(72, 120)[0])
+    # Where a t interval leaves [0, 1] or collapses, this one does not.
+    rates = [0.0, 0.0, 1 / 12]
+    assert mean_ci(rates)[1] < 0 <= proportion_ci(rates, 12)[1]
+    assert mean_ci([0.0] * 5)[1:] == (0.0, 0.0)
+    assert proportion_ci([0.0] * 5, 12) == (0.0, *wilson(0, 60))
+    # Runs of different sizes pool their KAMs; NaN runs are dropped; no run gives NaN.
+    assert proportion_ci([0.5, 0.25, np.nan], [4, 8, 4])[0] == pytest.approx(4 / 12)
+    assert np.isnan(proportion_ci([np.nan], 12)).all()
+    runs = pd.DataFrame({"g": [1, 1, 2, 2], "capture_rate": [0.0, 0.25, 1.0, 0.75],
+                         "n_kams": [4, 4, 4, 4]})
+    table = summarise(runs, "capture_rate", "g", trials="n_kams")
+    assert table[["mean", "low", "high"]].to_numpy().tolist() == [
+        list(proportion_ci([0.0, 0.25], 4)), list(proportion_ci([1.0, 0.75], 4))]
+    assert (table.low >= 0).all() and (table.high <= 1).all()
+    assert summarise(runs, "capture_rate", "g", trials=4).equals(table)
