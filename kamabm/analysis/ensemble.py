@@ -305,8 +305,9 @@ def analyse_ensemble(res: SweepResults, along: str, across: str, *, n_boot: int 
                      seed: int = 0) -> EnsembleAnalysis:
     """Boundaries per draw, the band over draws and margin effects (see :func:`ensemble_band`).
 
-    The default constants' boundary is the headline's (``results/capture_phase``, 20
-    replications) when it ran the same model code, else the sweep's own draw 0.
+    The default constants' boundary is the one the headline beside this folder keeps
+    (``capture_phase``, 20 replications; :func:`headline_boundary`) when it ran the same
+    model code, else the sweep's own draw 0.
     """
     runs = res.runs
     described = res.manifest.get("experiment", {}).get("ensemble") or {}

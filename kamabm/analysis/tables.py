@@ -145,11 +145,11 @@ def capture_boundaries(res: SweepResults, *, n_boot: int = 500, seed: int = 0
     Returns:
         One row per horizon and level: ``horizon`` (years), ``along``, ``across`` and the
         columns of :func:`kamabm.stats.capture_boundary`; ``None`` when the folder holds
-        no map.
+        no map, or no capture rate.
 
     """
     kind, factors, _ = kind_of(res)
-    if kind != MAP:
+    if kind != MAP or CAPTURE_RATE not in res.runs:
         return None
     along, across = factors
     end, transient = map_boundaries(res, along, across, n_boot=n_boot, seed=seed)

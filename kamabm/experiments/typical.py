@@ -167,7 +167,10 @@ def load_typical_runs(directory: str | Path, manifest: Mapping[str, Any]
 
 
 def _json(value: Any) -> Any:
-    """A value as JSON keeps it: numpy scalars as numbers, NaN as null, tuples as lists."""
+    """A value as JSON keeps it: numpy scalars as numbers, tuples as lists, non-finite as null.
+
+    :func:`load_typical_runs` reads a null outcome back as NaN.
+    """
     if isinstance(value, tuple | list | np.ndarray):
         return [_json(v) for v in value]
     if hasattr(value, "item"):
