@@ -16,6 +16,26 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic"
                  "--disable-component-update", "--disable-sync"]
 
 
+#: Long experiments kept out of the default run (pyproject's addopts ``-m 'not slow'``;
+#: ``pytest -m slow`` runs only them). Each is listed, rather than decorated in its file,
+#: with the faster tests that still cover what it checks in the default run.
+SLOW = {
+    "tests/test_sweep.py::test_smoke_experiment_runs_end_to_end_through_the_command":
+        "48 runs of the real model through `python -m kamabm sweep` on 2 workers; the same "
+        "shipped smoke.toml is swept with the real model once a session (fixture swept: "
+        "test_results, test_plots), the command by test_sweep's fake-run tests, the real "
+        "model in spawned workers by test_screening and test_diagnose",
+}
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config, items):
+    """Mark the tests of :data:`SLOW` ``slow``."""
+    for item in items:
+        if item.nodeid in SLOW:
+            item.add_marker(pytest.mark.slow)
+
+
 def chromium_path() -> Path | None:
     """A Chromium executable, or ``None`` when the machine has none."""
     for path in CHROMIUM_PATHS:
