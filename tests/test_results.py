@@ -17,7 +17,7 @@ import pytest
 
 from kamabm import stats as analysis
 from kamabm.analysis import results, tables
-from kamabm.experiments import typical
+from kamabm.experiments import store, typical
 from kamabm.model.params import Parameters
 from kamabm.model.run import CAPTURED_BELOW, run_with_table
 from kamabm.report.charts import CAPTURED, LOYAL, draw_alignment, draw_price_margin, draw_time_split
@@ -286,9 +286,9 @@ def headline(tmp_path_factory):
 def test_the_sweep_command_keeps_a_maps_boundary_as_a_table_of_the_folder(headline):
     manifest = json.loads((headline / "manifest.json").read_text(encoding="utf-8"))
     entry = manifest[results.BOUNDARY_ENTRY]
-    assert entry["file"] == results.BOUNDARY_TABLE
+    assert entry["file"] == store.BOUNDARY_TABLE
     assert (entry["along"], entry["across"]) == ("client_revenue_share", "kam_pressure")
-    kept = pd.read_csv(headline / results.BOUNDARY_TABLE)
+    kept = pd.read_csv(headline / store.BOUNDARY_TABLE)
     assert sorted(kept.horizon.unique()) == [5, 6]  # five years, and the 72 months' end
     expected = tables.capture_boundaries(results.load(headline), n_boot=entry["n_boot"])
     pd.testing.assert_frame_equal(kept, expected, check_dtype=False)
@@ -302,7 +302,7 @@ def test_an_ensemble_reads_the_headlines_boundary_table_only_from_the_same_code(
     beside = headline.parent / "capture_ensemble"
     same = {"identity": {"code": manifest["identity"]["code"]}}
     read = headline_boundary(beside, same, "client_revenue_share", "kam_pressure")
-    kept = pd.read_csv(headline / results.BOUNDARY_TABLE)
+    kept = pd.read_csv(headline / store.BOUNDARY_TABLE)
     assert read is not None and read.equals(
         kept[["horizon", "level", "critical", "low", "high", "status"]])
     assert headline_boundary(beside, {"identity": {"code": "other"}},

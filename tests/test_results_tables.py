@@ -161,3 +161,13 @@ def test_lever_costs_are_exactly_zero_with_no_lever_on():
 
     assert run_one(Parameters(horizon_months=24), 1)["lever_costs"] == 0.0
     assert run_one(Parameters(horizon_months=24, deal_review=0.5), 1)["lever_costs"] > 0.0
+
+
+def test_an_overwrite_removes_the_tables_kept_beside_the_runs(folder):
+    from kamabm.experiments.store import KEPT_BESIDE
+
+    for name in KEPT_BESIDE:
+        (folder / name).write_text("stale")
+    run_sweep(parse_experiment(EXPERIMENT), folder, run_fn=fake_run, outcomes=FAKE_OUTCOMES,
+              workers=1, chunk_size=1, progress=False, overwrite=True)
+    assert not any((folder / name).exists() for name in KEPT_BESIDE)

@@ -234,7 +234,7 @@ def headline_boundary(directory: Path, manifest: dict[str, Any], along: str, acr
     """The default constants' boundary kept by the headline beside an ensemble's folder.
 
     Read from the headline's own boundary table (``<results>/capture_phase``, the
-    :data:`kamabm.analysis.results.BOUNDARY_TABLE` its manifest lists, written by
+    :data:`kamabm.experiments.store.BOUNDARY_TABLE` its manifest lists, written by
     ``kamabm sweep``), and only if the headline ran the same model code as the ensemble
     and its map has the same factors.
 

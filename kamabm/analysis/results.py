@@ -56,7 +56,7 @@ CAPTURE_5Y = "capture_rate_5y"
 #: The capture boundary a map's folder keeps as a table of its own (written by ``kamabm
 #: sweep``, :func:`kamabm.analysis.tables.capture_boundaries`), and the manifest's entry
 #: listing it with the factors and bootstrap that made it.
-BOUNDARY_TABLE, BOUNDARY_ENTRY = "capture_boundary.csv", "capture_boundary"
+BOUNDARY_ENTRY = "capture_boundary"
 #: Outcomes whose margins are charted, with their axis labels.
 MARGINS = {SUPPLIER_MARGIN: "supplier net margin (% of revenue)",
            KEY_MARGIN: "key-account gross margin (% of key revenue)"}

@@ -14,7 +14,8 @@ runs allow: :attr:`Analysis.notes` says how many runs are missing and why a char
 design calls for cannot be drawn.
 
 :func:`capture_boundaries` is the boundary a map's folder keeps as a table of its own
-(:data:`BOUNDARY_TABLE`, written by ``kamabm sweep``), for other folders to read.
+(:data:`kamabm.experiments.store.BOUNDARY_TABLE`, written by ``kamabm sweep``), for other
+folders to read.
 """
 
 from __future__ import annotations
@@ -138,7 +139,7 @@ def capture_boundaries(res: SweepResults, *, n_boot: int = 500, seed: int = 0
                        ) -> pd.DataFrame | None:
     """The capture boundary of a map at the runs' end and, for long runs, at five years.
 
-    What a map's folder keeps as :data:`kamabm.analysis.results.BOUNDARY_TABLE`, so that
+    What a map's folder keeps as :data:`kamabm.experiments.store.BOUNDARY_TABLE`, so that
     another folder (an ensemble's, :func:`kamabm.analysis.ensemble.headline_boundary`)
     reads the estimate instead of a chart's CSV; :func:`analyse` estimates the same.
 

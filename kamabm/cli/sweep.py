@@ -22,7 +22,7 @@ import re
 from collections.abc import Sequence
 from pathlib import Path
 
-from kamabm.analysis.results import BOUNDARY_ENTRY, BOUNDARY_TABLE, ResultsError, load
+from kamabm.analysis.results import BOUNDARY_ENTRY, ResultsError, load
 from kamabm.analysis.tables import capture_boundaries
 from kamabm.cli.common import EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, fail, say
 from kamabm.experiments.backends import available_cores
@@ -32,9 +32,11 @@ from kamabm.experiments.lock import FolderLockedError, folder_lock
 from kamabm.experiments.provenance import code_version
 from kamabm.experiments.refine import RefineError, RefineSummary, check_refinable, refine_boundary
 from kamabm.experiments.store import (
+    BOUNDARY_TABLE,
     RUNS_CSV,
     RUNS_PARQUET,
     SERIES_PARQUET,
+    TYPICAL_RUNS,
     ResultsStore,
     StoreError,
 )
@@ -47,7 +49,6 @@ from kamabm.experiments.sweep import (
     run_sweep,
     sweep_identity,
 )
-from kamabm.experiments.typical import TYPICAL_RUNS
 
 COMMAND = "sweep"
 #: Bootstrap resamples of the capture boundary a map's folder keeps (the report's default).

@@ -50,6 +50,12 @@ REFINE = "refine"
 #: What ``kamabm plot`` and ``kamabm report`` derive from a folder; an overwrite removes
 #: them with the results they were drawn from.
 DERIVED = ("charts", "report.html")
+#: Tables kept beside the runs for the report to read (the report never runs the model):
+#: the typical runs' month-by-month tables (:mod:`kamabm.experiments.typical`) and a
+#: map's capture boundary (written by ``kamabm sweep``). An overwrite removes them too.
+TYPICAL_RUNS = "typical_runs.parquet"
+BOUNDARY_TABLE = "capture_boundary.csv"
+KEPT_BESIDE = (TYPICAL_RUNS, BOUNDARY_TABLE)
 _OWN_FILES = (MANIFEST, RUNS_PARQUET, RUNS_CSV, SERIES_PARQUET)
 _TMP_PREFIX = ".tmp-"
 
@@ -238,7 +244,7 @@ class ResultsStore:
         for folder in (self.parts, self.directory / REFINE, self.directory / SET_ASIDE):
             if folder.exists():
                 shutil.rmtree(folder)
-        for name in _OWN_FILES:
+        for name in (*_OWN_FILES, *KEPT_BESIDE):
             (self.directory / name).unlink(missing_ok=True)
         for name in DERIVED:
             path = self.directory / name

@@ -22,11 +22,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from kamabm.experiments.store import TYPICAL_RUNS
 from kamabm.experiments.tables import run_parameters
 from kamabm.names import CAPTURE_RATE
 
 #: The file of the typical runs' month-by-month tables, in the results folder.
-TYPICAL_RUNS = "typical_runs.parquet"
 #: The manifest's entry listing that file and the two runs.
 ENTRY = "typical_runs"
 #: The two runs, in the order they are stored and drawn (the ``typical`` column).
