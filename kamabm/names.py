@@ -1,14 +1,17 @@
 """Names the analysis, charts and report use: parameters and outcomes, and how to say them.
 
-The code names of the parameters the analysis defaults to live here once (not as string
-literals in every function signature), with the plain words a board reads and the axis
-labels charts carry. Units and meanings come from :class:`~kamabm.model.params.Parameters`.
+The code names of the parameters and outcomes the analysis defaults to live here once
+(not as string literals in every function signature), with the functions that say a
+name or a value in plain words. The words are not typed here: a parameter's label, unit
+and scale come from its :class:`~kamabm.model.spec.Spec`, an outcome's from its
+:class:`~kamabm.model.outcomes.Outcome`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
+from kamabm.model.outcomes import OUTCOMES
 from kamabm.model.params import Parameters
 
 # --- parameters the analysis defaults to ------------------------------------------------
@@ -26,61 +29,76 @@ CAPTURE_RATE = "capture_rate"
 KEY_MARGIN = "key_account_margin"
 SUPPLIER_MARGIN = "supplier_margin"
 
-#: Plain words for parameters and outcomes, for findings and tables a board reads.
-HUMAN: dict[str, str] = {
-    CLIENT_SHARE: "key clients' share of turnover",
-    PRESSURE: "sales pressure on KAMs",
-    PRESSURE_AFTER: "sales pressure after the change",
-    PRESSURE_CHANGE_MONTH: "month of the pressure change",
-    "buyer_detachment": "buyers' detachment",
-    "n_suppliers": "competing suppliers",
-    "n_key_buyers": "key clients",
-    "learning_ability": "KAMs' ability to learn",
-    "kpi_margin_weight": "margin in the KAMs' bonus",
-    "training": "training with protected learning time",
-    "deal_review": "deal review and pricing limits",
-    "senior_support": "senior managers at key negotiations",
-    "rotation_months": "rotating KAMs between clients",
-    "smb_growth": "extra small-client acquisition",
-    "horizon_months": "length of the run",
-    CAPTURE_RATE: "KAMs captured",
-    KEY_MARGIN: "key-account gross margin",
-    SUPPLIER_MARGIN: "supplier net margin",
-    "operational_share": "operational share of KAM time",
-    "client_satisfaction": "key clients' satisfaction",
-    "deadlock_rate": "negotiations ending in deadlock",
-    "erosion_price": "margin lost to price concessions",
-    "erosion_demands": "margin lost to extra demands granted",
-    "erosion_resources": "margin lost to diverted service",
-}
+#: Share of KAMs captured from which a setting counts as "most KAMs captured": the level
+#: the capture boundary marks, and the cut between mostly captured runs and the others.
+#: A cut on a share of KAMs, not on one KAM's alignment (that is
+#: :data:`~kamabm.model.params.CAPTURED_BELOW`, 0.5 too by coincidence); sentences say
+#: "most" and "half" for it.
+MOST_CAPTURED = 0.5
 
-#: Axis labels of parameters, with their unit, where the spec's unit says too little.
-_AXIS: dict[str, str] = {
-    CLIENT_SHARE: "client revenue share (share of supplier turnover)",
-    PRESSURE: "KAM pressure (index, 0 to 1)",
-    PRESSURE_AFTER: "KAM pressure after the change (index, 0 to 1)",
-    "buyer_detachment": "buyer negotiator's detachment (0 owner, 1 procedure)",
-    "n_suppliers": "competing suppliers (buyer's alternatives + 1)",
-}
+#: Units whose values are shown in percent (100 times the model's value). A unit that
+#: starts ``share of`` is shown in percent too (``share of revenue`` reads ``% of revenue``).
+PERCENT_UNITS = ("share", "probability", "per month")
+#: Units without a dimension, which a label leaves out when the scale says what values mean.
+_DIMENSIONLESS = ("index", "weight", "switch")
+_PARAMETERS = frozenset(Parameters.names())
+
+
+def known(name: str) -> bool:
+    """Whether ``name`` is a parameter or an outcome, and so has a label."""
+    return name in _PARAMETERS or name in OUTCOMES
+
+
+def _words(name: str) -> tuple[str, str, str]:
+    """The label, unit and scale of a parameter or outcome."""
+    if name in _PARAMETERS:
+        spec = Parameters.spec(name)
+        return spec.label, spec.unit, spec.scale
+    if name in OUTCOMES:
+        outcome = OUTCOMES[name]
+        return outcome.label, outcome.unit, ""
+    raise KeyError(f"{name}: neither a parameter nor an outcome, so it has no label")
 
 
 def human(name: str) -> str:
-    """Plain words for a parameter or outcome (its code name with spaces if none)."""
-    return HUMAN.get(name, name.replace("_", " "))
+    """Plain words for a parameter or outcome: its label (``"sales pressure on KAMs"``)."""
+    return _words(name)[0]
 
 
-def short(name: str) -> str:
-    """A code name with spaces, as chart titles name factors."""
-    return name.replace("_", " ")
+def percent_unit(unit: str) -> str | None:
+    """How ``unit`` reads when values are shown in percent; ``None`` if they are not.
+
+    ``share`` and ``probability`` read ``%``, ``per month`` reads ``% a month`` and
+    ``share of revenue`` reads ``% of revenue``.
+    """
+    if unit == "per month":
+        return "% a month"
+    if unit in PERCENT_UNITS:
+        return "%"
+    if unit.startswith("share of "):
+        return "% of " + unit.removeprefix("share of ")
+    return None
 
 
-def label(name: str) -> str:
-    """Axis label of a parameter, with its unit."""
-    if name in _AXIS:
-        return _AXIS[name]
-    if name in Parameters.names():
-        return f"{name.replace('_', ' ')} ({Parameters.spec(name).unit})"
-    return name.replace("_", " ")
+def label(name: str, *, percent: bool = False) -> str:
+    """The label of a parameter or outcome with its unit and scale, for an axis or a control.
+
+    ``"sales pressure on KAMs, 0 none to 1 maximum"``, ``"length of the run (months)"``,
+    ``"supplier net margin (% of revenue)"``. The unit is left out where the label already
+    names it (``"competing suppliers"``) or where it has no dimension and the scale says
+    what the values mean.
+
+    Args:
+        name: a parameter's or an outcome's code name.
+        percent: whether the values are shown in percent: a share's unit then reads
+            ``%`` or ``% of ...`` (:func:`percent_unit`).
+
+    """
+    text, unit, scale = _words(name)
+    shown = percent_unit(unit) if percent else None
+    if shown is None and unit not in text and not (scale and unit in _DIMENSIONLESS):
+        shown = unit
+    return text + (f" ({shown})" if shown else "") + (f", {scale}" if scale else "")
 
 
 def fmt(value: float | tuple[float, ...]) -> str:
@@ -95,19 +113,16 @@ def pct(share: float, digits: int = 1) -> str:
     return f"{100 * share:.{digits}f} %"
 
 
-#: Units whose values are shown as percentages.
-PERCENT_UNITS = ("share", "probability")
-
-
 def value_text(name: str, value: float) -> str:
     """A parameter's value in plain words: shares in percent, months as months."""
     if isinstance(value, tuple):  # a list parameter: each value in plain words
         return ", ".join(value_text(name, v) for v in value) if value else "none"
-    unit = Parameters.spec(name).unit if name in Parameters.names() else ""
-    if unit in PERCENT_UNITS:
-        return f"{100 * value:.0f} %"
+    unit = _words(name)[1]
+    shown = percent_unit(unit)
     if unit == "per month":
-        return f"{100 * value:g} % a month"
+        return f"{100 * value:g} {shown}"
+    if shown is not None:
+        return f"{100 * value:.0f} {shown}"
     if unit == "months":
         return f"{value:g} months"
     return f"{value:.2g}" if isinstance(value, float) and value != round(value) else fmt(value)

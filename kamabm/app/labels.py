@@ -1,9 +1,10 @@
-"""What the explorer calls each parameter: plain words and real units for its controls.
+"""The explorer's controls: which parameters it offers, in which groups, and how.
 
-Only the *wording* lives here. Every control's range, default and meaning is read from
-:class:`~kamabm.model.params.Parameters`; a share is shown in percent (the slider moves in
-whole percent, the model receives a fraction), everything else in the parameter's own
-unit. This module imports nothing of the web stack, so it can be tested without it.
+Every control's label, range, default and meaning is read from the parameter's spec
+(:class:`~kamabm.model.params.Parameters`; the label through :func:`kamabm.names.label`,
+as chart axes name it); a share is shown in percent (the slider moves in whole percent,
+the model receives a fraction), everything else in the parameter's own unit. This module
+imports nothing of the web stack, so it can be tested without it.
 """
 
 from __future__ import annotations
@@ -12,26 +13,7 @@ import math
 from dataclasses import dataclass
 
 from kamabm.model.params import LEVER, Parameters
-
-#: Plain-language label of each parameter the explorer offers, with its unit in words.
-LABELS: dict[str, str] = {
-    "client_revenue_share": "Key clients' share of turnover (%)",
-    "kam_pressure": "Sales pressure on KAMs, 0 none to 1 maximum",
-    "buyer_detachment": "Buyers' detachment, 0 owner-run to 1 procurement-run",
-    "n_suppliers": "Competing suppliers",
-    "n_key_buyers": "Key clients (each supplier has one KAM per client)",
-    "kpi_margin_weight": "Margin in the KAMs' bonus, 0 volume only to 1 margin only",
-    "training": "Training with protected learning time, 0 none to 1 full",
-    "deal_review": "Deal review and pricing limits, 0 none to 1 strict",
-    "senior_support": "Senior managers at key negotiations, 0 never to 1 always",
-    "rotation_months": "Rotate KAMs between clients every ... months (0 never)",
-    "smb_growth": "Extra small-client acquisition (% more clients a month)",
-    "learning_ability": "KAMs' chance to learn from a hard negotiation (%)",
-    "pressure_change_month": "Change the sales pressure after month (0 never)",
-    "pressure_after_change": "Sales pressure after that month, 0 none to 1 maximum",
-    "horizon_months": "Length of the run (months)",
-    "key_share_concentration": "How unequal the key clients are, 0 equal to 4 one dominates",
-}
+from kamabm.names import label, percent_unit
 
 #: The controls by group, in the order shown; the two that matter most come first.
 GROUPS: dict[str, tuple[str, ...]] = {
@@ -39,12 +21,13 @@ GROUPS: dict[str, tuple[str, ...]] = {
                "n_key_buyers"),
     "Management levers": tuple(n for n in Parameters.names()
                                if Parameters.spec(n).group == LEVER),
+    # ... and, last, the constants of the capture rules that matter most (ODD, Calibration):
+    # the threshold of the drive to the client's side, the employer's pull back, the
+    # strength of identification and the colleagues' influence.
     "Advanced": ("learning_ability", "key_share_concentration", "pressure_change_month",
-                 "pressure_after_change", "horizon_months"),
+                 "pressure_after_change", "horizon_months", "theta", "employer_pull",
+                 "identification_gain", "peer_influence"),
 }
-
-#: Units shown in percent: the slider shows 100 times the model's value.
-PERCENT_UNITS = ("share", "probability", "per month")
 
 #: Seed of the first run a page shows (the ``kamabm run`` default too), and the highest.
 DEFAULT_SEED = 1
@@ -117,7 +100,7 @@ def control(name: str) -> Control:
     """The control of parameter ``name``: range, default and meaning from its spec."""
     spec = Parameters.spec(name)
     integer = Parameters.is_integer(name)
-    scale = 100.0 if spec.unit in PERCENT_UNITS and not integer else 1.0
+    scale = 100.0 if percent_unit(spec.unit) is not None and not integer else 1.0
     step = slider_step(name)
     low = spec.low + step if spec.low_open else spec.low
     high = spec.high - step if spec.high_open else spec.high
@@ -126,7 +109,8 @@ def control(name: str) -> Control:
         return int(x) if integer else round(x * scale, 10)
 
     meaning = spec.meaning[0].upper() + spec.meaning[1:]
-    return Control(name, LABELS.get(name, name), f"{meaning} [{name}]", shown(low),
+    text = label(name, percent=scale == 100.0)
+    return Control(name, text[0].upper() + text[1:], f"{meaning} [{name}]", shown(low),
                    shown(high), shown(step), shown(Parameters.default(name)), scale, integer)
 
 

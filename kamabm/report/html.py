@@ -22,7 +22,7 @@ import pandas as pd
 from kamabm.analysis.results import SweepResults
 from kamabm.analysis.tables import INTERVENTION_OUTCOMES, SUMMARY_OUTCOMES, Analysis
 from kamabm.model.params import Parameters
-from kamabm.names import CAPTURE_RATE, KEY_MARGIN, SUPPLIER_MARGIN, fmt, human, pct, value_text
+from kamabm.names import CAPTURE_RATE, fmt, human, pct, value_text
 from kamabm.report.charts.base import Chart
 from kamabm.report.plots import make_charts
 from kamabm.report.summary import Summary, detailed_findings, executive_summary
@@ -57,13 +57,9 @@ a{color:inherit;text-decoration:none}
 }
 """
 
-#: Short headers of the summary table's outcome columns.
-_SUMMARY_HEADERS = {
-    "n_runs": "runs", CAPTURE_RATE: "KAMs captured", KEY_MARGIN:
-    "key-account margin", SUPPLIER_MARGIN: "supplier net margin", "operational_share":
-    "operational time", "client_satisfaction": "client satisfaction", "deadlock_rate":
-    "deadlocks", "erosion": "margin eroded", "capture_rate_sd": "captured, spread (sd, points)",
-}
+#: Headers of the summary table's columns that are not outcomes (outcomes go by label).
+_DERIVED_HEADERS = {"erosion": "margin eroded",
+                    "capture_rate_sd": f"{human(CAPTURE_RATE)}, spread (sd, points)"}
 
 
 def _e(text: object) -> str:
@@ -191,10 +187,10 @@ def summary_display(an: Analysis) -> pd.DataFrame:
             values = summary[name].to_numpy(float)
         else:
             continue
-        shown[_SUMMARY_HEADERS.get(name, human(name))] = [
+        shown[_DERIVED_HEADERS.get(name) or human(name)] = [
             pct(v) if np.isfinite(v) else "" for v in values]
     spread = summary["capture_rate_sd"].to_numpy(float)
-    shown[_SUMMARY_HEADERS["capture_rate_sd"]] = [
+    shown[_DERIVED_HEADERS["capture_rate_sd"]] = [
         f"{100 * v:.1f}" if np.isfinite(v) else "" for v in spread]
     return shown
 
@@ -229,16 +225,16 @@ def _parameters_html(res: SweepResults) -> str:
         spec = Parameters.spec(v.name)
         values = (", ".join(f"{x:g}" for x in v.values) if v.values is not None
                   else f"{v.low:g} to {v.high:g} ({exp.design.method})")
-        rows.append({"parameter": v.name, "role": v.role, "values": values,
-                     "unit": spec.unit, "meaning": spec.meaning})
+        rows.append({"parameter": v.name, "label": spec.label, "role": v.role,
+                     "values": values, "unit": spec.unit, "meaning": spec.meaning})
     varied = pd.DataFrame(rows)
     base = exp.base.as_dict()
-    fixed = pd.DataFrame([{"parameter": k, "value": fmt(v), "default":
-                           fmt(Parameters.default(k)), "unit": Parameters.spec(k).unit,
-                           "meaning": Parameters.spec(k).meaning}
+    fixed = pd.DataFrame([{"parameter": k, "label": Parameters.spec(k).label, "value": fmt(v),
+                           "default": fmt(Parameters.default(k)),
+                           "unit": Parameters.spec(k).unit, "meaning": Parameters.spec(k).meaning}
                           for k, v in base.items() if k not in res.varied])
     changed = fixed[fixed.value != fixed.default]
-    words = ("parameter", "role", "values", "unit", "meaning")
+    words = ("parameter", "label", "role", "values", "unit", "meaning")
     return ("<h3>Varied</h3>" + table_html(varied, left=words) +
             "<h3>Fixed at other than their default</h3>" +
             (table_html(changed, left=words) if not changed.empty else "<p>none</p>") +

@@ -23,11 +23,11 @@ from kamabm.analysis.results import (
     SENSITIVITY,
 )
 from kamabm.analysis.tables import Analysis
-from kamabm.model.params import LEVER, RUN, Parameters
-from kamabm.model.spec import STRUCTURAL
+from kamabm.model.params import LEVER, RUN, STRUCTURAL, Parameters
 from kamabm.names import (
     CAPTURE_RATE,
     KEY_MARGIN,
+    MOST_CAPTURED,
     PRESSURE,
     SUPPLIER_MARGIN,
     human,
@@ -183,7 +183,7 @@ def _map_points(an: Analysis) -> list[str]:
                       f"KAMs are captured even at the {end} {human(along)} tested.")
     means = an.cells
     assert means is not None  # computed for every map
-    high, low = means[means[CAPTURE_RATE] >= 0.5], means[means[CAPTURE_RATE] < 0.1]
+    high, low = means[means[CAPTURE_RATE] >= MOST_CAPTURED], means[means[CAPTURE_RATE] < 0.1]
     for name in an.margins:
         if high.empty or low.empty:
             break
@@ -290,7 +290,7 @@ def _erosion_point(an: Analysis) -> str | None:
     if not set(EROSION) <= set(runs.columns):
         return None
     total = runs[list(EROSION)].sum(axis=1)
-    high = runs[CAPTURE_RATE] >= 0.5
+    high = runs[CAPTURE_RATE] >= MOST_CAPTURED
     if not (high.any() and (~high).any()):
         return None
     share = runs.loc[high, "erosion_price"].sum() / total[high].sum()
@@ -344,13 +344,13 @@ def _map_details(an: Analysis) -> list[str]:
                    f"{along} = {row.critical:.2f} (95 % bootstrap band {low} to {high}).")
     means = an.cells
     assert means is not None  # computed for every map
-    high, low = means[means[CAPTURE_RATE] >= 0.5], means[means[CAPTURE_RATE] < 0.1]
-    for name, meaning in MARGINS.items():
+    high, low = means[means[CAPTURE_RATE] >= MOST_CAPTURED], means[means[CAPTURE_RATE] < 0.1]
+    for name in MARGINS:
         if name not in means or high.empty or low.empty:
             continue
         gap = an.margin_gaps[name]
         out.append(
-            f"{meaning.split(' (')[0].capitalize()} averages {pct(high[name].mean())} at "
+            f"{_cap(human(name))} averages {pct(high[name].mean())} at "
             f"the {len(high)} design points where most KAMs are captured and "
             f"{pct(low[name].mean())} at the {len(low)} where fewer than 10 % are; at equal "
             f"{along}, captured runs earn {-100 * gap['gap']:.1f} points less.")

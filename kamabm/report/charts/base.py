@@ -12,7 +12,7 @@ import pandas as pd
 
 from kamabm.analysis.results import SweepResults
 from kamabm.model.params import Parameters
-from kamabm.names import fmt
+from kamabm.names import setting_text
 
 DPI = 300
 
@@ -91,11 +91,11 @@ def title(fig: Any, headline: str) -> None:
 def setting(res: SweepResults) -> str:
     """The experiment, its runs and the fixed settings that differ from the defaults."""
     base = res.experiment.base.as_dict()
-    shown = [f"{k} = {fmt(v)}" for k, v in base.items()
-             if k not in res.varied and v != Parameters.default(k)]
+    shown = setting_text({k: v for k, v in base.items()
+                          if k not in res.varied and v != Parameters.default(k)})
     reps = res.experiment.replications
     return (f"Experiment {res.experiment.name}: {len(res.runs)} runs, {reps} replications "
-            f"per point" + (f"; {', '.join(shown)}" if shown else "") + ".")
+            f"per point" + (f"; {shown}" if shown else "") + ".")
 
 
 def change(drop: float) -> str:

@@ -19,7 +19,8 @@ import pandas as pd
 from kamabm.analysis.ensemble import EnsembleAnalysis, ensemble_sentences
 from kamabm.analysis.results import CAPTURE_5Y, CAPTURE_RATE
 from kamabm.analysis.tables import Analysis
-from kamabm.names import KEY_MARGIN, SUPPLIER_MARGIN, human, label, pct, value_text
+from kamabm.model.params import LAST_YEAR
+from kamabm.names import KEY_MARGIN, MOST_CAPTURED, SUPPLIER_MARGIN, human, label, pct, value_text
 from kamabm.report.charts.base import Chart, edges, figure, save, setting, title
 from kamabm.report.charts.palette import CAPTURE_CMAP, CAPTURED, LOYAL, MARGIN, OPERATIONAL
 
@@ -103,24 +104,25 @@ def ensemble_phase(an: Analysis, out: Path) -> Chart:
     title(fig, text)
     files = save(fig, found.band, out, "ensemble_phase")
     sentences = ensemble_sentences(found)
-    caption = (f"Mean share of KAMs captured over the posterior draws at every ({along}, "
-               f"{across}) point, at year 5 and at the end of the runs. Thin lines: each "
-               "draw's capture boundary (isotonic fit of capture on " + along + " crossing "
-               "50 %). Shaded: the band holding 95 % of all draws' bootstrap boundaries "
-               "pooled (seed uncertainty within each draw, structural uncertainty across "
-               "draws); where it reaches the right edge, capture stays under 50 % at every "
-               "share in more than 2.5 % of them. White line: median of the draws' "
-               "boundaries; dashed: the boundary at the default constants, from "
+    half = pct(MOST_CAPTURED, 0)
+    caption = (f"Mean share of KAMs captured over the posterior draws at every "
+               f"({human(along)}, {human(across)}) point, at year 5 and at the end of the "
+               f"runs. Thin lines: each draw's capture boundary (isotonic fit of capture on "
+               f"{human(along)} crossing {half}). Shaded: the band holding 95 % of all draws' "
+               "bootstrap boundaries pooled (seed uncertainty within each draw, structural "
+               "uncertainty across draws); where it reaches the right edge, capture stays "
+               f"under {half} at every share in more than 2.5 % of them. White line: median "
+               "of the draws' boundaries; dashed: the boundary at the default constants, from "
                f"{found.default_source}. " + _setting(an, found))
     return Chart("ensemble_phase", text, caption, files, " ".join(sentences[:2]))
 
 
 #: The margin effects drawn, in order, with short labels.
 _MARGIN_MEASURES = {
-    f"{KEY_MARGIN}_contrast": "key-account margin,\nhigh- minus low-risk",
-    f"{SUPPLIER_MARGIN}_contrast": "supplier margin,\nhigh- minus low-risk",
-    f"{KEY_MARGIN}_gap": "key-account margin,\ncaptured minus not",
-    f"{SUPPLIER_MARGIN}_gap": "supplier margin,\ncaptured minus not",
+    f"{KEY_MARGIN}_contrast": f"{human(KEY_MARGIN)},\nhigh- minus low-risk",
+    f"{SUPPLIER_MARGIN}_contrast": f"{human(SUPPLIER_MARGIN)},\nhigh- minus low-risk",
+    f"{KEY_MARGIN}_gap": f"{human(KEY_MARGIN)},\ncaptured minus not",
+    f"{SUPPLIER_MARGIN}_gap": f"{human(SUPPLIER_MARGIN)},\ncaptured minus not",
 }
 _CAPTURE_MEASURES = {
     f"{CAPTURE_5Y}_high": "high-risk, year 5",
@@ -179,8 +181,9 @@ def ensemble_margins(an: Analysis, out: Path) -> Chart:
     high = per_draw["high_setting"].iloc[0]
     low = per_draw["low_setting"].iloc[0]
     caption = (f"Each dot is one draw (constant set): left, KAMs captured at the high-risk "
-               f"setting ({found.along}/{found.across} {high}) and the low-risk one ({low}) "
-               "at year 5 and at the end; right, key-account gross margin (last 12 months) "
+               f"setting ({human(found.along)} / {human(found.across)} {high}) and the "
+               f"low-risk one ({low}) at year 5 and at the end; right, key-account gross "
+               f"margin (last {LAST_YEAR} months) "
                "and supplier net margin (over the run) at the high-risk minus the low-risk "
                "setting, and in mostly captured runs minus the others at equal share (only "
                "draws holding both kinds at some share). Bars: the central 95 % of draws; "

@@ -9,7 +9,7 @@ import pandas as pd
 
 from kamabm.analysis.results import INTERVENTIONS
 from kamabm.analysis.tables import INTERVENTION_OUTCOMES, Analysis
-from kamabm.names import CAPTURE_RATE, fmt, human, label, short, value_text
+from kamabm.names import CAPTURE_RATE, fmt, human, known, label, value_text
 from kamabm.report.charts.base import Chart, figure, save, setting, title
 from kamabm.report.charts.palette import CAPTURED, EROSION_COLOURS, LOYAL
 from kamabm.stats import EROSION
@@ -36,10 +36,10 @@ def interventions(an: Analysis, out: Path) -> Chart:
         ax.scatter(100 * part["diff"], y, c=colours, s=30, zorder=3)
         ax.axvline(0, color="grey", lw=0.8)
         control = 100 * part["control_mean"].iloc[0]
-        ax.set_xlabel(f"change in {INTERVENTION_OUTCOMES[name]}\n"
+        ax.set_xlabel(f"change in {human(name)} (points of %)\n"
                       f"(status quo {control:.1f} %)")
     value = table.groupby("treatment", sort=False)["treated_value"].first()
-    ticks = [t if np.isnan(value[t]) else f"{human(t)}: {value_text(t, value[t])}"
+    ticks = [setting_name(t) if np.isnan(value[t]) else f"{human(t)}: {value_text(t, value[t])}"
              for t in treatments]
     axes[0, 0].set_yticks(y, ticks, fontsize=8)
     cap = table[table.outcome == CAPTURE_RATE].set_index("treatment")
@@ -52,6 +52,11 @@ def interventions(an: Analysis, out: Path) -> Chart:
                "differences, bars 95 % t intervals over the pairs; blue: better, vermillion: "
                "worse, grey: not significant. " + setting(an.results))
     return Chart("interventions", finding, caption, files, finding)
+
+
+def setting_name(treatment: str) -> str:
+    """A treatment in plain words: a lever by its label; "status quo", "all levers" as is."""
+    return human(treatment) if known(treatment) else treatment
 
 
 def intervention_finding(capture: pd.DataFrame) -> str:
@@ -82,7 +87,8 @@ def erosion(an: Analysis, out: Path) -> Chart:
     table = an.erosion
     assert table is not None  # computed for every sweep this chart is planned for
     by = "treatment" if an.kind == INTERVENTIONS else an.factors[1]
-    ticks = list(table[by]) if by == "treatment" else [fmt(v) for v in table[by]]
+    ticks = ([setting_name(t) for t in table[by]] if by == "treatment"
+             else [fmt(v) for v in table[by]])
     fig, axes = figure(max(6.0, 0.45 * len(table) + 3), 4.6)
     ax = axes[0, 0]
     x = np.arange(len(table))
@@ -100,7 +106,8 @@ def erosion(an: Analysis, out: Path) -> Chart:
     share = {c: worst[f"share_{c}"] for c in EROSION}
     top = max(share, key=share.__getitem__)
     name = worst[by]
-    where = name if by == "treatment" else f"{short(by)} {fmt(name)}"
+    where = (setting_name(name) if by == "treatment"
+             else f"{human(by)} {value_text(by, name)}")
     finding = (f"Erosion peaks at {100 * worst['total']:.1f} % of revenue ({where}); "
                f"{EROSION[top]} make {100 * share[top]:.0f} % of it, extra demands "
                f"{100 * share['erosion_demands']:.0f} % and diverted resources "

@@ -7,16 +7,18 @@ from typing import Any
 
 import pandas as pd
 
-from kamabm.analysis.results import CAPTURE_5Y, MARGINS
+from kamabm.analysis.results import CAPTURE_5Y
 from kamabm.analysis.tables import Analysis, Boundary
+from kamabm.model.params import FIVE_YEARS, LAST_YEAR
 from kamabm.names import (
     CAPTURE_RATE,
+    MOST_CAPTURED,
     SUPPLIER_MARGIN,
     fmt,
     human,
     label,
     levels_text,
-    short,
+    pct,
     value_text,
 )
 from kamabm.report.charts.base import Chart, edges, figure, save, setting, title
@@ -38,20 +40,23 @@ def boundary_sentence(found: Boundary) -> str:
     inside = found.inside
     word = "above" if direction == 1 else "below"
     never, always = found.outside()
+    half = pct(MOST_CAPTURED, 0)
     if inside.empty:
         if len(never) == len(table):
-            return "Capture probability stays under 50 % everywhere in the swept range"
+            return f"Capture probability stays under {half} everywhere in the swept range"
         if len(always) == len(table):
             return "Most KAMs are captured everywhere in the swept range"
-        return "Capture probability crosses 50 % outside the swept range"
+        return f"Capture probability crosses {half} outside the swept range"
     first, last = inside.iloc[0], inside.iloc[-1]
-    text = (f"Most KAMs are captured {word} {short(along)} {first.critical:.2f} at "
-            f"{short(across)} {fmt(first.level)}")
+    text = (f"Most KAMs are captured {word} {human(along)} "
+            f"{value_text(along, first.critical)} at {human(across)} "
+            f"{value_text(across, first.level)}")
     if len(inside) > 1:
-        text += f", {word} {last.critical:.2f} at {fmt(last.level)}"
+        text += (f", {word} {value_text(along, last.critical)} at "
+                 f"{value_text(across, last.level)}")
     if never:
-        text += (f"; at {short(across)} {levels_text(never, table.level)}, at no "
-                 f"{short(along)} swept")
+        levels = levels_text(never, table.level, lambda v: value_text(across, v))
+        text += f"; at {human(across)} {levels}, at no {human(along)} swept"
     return text
 
 
@@ -112,14 +117,15 @@ def phase_diagram(an: Analysis, out: Path) -> Chart:
     assert found is not None  # computed for every sweep this chart is planned for
     fig, csv = _capture_map(an, CAPTURE_RATE, found,
                             "KAMs captured at the end (% of KAMs, mean)",
-                            "capture boundary (50 % captured)", "")
+                            f"capture boundary ({pct(MOST_CAPTURED, 0)} captured)", "")
     headline = boundary_headline(found)
     title(fig, headline)
     files = save(fig, csv, out, "phase_diagram")
-    caption = (f"Mean share of KAMs captured at the end of the run at every ({along}, "
-               f"{across}) point; the white line is the capture boundary, where the "
-               "isotonic fit of capture on " + along + " crosses 50 %, and the shaded band "
-               "its 95 % bootstrap interval over replications. " + setting(an.results))
+    caption = (f"Mean share of KAMs captured at the end of the run at every ({human(along)}, "
+               f"{human(across)}) point; the white line is the capture boundary, where the "
+               f"isotonic fit of capture on {human(along)} crosses {pct(MOST_CAPTURED, 0)}, "
+               "and the shaded band its 95 % bootstrap interval over replications. "
+               + setting(an.results))
     return Chart("phase_diagram", headline, caption, files, boundary_sentence(found))
 
 
@@ -127,7 +133,8 @@ def transient_map(an: Analysis, out: Path) -> Chart:
     """The five-year map of a long-run sweep, beside its long-run phase diagram.
 
     Same axes and scale as :func:`phase_diagram`, from the capture rate every run records
-    at month 60; the white line is the five-year capture boundary with its band.
+    at month :data:`~kamabm.model.params.FIVE_YEARS`; the white line is the five-year
+    capture boundary with its band.
     """
     along, across = an.factors
     found = an.transient
@@ -138,11 +145,11 @@ def transient_map(an: Analysis, out: Path) -> Chart:
     headline = "After five years: " + boundary_headline(found)
     title(fig, headline)
     files = save(fig, csv, out, "transient_map")
-    caption = (f"The same runs as the phase diagram, read after five years (month 60) "
-               f"instead of at their end: mean share of KAMs captured at every ({along}, "
-               f"{across}) point, with the five-year capture boundary and its 95 % "
-               "bootstrap band. Where the two maps differ, the five-year map shows a "
-               "transient. " + setting(an.results))
+    caption = (f"The same runs as the phase diagram, read after five years (month "
+               f"{FIVE_YEARS}) instead of at their end: mean share of KAMs captured at every "
+               f"({human(along)}, {human(across)}) point, with the five-year capture boundary "
+               "and its 95 % bootstrap band. Where the two maps differ, the five-year map "
+               "shows a transient. " + setting(an.results))
     return Chart("transient_map", headline, caption, files, boundary_sentence(found))
 
 
@@ -156,7 +163,7 @@ def margin_maps(an: Analysis, out: Path) -> Chart:
     inside = an.boundary.inside
     for ax, name in zip(axes[0], margins, strict=True):
         grid = an.grid(name)
-        heat(ax, fig, grid, MARGIN_CMAP, MARGINS[name].replace("(", "(mean, ", 1))
+        heat(ax, fig, grid, MARGIN_CMAP, label(name, percent=True).replace("(", "(mean, ", 1))
         if not inside.empty:
             ax.plot(inside.critical, inside.level, color="white", lw=1.6, ls="--",
                     label="capture boundary")
@@ -166,14 +173,14 @@ def margin_maps(an: Analysis, out: Path) -> Chart:
         frames.append(grid.stack().rename(f"{name}_mean"))
         cells = grid.stack()
         top, low = cells.idxmax(), cells.idxmin()
-        ax.set_title(f"{MARGINS[name].split(' (')[0]}: {100 * cells.max():.1f} % at "
+        ax.set_title(f"{human(name)}: {100 * cells.max():.1f} % at "
                      f"({fmt(top[1])}, {fmt(top[0])}) to {100 * cells.min():.1f} % at "
                      f"({fmt(low[1])}, {fmt(low[0])})", fontsize=8.5)
     capture = an.grid(CAPTURE_RATE).stack()
     key = SUPPLIER_MARGIN if SUPPLIER_MARGIN in margins else margins[0]
     cells = an.grid(key).stack()
     worst, best = cells.idxmin(), cells.idxmax()
-    margin = MARGINS[key].split(" (")[0]
+    margin = human(key)
     at_worst, at_best = round(100 * capture[worst]), round(100 * capture[best])
     if at_worst == at_best:  # a tie is named as one, not as a contrast
         finding = (f"The lowest and the highest {margin} both fall where {at_worst} % of "
@@ -184,7 +191,7 @@ def margin_maps(an: Analysis, out: Path) -> Chart:
     title(fig, finding)
     files = save(fig, pd.concat(frames, axis=1).reset_index(), out, "margin_maps")
     caption = ("Mean supplier net margin (after cost to serve and granted demands, over the "
-               "whole run) and key-account gross margin (last 12 months) at every design "
-               "point, on the axes of the phase diagram; dashed: the capture boundary. "
+               f"whole run) and key-account gross margin (last {LAST_YEAR} months) at every "
+               "design point, on the axes of the phase diagram; dashed: the capture boundary. "
                + setting(an.results))
     return Chart("margin_maps", finding, caption, files, finding)

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from kamabm.analysis.mechanisms import best_dose, share_effects
-from kamabm.names import CAPTURE_RATE, CLIENT_SHARE, SUPPLIER_MARGIN, fmt, human
+from kamabm.names import CAPTURE_RATE, CLIENT_SHARE, SUPPLIER_MARGIN, human, value_text
 from kamabm.report.charts.base import Chart, figure, save, title
 from kamabm.report.charts.palette import CAPTURED, LOYAL, SEQUENCE
 
@@ -31,7 +31,7 @@ def knockouts(table: pd.DataFrame, out: Path, setting: str) -> Chart:
         mean = 100 * rows["mean"].to_numpy(float)
         err = 100 * np.vstack([rows["mean"] - rows["low"], rows["high"] - rows["mean"]])
         ax.barh(y, mean, height, xerr=np.clip(err, 0, None), color=SEQUENCE[j % 7],
-                label=f"key clients {100 * level:.0f} % of turnover", capsize=2)
+                label=f"{human(CLIENT_SHARE)} {value_text(CLIENT_SHARE, level)}", capsize=2)
     ax.set_yticks(np.arange(len(names)), names)
     ax.invert_yaxis()
     ax.set_xlim(0, 105)
@@ -43,8 +43,9 @@ def knockouts(table: pd.DataFrame, out: Path, setting: str) -> Chart:
     carried = effects[~effects.variant.isin(combined)].copy()
     carried["lost"] = full - carried["share_effect"]
     top = carried.sort_values("lost", ascending=False).iloc[0]
-    headline = (f"Client share moves capture by {100 * full:.0f} points; without "
-                f"{top.variant[3:]} it moves it by {100 * top.share_effect:.0f}")
+    share = human(CLIENT_SHARE)
+    headline = (f"{share[0].upper() + share[1:]} moves capture by {100 * full:.0f} points; "
+                f"without {top.variant[3:]} it moves it by {100 * top.share_effect:.0f}")
     title(fig, headline)
     files = save(fig, table, out, "knockouts")
     caption = ("Share of KAMs captured at each key-client share, with every mechanism on "
@@ -80,12 +81,12 @@ def co_capture(table: pd.DataFrame, out: Path, setting: str) -> Chart:
                 "without peer influence")
     title(fig, headline)
     files = save(fig, table, out, "co_capture")
-    caption = (f"At key-client share {fmt(middle)}: how much more often two KAMs are both "
-               "captured when they work for the same supplier (on different clients), or "
-               "serve the same key client (for rival suppliers), than two KAMs who share "
-               "neither; 0 means independent captures. Means over replications with 95 % "
-               "t intervals; 'no interaction' switches off peer influence and rival "
-               "benchmarking. " + setting)
+    caption = (f"At {human(CLIENT_SHARE)} {value_text(CLIENT_SHARE, middle)}: how much more "
+               "often two KAMs are both captured when they work for the same supplier (on "
+               "different clients), or serve the same key client (for rival suppliers), "
+               "than two KAMs who share neither; 0 means independent captures. Means over "
+               "replications with 95 % t intervals; 'no interaction' switches off peer "
+               "influence and rival benchmarking. " + setting)
     return Chart("co_capture", headline, caption, files, headline)
 
 
@@ -109,7 +110,7 @@ def dose_response(table: pd.DataFrame, out: Path, setting: str) -> Chart:
     margin = table[table.outcome == SUPPLIER_MARGIN]
     best = margin.loc[margin["mean"].idxmax()]
     headline = (f"Best single lever for the margin: {human(best.lever)} at "
-                f"{fmt(best_dose(table, best.lever))}")
+                f"{value_text(best.lever, best_dose(table, best.lever))}")
     title(fig, headline)
     files = save(fig, table, out, "dose_response")
     caption = ("Each lever alone from off to full, the others off, at the experiment's "

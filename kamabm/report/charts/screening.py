@@ -1,5 +1,8 @@
 """The chart of a Morris screening: mu* against sigma, one panel per outcome.
 
+Factors and outcomes are named by their labels; an outcome a custom run function reports
+without a label keeps its name.
+
 It draws the indices :func:`kamabm.experiments.screening.run_screening` writes
 (``morris.csv``); it computes none (``kamabm screen`` draws it).
 """
@@ -12,6 +15,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from kamabm.names import human, known
 from kamabm.report.charts.base import figure, save
 from kamabm.report.charts.palette import ACTIVITY, CAPTURED, LOYAL, MARGIN, OPERATIONAL, PRICE
 
@@ -55,9 +59,10 @@ def plot_screening(indices: pd.DataFrame, out: str | Path, *, title: str = "") -
                        for px, py in placed)
             placed.append((x, y))
             leader = {"arrowstyle": "-", "lw": 0.4, "color": "#777777"} if near else None
-            ax.annotate(", ".join(names), (x, y), fontsize=7, xytext=(8, 3 - 10 * near),
-                        textcoords="offset points", arrowprops=leader)
-        ax.set_title(outcome, fontsize=10)
+            ax.annotate(", ".join(_say(n) for n in names), (x, y), fontsize=7,
+                        xytext=(8, 3 - 10 * near), textcoords="offset points",
+                        arrowprops=leader)
+        ax.set_title(_say(outcome), fontsize=10)
         ax.set_xlabel("mu* (mean |elementary effect| per full range)")
         ax.set_ylabel("sigma (spread of elementary effects)")
         ax.set_xlim(left=0)
@@ -74,10 +79,14 @@ def plot_screening(indices: pd.DataFrame, out: str | Path, *, title: str = "") -
     return list(save(fig, indices, out, "morris"))
 
 
+def _say(name: str) -> str:
+    return human(name) if known(name) else name
+
+
 def chart_title(indices: pd.DataFrame) -> str:
     """A title stating the finding: the leading factor of each outcome."""
     parts = []
     for outcome, table in indices.groupby("outcome", sort=False):
         first = table.nsmallest(1, "rank").iloc[0]
-        parts.append(f"{outcome}: {first['parameter']}")
+        parts.append(f"{_say(outcome)}: {_say(first['parameter'])}")
     return "Morris screening, factor with the largest mu* - " + "; ".join(parts)

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from kamabm.analysis.tables import Analysis
-from kamabm.names import human, short
+from kamabm.names import human
 from kamabm.report.charts.base import Chart, figure, save, setting, title
 from kamabm.report.charts.palette import LOYAL, OPERATIONAL
 
@@ -30,15 +30,18 @@ def sensitivity(an: Analysis, out: Path) -> Chart:
         ax.barh(y - 0.2, part["S1"], height=0.38, xerr=part["S1_conf"], color=OPERATIONAL,
                 label="first order (alone)", error_kw={"lw": 0.8})
         ax.axvline(0, color="grey", lw=0.8)
-        ax.set_title(short(outcome), fontsize=9)
+        ax.set_title(human(outcome), fontsize=9)
         ax.set_xlabel("Sobol index (share of variance)")
-        ax.set_yticks(y, [short(n) for n in order], fontsize=8)
+        ax.set_yticks(y, [human(n) for n in order], fontsize=8)
     axes[0, 0].legend(fontsize=8, frameon=False, loc="lower right")
     top = first.sort_values("ST", ascending=False)
     lead, second = top.index[0], top.index[1]
-    finding = (f"{short(lead)} has the largest total effect on {short(outcomes[0])} "
+    # The full finding is the analyst's: it names factors by code name (spaced), as the
+    # detailed findings do; the title says the same in plain words.
+    code = {n: n.replace("_", " ") for n in (lead, second, outcomes[0])}
+    finding = (f"{code[lead]} has the largest total effect on {code[outcomes[0]]} "
                f"(index {top.loc[lead, 'ST']:.2f} ± {top.loc[lead, 'ST_conf']:.2f}, alone "
-               f"{top.loc[lead, 'S1']:.2f}), then {short(second)} "
+               f"{top.loc[lead, 'S1']:.2f}), then {code[second]} "
                f"({top.loc[second, 'ST']:.2f} ± {top.loc[second, 'ST_conf']:.2f})")
     # leaders whose intervals overlap are a tie, and are named as one
     tied = (top.loc[lead, "ST"] - top.loc[lead, "ST_conf"]
