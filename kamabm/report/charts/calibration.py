@@ -2,6 +2,7 @@
 
 They draw the tables :func:`kamabm.experiments.calibration_fit.fit` writes
 (``targets.csv``, ``posterior.csv``); they compute none (``kamabm calibrate`` draws them).
+Outcomes and constants are named by their labels; a target keeps the name its file gives.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import pandas as pd
 
 from kamabm.experiments.calibration import Calibration
 from kamabm.model.params import Parameters
+from kamabm.names import human, known, label
 from kamabm.report.charts.base import figure, save
 from kamabm.report.charts.palette import CAPTURED, LOYAL
 
@@ -42,8 +44,9 @@ def plot_calibration(targets: pd.DataFrame, posterior: pd.DataFrame, calibration
         ax.plot(row.posterior_mean, 0, "o", color=blue, ms=5)
         ax.set_yticks([0, 1], ["posterior", "generation 0"], fontsize=7)
         ax.set_ylim(-0.6, 1.6)
-        ax.set_title(f"{row.target}: {row.measure} of {row.outcome} (published {row.value:g} "
-                     f"+- {row.tolerance:g})", fontsize=8, loc="left")
+        outcome = human(row.outcome) if known(row.outcome) else row.outcome
+        ax.set_title(f"{row.target}: {row.measure.replace('_', ' ')} of {outcome} (published "
+                     f"{row.value:g} +- {row.tolerance:g})", fontsize=8, loc="left")
         ax.tick_params(axis="x", labelsize=7)
     matched = int(targets["matched"].sum())
     reached = ("" if epsilon is None else f"; last acceptance distance {epsilon:.3g} "
@@ -61,7 +64,7 @@ def plot_calibration(targets: pd.DataFrame, posterior: pd.DataFrame, calibration
                 weights=posterior["weight"], color=blue, alpha=0.8)
         ax.axvline(Parameters.default(prior.name), color=orange, ls="--", lw=1.2)
         ax.set_xlim(prior.low, prior.high)
-        ax.set_xlabel(prior.name, fontsize=8)
+        ax.set_xlabel(textwrap.fill(label(prior.name), 40), fontsize=8)
         ax.set_yticks([])
     fig.suptitle("Posterior of each fitted constant over its prior range (dashed: the "
                  "model's default)", fontsize=9)
