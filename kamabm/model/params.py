@@ -116,11 +116,11 @@ class Parameters:
     buyer_leverage: float = _p(
         1.5, "per unit share", 0, 10, "how much more a buyer asks for per unit of its share of "
         "the supplier's turnover: it knows its weight (Inderst & Montez 2019)", NEGOTIATION,
-        label="buyers' leverage")
+        label="buyer's leverage")
     rival_benchmark: float = _p(
         0.5, "weight", 0, 1, "weight of the lowest price and the richest service a rival "
         "supplier granted in the buyer's targets: 'another will accept' (E5)", NEGOTIATION,
-        label="benchmarking against rivals")
+        label="rival benchmarking")
     switching_cost: float = _p(
         0.05, "share of price", 0, 0.5, "real cost to the buyer firm of moving volume to a rival",
         NEGOTIATION, label="buyers' switching cost")
@@ -172,11 +172,11 @@ class Parameters:
     keep_client_override: float = _p(
         1.0, "weight", 0, 1, "how far management, when the firm cannot afford to lose an "
         "account, lowers its KAM's floor and tells him to keep the client (E8)", KAM,
-        label="'keep the client' override")
+        label="management's 'keep the client'")
     peer_influence: float = _p(
         0.3, "weight", 0, 1, "weight of successful colleagues' client-side work in what a KAM's "
         "identification follows (peer effects, Chan, Li & Pierce 2014)", KAM,
-        label="colleagues' influence")
+        label="influence of peers")
     smb_habit_beta: float = _p(
         2.0, "tactic exponent", 0.05, 20, "concession tactic KAMs bring from SMB deals; > 1 "
         "concedes early (E3)", KAM, label="KAMs' concession habit from small clients")

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from kamabm.analysis.mechanisms import best_dose, share_effects
+from kamabm.analysis.mechanisms import MECHANISM_NAMES, best_dose, share_effects
 from kamabm.names import CAPTURE_RATE, CLIENT_SHARE, SUPPLIER_MARGIN, human, value_text
 from kamabm.report.charts.base import Chart, figure, save, title
 from kamabm.report.charts.palette import CAPTURED, LOYAL, SEQUENCE
@@ -76,9 +76,10 @@ def co_capture(table: pd.DataFrame, out: Path, setting: str) -> Chart:
     ax.set_ylabel("both captured: excess over pairs\nsharing nothing (points)")
     ax.legend(frameon=False, fontsize=8)
     supplier = shown[(shown.measure == "co_capture_supplier")].set_index("variant")["mean"]
+    peers = MECHANISM_NAMES["peer_influence"]
     headline = (f"Captures cluster inside a firm: +{100 * supplier.get('all on', 0):.0f} "
-                f"points for colleagues, {100 * supplier.get('no peer influence', 0):+.0f} "
-                "without peer influence")
+                f"points for colleagues, {100 * supplier.get(f'no {peers}', 0):+.0f} "
+                f"without {peers}")
     title(fig, headline)
     files = save(fig, table, out, "co_capture")
     caption = (f"At {human(CLIENT_SHARE)} {value_text(CLIENT_SHARE, middle)}: how much more "
