@@ -126,7 +126,8 @@ def test_standard_doses_are_the_interventions_on_levels():
      "key_accounts[2].sharee: unknown key (did you mean share?), expected one of: detachment, "
      "name, negotiator, share"),
     (("replications = 200", "replications = 1"),
-     "run.replications: expected a whole number in [2, 100000] (runs), got 1"),
+     "run.replications: expected a whole number in [2, 10000] (runs; 10,000 give a capture "
+     "share to within 1 point at 95 %), got 1"),
     (('currency = "EUR"', 'currency = "EUR"\nhorizon_years = 5'),
      "client.horizon_years: unknown key (it belongs under [run])"),
     (("[client]", "[clients]"), "clients: unknown key (did you mean client?)"),

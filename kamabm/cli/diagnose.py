@@ -4,8 +4,17 @@ Reads the client file (:func:`kamabm.diagnosis.client.load_client`), runs the cl
 (:func:`kamabm.diagnosis.diagnose.diagnose`) and writes the tables, charts and one-page report
 (:func:`kamabm.diagnosis.report.write_diagnosis`) into ``results/diagnose/<client>/``.
 
-Exit status: 0 success, 2 bad input (a one-line message naming the field and its allowed
-range; nothing written).
+The runs are journaled in the output folder as they finish (``parts/``, as a sweep keeps
+its runs), so a diagnosis stopped in any way (Ctrl-C, SIGTERM, ``kill -9``, a full disk)
+resumes where it stopped when the same command is run again; a folder holding runs of
+another client file or other model code is refused (``--overwrite`` starts afresh). The
+report, tables and charts are written into a temporary folder and moved into place once
+all are written.
+
+Exit status: 0 success; 2 bad input (a one-line message naming the field and its allowed
+range, nothing written), a folder in the way, or output that does not fit (a full disk, a
+read-only folder: one line); 130 interrupted by Ctrl-C, 128 + N by signal N (143 for
+SIGTERM), with one line saying how to resume.
 """
 
 from __future__ import annotations
@@ -14,7 +23,18 @@ import argparse
 import sys
 from pathlib import Path
 
-from kamabm.cli.common import EXIT_OK, fail, unwritable, workers_problem
+from kamabm.cli.common import (
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_USAGE,
+    fail,
+    say,
+    unwritable,
+    workers_problem,
+)
+from kamabm.cli.outputs import cannot_write, in_target, staged
+
+COMMAND = "diagnose"
 
 
 def add_parser(commands: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -34,6 +54,9 @@ def add_parser(commands: argparse._SubParsersAction) -> argparse.ArgumentParser:
                         "depend on it")
     parser.add_argument("--replications", type=int, default=None, metavar="N",
                         help="replications (overrides the file's [run] replications)")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="discard the runs and report of another client file or model "
+                             "code in --out and start afresh")
     parser.add_argument("--deck", action="store_true",
                         help="also write a slide deck (needs the deck extra: python-pptx)")
     parser.add_argument("--quiet", action="store_true", help="no progress lines")
@@ -44,8 +67,12 @@ def run(args: argparse.Namespace) -> int:
     """Carry out ``kamabm diagnose`` with parsed arguments; return the exit status."""
     import dataclasses
 
-    from kamabm.diagnosis.client import MAX_REPLICATIONS, ClientFileError, load_client
-    from kamabm.diagnosis.diagnose import diagnose
+    from kamabm.diagnosis.client import (
+        MAX_REPLICATIONS,
+        REPLICATIONS_WHY,
+        ClientFileError,
+        load_client,
+    )
 
     try:
         client = load_client(args.file)
@@ -54,7 +81,7 @@ def run(args: argparse.Namespace) -> int:
     if args.replications is not None:
         if not 2 <= args.replications <= MAX_REPLICATIONS:
             return fail(None, f"--replications {args.replications}: out of range, allowed "
-                        f"[2, {MAX_REPLICATIONS}]")
+                        f"[2, {MAX_REPLICATIONS}] ({REPLICATIONS_WHY})")
         client = dataclasses.replace(client, replications=args.replications)
     problem = workers_problem(args.workers)
     if problem:
@@ -66,6 +93,17 @@ def run(args: argparse.Namespace) -> int:
             return fail(None, "--deck: the slide deck needs python-pptx: pip install -e "
                         "'.[deck]'")
     out = args.out or Path("results") / "diagnose" / client.slug
+    from kamabm.diagnosis.diagnose import RunsStored, check_folder, diagnose, diagnosis_identity
+    from kamabm.experiments.lock import FolderLockedError
+    from kamabm.experiments.store import StoreError
+    from kamabm.experiments.sweep import SweepInterrupted
+
+    identity = diagnosis_identity(client)
+    try:
+        if out.is_dir():  # before anything is made
+            check_folder(out, identity, overwrite=args.overwrite)
+    except (StoreError, FolderLockedError) as exc:
+        return fail(COMMAND, str(exc), label=None)
     problem = unwritable(out, option="--out")
     if problem:
         return fail(None, problem)
@@ -78,15 +116,37 @@ def run(args: argparse.Namespace) -> int:
               f"{client.replications} replications, {len(client.not_in_place())} levers "
               f"to test -> {out}", file=sys.stderr)
     shown = [-1]
+    done = [0, 0]
 
-    def progress(done: int, total: int) -> None:
-        tenth = 10 * done // total
+    def progress(n: int, total: int) -> None:
+        done[:] = [n, total]
+        tenth = 10 * n // total
         if not quiet and tenth != shown[0]:
             shown[0] = tenth
-            print(f"  {done:,} of {total:,} runs", file=sys.stderr)
+            print(f"  {n:,} of {total:,} runs", file=sys.stderr)
 
-    diag = diagnose(client, workers=args.workers, progress=progress)
-    written = write_diagnosis(diag, out, deck=args.deck, command=command_line())
+    def stopped(how: str) -> str:
+        kept = f"{done[0]:,} of {done[1]:,} runs are stored" if done[1] else "runs so far " \
+            "are stored"
+        return (f"{how}; {kept} in {out}, run the same command again to resume")
+
+    stored = RunsStored(out, identity, overwrite=args.overwrite,
+                        notify=lambda line: say(COMMAND, line))
+    try:
+        diag = diagnose(client, workers=args.workers, progress=progress, store=stored)
+        with staged(out) as tmp:
+            written = [in_target(path, tmp, out)
+                       for path in write_diagnosis(diag, tmp, deck=args.deck,
+                                                   command=command_line())]
+    except (StoreError, FolderLockedError) as exc:
+        return fail(COMMAND, str(exc), label=None)
+    except SweepInterrupted as exc:
+        return fail(COMMAND, stopped(f"stopped by {exc}"), 128 + exc.signum, label=None)
+    except KeyboardInterrupt:
+        return fail(COMMAND, stopped("interrupted"), EXIT_INTERRUPTED, label=None)
+    except OSError as exc:
+        return fail(COMMAND, cannot_write(exc, out) + "; the runs stored so far are kept, "
+                    "run the same command again once there is room", EXIT_USAGE, label=None)
     status, points, notes = diagnosis_points(diag)
     print(status)
     for point in points:

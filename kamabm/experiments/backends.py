@@ -120,19 +120,34 @@ class LocalPool(Backend):
         self.context = multiprocessing.get_context(START_METHOD)
         self.lifeline, self.alive = self.context.Pipe(duplex=False)
 
+    def executor(self, runs_per_task: int = 1) -> ProcessPoolExecutor:
+        """The pool as a :class:`concurrent.futures.Executor` (started on first use).
+
+        For callers that submit their own tasks (the calibration's sampler); its workers
+        are the pool's, started with ``spawn`` and watching this process, and leaving the
+        ``with`` block stops them.
+
+        Args:
+            runs_per_task: model runs one task makes, so that a worker process is
+                replaced after about :data:`RUNS_PER_PROCESS` runs.
+
+        """
+        if self.pool is None:
+            # Mesa < 3.4 keeps every model ever made alive (Agent._ids, mesa/mesa#3179),
+            # about 75 kB a run here; fresh worker processes now and then keep memory flat.
+            self.pool = ProcessPoolExecutor(
+                max_workers=self.workers, mp_context=self.context,
+                max_tasks_per_child=max(1, RUNS_PER_PROCESS // max(1, runs_per_task)),
+                initializer=_watch_parent, initargs=(os.getpid(), self.lifeline))
+        return self.pool
+
     def map(self, job: Job, chunks: Iterable[T], chunk_size: int = 1) -> Iterator[Any]:
         """See :meth:`Backend.map`."""
-        # Mesa < 3.4 keeps every model ever made alive (Agent._ids, mesa/mesa#3179), about
-        # 75 kB a run here; fresh worker processes now and then keep memory flat.
-        self.pool = ProcessPoolExecutor(
-            max_workers=self.workers, mp_context=self.context,
-            max_tasks_per_child=max(1, RUNS_PER_PROCESS // chunk_size),
-            initializer=_watch_parent, initargs=(os.getpid(), self.lifeline))
+        pool = self.executor(chunk_size)
 
         def first(pending: set[Any]) -> Any:
             return wait_futures(pending, return_when=FIRST_COMPLETED)
 
-        pool = self.pool
         yield from _bounded(lambda c: pool.submit(job, c), first, chunks, 2 * self.workers)
 
     def __exit__(self, *exc: object) -> None:
