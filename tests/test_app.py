@@ -1,8 +1,9 @@
 """The students' explorer: its controls, its command, and the page in a real browser.
 
-The browser test starts ``kamabm app`` on a free loopback port, drives Debian's headless
-Chromium through Playwright, moves a slider, resets, steps and checks that the charts
-change. Tests that need the optional ``app`` extra (or the browser) skip without it.
+The browser tests start ``kamabm app`` on a free loopback port and drive Debian's headless
+Chromium through Playwright: they move sliders, reset, step and play, and check the
+charts, the layout and the comparison with a previous run. Tests that need the optional
+``app`` extra (or the browser) skip without it.
 """
 
 from __future__ import annotations
@@ -100,6 +101,21 @@ def test_every_control_reads_its_default_and_range_from_the_parameters():
         assert spec.meaning[1:] in control.help and f"[{name}]" in control.help, name
 
 
+#: The structural constants of the capture rules a student can set under Advanced.
+KEY_CONSTANTS = ("theta", "employer_pull", "identification_gain", "peer_influence")
+
+
+def test_key_structural_constants_have_sliders_under_advanced_made_from_their_spec():
+    from kamabm.app.labels import GROUPS, control
+
+    for name in KEY_CONSTANTS:
+        assert name in GROUPS["Advanced"], name
+        shown, spec = control(name), Parameters.spec(name)
+        assert shown.value(shown.default) == Parameters.default(name), name
+        assert (shown.value(shown.low), shown.value(shown.high)) == (spec.low, spec.high), name
+        assert shown.label.lower().startswith(spec.label.lower()), name
+
+
 def test_shares_are_shown_in_percent_and_given_to_the_model_as_fractions():
     from kamabm.app.labels import control
 
@@ -120,6 +136,33 @@ def test_untouched_controls_give_the_default_parameters_and_seed():
     assert app.parameters(moved) == (Parameters(client_revenue_share=0.8), 7)
 
 
+def test_the_settings_two_runs_differ_in_are_named_in_plain_words():
+    app = _import_app()
+    before = app.default_settings()
+    after = {**before, "kam_pressure": 1.0, "client_revenue_share": 80, "seed": 7}
+    assert app.setting_changes(before, after) == [
+        "random seed was 1 (now 7)", "key clients' share of turnover was 50 % (now 80 %)",
+        "sales pressure on KAMs was 0.5 (now 1)"]
+    assert app.setting_changes(before, dict(before)) == []
+
+
+def test_step_clicks_made_while_the_charts_are_drawn_add_up():
+    app = _import_app()
+    stepper = app.Stepper()
+    for _ in range(3):
+        stepper.ask()
+    assert stepper.take(playing=lambda: False) == 3
+    stepper.ask()
+    stepper.forget()  # Reset or Play: clicks not yet stepped are dropped
+    assert stepper.take(playing=lambda: True) == 0  # while playing, it returns at once
+    stepper.drawn(4)
+    assert stepper.wait_drawn(4, timeout=0.0) and not stepper.wait_drawn(5, timeout=0.0)
+    stepper.close()  # a closed page frees the thread at once
+    started = time.perf_counter()
+    assert stepper.take(playing=lambda: False) == 0 and not stepper.wait_drawn(5)
+    assert time.perf_counter() - started < 1.0
+
+
 def _stepped(months: int, **values):
     from kamabm.model.run import new_model
 
@@ -129,10 +172,18 @@ def _stepped(months: int, **values):
     return model
 
 
-def test_every_chart_redrawn_on_its_frame_matches_a_chart_drawn_afresh():
+def _previous_run(months: int = 40):
+    from kamabm.model.run import run_table
+
+    return run_table(_stepped(months))
+
+
+@pytest.mark.parametrize("with_previous", [False, True], ids=["alone", "with previous run"])
+def test_every_chart_redrawn_on_its_frame_matches_a_chart_drawn_afresh(with_previous):
     drawing = _import_drawing()
+    previous = _previous_run() if with_previous else None
     model = _stepped(30, kam_pressure=1.0)
-    charts = [drawing.LiveChart(spec, model) for spec in drawing.CHARTS]
+    charts = [drawing.LiveChart(spec, model, previous) for spec in drawing.CHARTS]
     before = [chart.png(model) for chart in charts]
     for _ in range(3):
         model.step()
@@ -140,7 +191,29 @@ def test_every_chart_redrawn_on_its_frame_matches_a_chart_drawn_afresh():
         now = chart.png(model)
         assert now.startswith(b"\x89PNG") and now != old, chart.spec.css_class
         # a month's data leaves nothing behind on the frame it was drawn on
-        assert now == drawing.chart_png(chart.spec, model), chart.spec.css_class
+        assert now == drawing.chart_png(chart.spec, model, previous), chart.spec.css_class
+
+
+def test_time_charts_show_a_previous_run_in_grey_dashes_named_in_their_legend():
+    drawing = _import_drawing()
+    from matplotlib.colors import to_rgb
+
+    previous = _previous_run()
+    model = _stepped(30, kam_pressure=1.0)
+    for spec in drawing.CHARTS:
+        alone, compared = (drawing.LiveChart(spec, model, p) for p in (None, previous))
+        lines = [line for ax in compared.axes for line in ax.get_lines()
+                 if line.get_gid() == "previous run"]
+        legend = [t.get_text() for t in compared.axes[0].get_legend().texts]
+        if spec.css_class == "kamabm-market":  # the market now has no time axis
+            assert not lines and "previous run" not in legend
+            assert compared.png(model) == alone.png(model)
+            continue
+        assert lines, spec.css_class
+        assert all(line.get_linestyle() == "--" and to_rgb(line.get_color()) == to_rgb("grey")
+                   for line in lines), spec.css_class
+        assert legend[-1] == "previous run", spec.css_class
+        assert compared.png(model) != alone.png(model), spec.css_class
 
 
 def test_every_chart_shows_the_first_month_already():
@@ -162,12 +235,12 @@ def test_captured_and_loyal_kams_differ_in_line_style_and_marker_not_only_in_col
     model = _stepped(60, kam_pressure=0.8)
     captured = sum(k.captured for k in model.kams)
     assert 0 < captured < len(model.kams), "the test needs both kinds of KAM"
-    axes = drawing.alignment_frame(Figure().add_subplot(), model)
+    axes, _ = drawing.alignment_frame(Figure().add_subplot(), model)
     loyal, dashed = drawing.alignment_data(axes, model)[:2]
     assert len(loyal.get_segments()) + len(dashed.get_segments()) == len(model.kams)
     assert len(dashed.get_segments()) == captured
     assert loyal.get_linestyle() != dashed.get_linestyle()
-    axes = drawing.market_frame(Figure().add_subplot(), model)
+    axes, _ = drawing.market_frame(Figure().add_subplot(), model)
     kams = {a.get_gid(): a for a in drawing.market_data(axes, model) if a.get_gid()}
     assert len(kams["captured KAMs"].get_offsets()) == captured
     loyal_marker, captured_marker = (kams[k].get_paths()[0].vertices
@@ -184,7 +257,9 @@ REDRAW_LIMIT_S = 0.15
 def test_redrawing_every_chart_costs_well_under_a_third_of_a_second():
     drawing = _import_drawing()
     model = _stepped(0, kam_pressure=1.0)
-    charts = [drawing.LiveChart(spec, model) for spec in drawing.CHARTS]
+    # with a previous run's lines too: they are drawn with the frame, not each month
+    previous = _previous_run(60)
+    charts = [drawing.LiveChart(spec, model, previous) for spec in drawing.CHARTS]
     costs = []
     while model.running:
         model.step()
@@ -393,6 +468,36 @@ def test_page_speaks_plain_words_and_hides_mesa_internals(served_app, browser):
     page.close()
 
 
+def test_the_browser_tab_names_the_app_from_the_first_load(served_app, browser):
+    url, _ = served_app
+    app = _import_app()
+    with urllib.request.urlopen(url, timeout=10) as response:
+        html = response.read().decode()
+    assert f"<title>{app.TITLE}</title>" in html  # what the tab shows before the app runs
+    page = browser.new_page()
+    page.goto(url, wait_until="domcontentloaded")
+    assert page.title() == app.TITLE
+    page.wait_for_selector(".kamabm-alignment img", timeout=30_000)
+    assert page.title() == app.TITLE
+    page.close()
+
+
+def test_wide_screen_shows_alignment_and_price_side_by_side_above_the_fold(served_app,
+                                                                          browser):
+    url, _ = served_app
+    page = _open(browser, url, viewport={"width": 1280, "height": 800})
+    columns = page.evaluate("getComputedStyle(document.querySelector('.kamabm-charts'))"
+                            ".gridTemplateColumns.split(' ').length")
+    assert columns == 2
+    alignment, price = (page.locator(f".kamabm-{name} img").bounding_box()
+                        for name in ("alignment", "price"))
+    assert abs(alignment["y"] - price["y"]) < 1  # one row
+    assert price["x"] >= alignment["x"] + alignment["width"]  # side by side
+    assert min(alignment["width"], price["width"]) >= 360
+    assert max(alignment["y"] + alignment["height"], price["y"] + price["height"]) <= 800
+    page.close()
+
+
 def test_narrow_screen_shows_controls_and_charts_in_one_readable_column(served_app, browser):
     url, _ = served_app
     page = _open(browser, url, viewport={"width": 390, "height": 844})
@@ -443,6 +548,126 @@ def test_moving_a_slider_asks_for_reset_and_then_changes_the_charts(served_app, 
         _step(page, 40 - STEPS, until=40)
         page.screenshot(path=shot)
         shutil.copyfile(shot, ROOT / "docs" / "img" / "app.png")
+    page.close()
+
+
+def _open_groups(page) -> list[str]:
+    return page.locator(".v-expansion-panel--active .v-expansion-panel-header") \
+        .all_text_contents()
+
+
+def _toggle_group(page, group: str) -> None:
+    page.locator(".v-expansion-panel-header", has_text=group).click()
+
+
+def test_settings_groups_open_and_stay_open_independently(served_app, browser):
+    url, _ = served_app
+    page = _open(browser, url, viewport={"width": 1280, "height": 800})
+    assert [g.strip() for g in _open_groups(page)] == ["Market"]
+    _toggle_group(page, "Advanced")
+    _toggle_group(page, "Management levers")
+    every = ["Market", "Management levers", "Advanced"]
+    page.wait_for_function(f"document.querySelectorAll('.v-expansion-panel--active')"
+                           f".length == {len(every)}", timeout=10_000)
+    # moving a slider redraws the settings: every group stays as it was left
+    _press(page, "horizon_months", "ArrowRight")
+    page.wait_for_selector(".kamabm-pending", timeout=10_000)
+    _reset(page)
+    assert [g.strip() for g in _open_groups(page)] == every
+    _toggle_group(page, "Market")
+    page.wait_for_function("document.querySelectorAll('.v-expansion-panel--active')"
+                           ".length == 2", timeout=10_000)
+    _press(page, "horizon_months", "ArrowLeft")
+    page.wait_for_selector(".kamabm-pending", timeout=10_000)
+    assert [g.strip() for g in _open_groups(page)] == every[1:]
+    page.close()
+
+
+def test_key_structural_constants_are_sliders_at_their_defaults_under_advanced(served_app,
+                                                                               browser):
+    url, _ = served_app
+    app = _import_app()
+    page = _open(browser, url, viewport={"width": 1280, "height": 800})
+    _toggle_group(page, "Advanced")
+    for name in KEY_CONSTANTS:
+        control = app.CONTROLS[name]
+        box = page.locator(f".kamabm-control-{name}")
+        box.wait_for(state="visible", timeout=10_000)
+        assert control.label in box.text_content(), name
+        shown = control.text(Parameters.default(name))
+        assert box.locator(".kamabm-value").text_content() == shown, name
+        slider = box.locator("[role=slider]")
+        assert float(slider.get_attribute("aria-valuenow")) == control.default, name
+        assert float(slider.get_attribute("aria-valuemax")) == control.high, name
+    # and a moved one reaches the model: the run at the lowest threshold differs
+    _step(page, STEPS)
+    default_run = _chart(page, "alignment")
+    _press(page, "theta", "Home")
+    _reset(page)
+    _step(page, STEPS)
+    assert _chart(page, "alignment") != default_run
+    page.close()
+
+
+def test_reset_with_another_setting_keeps_the_previous_run_for_comparison(served_app,
+                                                                         browser):
+    url, _ = served_app
+    page = _open(browser, url, viewport={"width": 1280, "height": 800})
+    _step(page, STEPS)
+    _reset(page)  # the same settings again: nothing to compare
+    assert page.locator(".kamabm-previous").count() == 0
+    _step(page, STEPS)
+    _press(page, "kam_pressure", "End")
+    _reset(page)
+    note = page.locator(".kamabm-previous")
+    note.wait_for(timeout=10_000)
+    assert "previous run, in which sales pressure on KAMs was 0.5 (now 1)" in note.inner_text()
+    _step(page, STEPS)
+    compared = {name: _chart(page, name) for name in ("alignment", "price", "market")}
+    _reset(page)  # this run again, the same settings: the comparison stays
+    note.wait_for(timeout=10_000)
+    _step(page, STEPS)
+    assert _chart(page, "price") == compared["price"]
+    page.get_by_role("button", name="Clear the previous run").click()
+    note.wait_for(state="detached", timeout=10_000)
+    alone = {name: _chart(page, name) for name in ("alignment", "price", "market")}
+    assert alone["alignment"] != compared["alignment"]
+    assert alone["price"] != compared["price"]
+    assert alone["market"] == compared["market"]  # the market now: no time, no comparison
+    page.close()
+
+
+#: Clicks in a burst on Step, and the most months the page may show on the way to the
+#: last (one drawing per click would show every one of them).
+CLICKS = 20
+MONTHS_SHOWN_ON_THE_WAY = 10
+
+
+def test_rapid_step_clicks_each_advance_one_month_and_are_drawn_together(served_app,
+                                                                         browser):
+    url, _ = served_app
+    page = _open(browser, url, viewport={"width": 1280, "height": 800})
+    _month_is(page, 0)
+    # Every month the status line shows, as the page shows it.
+    page.evaluate("""() => {
+        window.monthsShown = new Set();
+        new MutationObserver(() => {
+            const status = document.querySelector('.kamabm-month');
+            if (status) window.monthsShown.add(status.textContent.split(' ')[1]);
+        }).observe(document.querySelector('.kamabm-main'),
+                   {subtree: true, childList: true, characterData: true});
+    }""")
+    box = page.get_by_role("button", name="Step").bounding_box()
+    started = time.perf_counter()
+    for _ in range(CLICKS):  # as fast as a mouse can click, not waiting for the page
+        page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    _month_is(page, CLICKS)
+    print(f"{CLICKS} clicks on Step drawn {time.perf_counter() - started:.1f} s after the first")
+    time.sleep(1.0)
+    assert _status(page).startswith(f"Month {CLICKS} of ")  # and not one month more
+    shown = page.evaluate("[...window.monthsShown]")
+    print(f"months shown on the way: {shown}")
+    assert len(shown) <= MONTHS_SHOWN_ON_THE_WAY
     page.close()
 
 

@@ -3,8 +3,10 @@
 Drawing is the cost of a step (the model takes under a millisecond): each chart is a
 small matplotlib figure at screen resolution whose axes, ticks and legend are drawn once
 per run, its month-by-month data blitted over them (about 10 ms a chart, where drawing
-it afresh took about 80). The page (:mod:`kamabm.app.page`) shows them; this module needs
-matplotlib and Pillow but not the web stack.
+it afresh took about 80). The lines of a previous run, kept for comparison, are part of
+the frame: faint grey dashes drawn once per run under this run's data (or over it, where
+this run's areas would hide them). The page (:mod:`kamabm.app.page`) shows the charts;
+this module needs matplotlib and Pillow but not the web stack.
 """
 
 from __future__ import annotations
@@ -45,11 +47,16 @@ DPI = 100
 # Drawing axes, ticks and labels is most of a chart's cost; they do not change during a
 # run (the month axis runs to the horizon, every y range is fixed), so each chart is
 # split in two functions: ``frame(ax, model)`` draws the static part and returns the
-# chart's axes; ``data(axes, model)`` adds the month-by-month artists. Legends sit above
-# the plot, out of the data's way; reference lines of the frame marked animated are
-# drawn again over the data.
-Frame = Callable[[Axes, KAMMarket], list[Axes]]
+# chart's axes and its legend's entries; ``data(axes, model)`` adds the month-by-month
+# artists. A time chart has a third, ``previous(axes, table)``, which draws the lines of
+# a previous run (its run table) faintly into the frame. Legends sit above the plot, out
+# of the data's way; reference lines of the frame marked animated are drawn again over
+# the data.
+#: A run's month-by-month columns, as :func:`kamabm.model.run.run_table` gives them.
+RunTable = dict[str, np.ndarray]
+Frame = Callable[[Axes, KAMMarket], tuple[list[Axes], list[Artist]]]
 Data = Callable[[list[Axes], KAMMarket], list[Artist]]
+Previous = Callable[[list[Axes], RunTable], None]
 
 
 def _month_axis(ax: Axes, model: KAMMarket) -> None:
@@ -67,11 +74,23 @@ def _on_top(*artists: Artist) -> None:
         artist.set_animated(True)
 
 
-def _legend(ax: Axes, handles: list[Artist], ncols: int = 2) -> None:
+def _legend(ax: Axes, handles: list[Artist]) -> None:
     # Above the plot, in the static frame: data drawn later never covers it.
-    ax.legend(handles=handles, loc="lower left", bbox_to_anchor=(0.0, 1.01), ncols=ncols,
+    ax.legend(handles=handles, loc="lower left", bbox_to_anchor=(0.0, 1.01), ncols=2,
               fontsize=7.5, frameon=False, borderaxespad=0.0, handlelength=2.5,
               columnspacing=1.0)
+
+
+#: How a previous run's lines are drawn: faint grey dashes, under this run's data.
+PREVIOUS_STYLE: dict[str, Any] = {"color": "grey", "ls": "--", "lw": 1.0, "alpha": 0.6,
+                                  "gid": "previous run"}
+#: The legend's label for a previous run's lines.
+PREVIOUS_LABEL = "previous run"
+
+
+def _alignments(table: RunTable) -> np.ndarray:
+    """Each KAM's alignment per month: one column per KAM."""
+    return np.column_stack([v for k, v in table.items() if k.endswith("_alignment")])
 
 
 def capture_months(alignment: np.ndarray) -> np.ndarray:
@@ -85,16 +104,20 @@ def capture_months(alignment: np.ndarray) -> np.ndarray:
     return months
 
 
-def alignment_frame(ax: Axes, model: KAMMarket) -> list[Axes]:
+def alignment_frame(ax: Axes, model: KAMMarket) -> tuple[list[Axes], list[Artist]]:
     """Frame of each KAM's alignment: the capture line and the legend."""
     _on_top(ax.axhline(CAPTURED_BELOW, color="black", ls=":", lw=0.8))
-    _legend(ax, [Line2D([], [], color=LOYAL, label="loyal KAM (solid)"),
-                 Line2D([], [], color=CAPTURED, ls="--", lw=1.8, marker="x", mec="black",
-                        label="captured KAM (dashed; x: since)")])
     ax.set_ylim(-0.02, 1.05)
     ax.set_ylabel("alignment with employer")
     _month_axis(ax, model)
-    return [ax]
+    return [ax], [Line2D([], [], color=LOYAL, label="loyal KAM (solid)"),
+                  Line2D([], [], color=CAPTURED, ls="--", lw=1.8, marker="x", mec="black",
+                         label="captured KAM (dashed; x: since)")]
+
+
+def alignment_previous(axes: list[Axes], table: RunTable) -> None:
+    """A previous run's alignment of each KAM, faintly."""
+    axes[0].plot(table["month"], _alignments(table), **PREVIOUS_STYLE)
 
 
 def alignment_data(axes: list[Axes], model: KAMMarket) -> list[Artist]:
@@ -104,7 +127,7 @@ def alignment_data(axes: list[Axes], model: KAMMarket) -> list[Artist]:
     months = table["month"]
     if not len(months):
         return []
-    alignment = np.column_stack([v for k, v in table.items() if k.endswith("_alignment")])
+    alignment = _alignments(table)
     since = capture_months(alignment)
     lines = [np.column_stack([months, alignment[:, k]]) for k in range(alignment.shape[1])]
     loyal = LineCollection([x for x, s in zip(lines, since, strict=True) if s < 0],
@@ -119,26 +142,32 @@ def alignment_data(axes: list[Axes], model: KAMMarket) -> list[Artist]:
     return [ax.add_collection(loyal), ax.add_collection(captured), *marks, *now]
 
 
-def captures_frame(ax: Axes, model: KAMMarket) -> list[Axes]:
-    """Frame of the captured count: 0 to all KAMs."""
+def captures_frame(ax: Axes, model: KAMMarket) -> tuple[list[Axes], list[Artist]]:
+    """Frame of the captured count: 0 to all KAMs (no legend)."""
     n = len(model.kams)
     ax.set_ylim(-0.3, n + 0.3)
     ax.set_ylabel("captured KAMs")
     _month_axis(ax, model)
-    return [ax]
+    return [ax], []
+
+
+def _captured_counts(table: RunTable) -> np.ndarray:
+    return np.rint(table["captured_share"] * _alignments(table).shape[1])
+
+
+def captures_previous(axes: list[Axes], table: RunTable) -> None:
+    """A previous run's number of captured KAMs per month, faintly."""
+    axes[0].step(table["month"], _captured_counts(table), where="post", **PREVIOUS_STYLE)
 
 
 def captures_data(axes: list[Axes], model: KAMMarket) -> list[Artist]:
     """Number of captured KAMs per month."""
-    ax = axes[0]
-    n = len(model.kams)
     table = run_table(model)
-    line = ax.step(table["month"], np.rint(table["captured_share"] * n), where="post",
-                   color=CAPTURED, lw=2, **NOW)
-    return list(line)
+    return list(axes[0].step(table["month"], _captured_counts(table), where="post",
+                             color=CAPTURED, lw=2, **NOW))
 
 
-def price_frame(ax: Axes, model: KAMMarket) -> list[Axes]:
+def price_frame(ax: Axes, model: KAMMarket) -> tuple[list[Axes], list[Artist]]:
     """Frame of price (left axis) and margins (right axis, %), with the starting price."""
     ax.axhline(model.initial_key_price, color=PRICE, ls=":", lw=0.8)
     ax.set_ylabel("price (unit cost = 1)")
@@ -146,12 +175,19 @@ def price_frame(ax: Axes, model: KAMMarket) -> list[Axes]:
     right = ax.twinx()
     right.set_ylim(-10, 30)
     right.set_ylabel("margin (% of revenue)")
-    _legend(ax, [Line2D([], [], color=PRICE, lw=2, label="key-account price (left)"),
-                 Line2D([], [], color=MARGIN, ls="--", label="key-account margin (right)"),
-                 Line2D([], [], color=OPERATIONAL, ls="-.",
-                        label="suppliers' net margin (right)")])
     _month_axis(ax, model)
-    return [ax, right]
+    return [ax, right], [
+        Line2D([], [], color=PRICE, lw=2, label="key-account price (left)"),
+        Line2D([], [], color=MARGIN, ls="--", label="key-account margin (right)"),
+        Line2D([], [], color=OPERATIONAL, ls="-.", label="suppliers' net margin (right)")]
+
+
+def price_previous(axes: list[Axes], table: RunTable) -> None:
+    """A previous run's price and margins, faintly."""
+    ax, right = axes
+    ax.plot(table["month"], table["key_price"], **PREVIOUS_STYLE)
+    for margin in ("key_account_margin", "supplier_margin"):
+        right.plot(table["month"], 100 * table[margin], **PREVIOUS_STYLE)
 
 
 def price_data(axes: list[Axes], model: KAMMarket) -> list[Artist]:
@@ -170,16 +206,28 @@ def price_data(axes: list[Axes], model: KAMMarket) -> list[Artist]:
 TIME_TOP = 200.0
 
 
-def time_frame(ax: Axes, model: KAMMarket) -> list[Axes]:
+def time_frame(ax: Axes, model: KAMMarket) -> tuple[list[Axes], list[Artist]]:
     """Frame of where KAM time goes: percent of a month, and the legend."""
     ax.set_ylim(0, TIME_TOP)
     ax.set_ylabel("% of a month")
     _on_top(ax.axhline(100, color="grey", lw=0.8))
-    _legend(ax, [Patch(facecolor=OPERATIONAL, hatch="//", label="fulfilling demands"),
-                 Patch(facecolor=ACTIVITY, label="negotiating"),
-                 Line2D([], [], color="black", lw=1.5, label="working time (100 = full time)")])
     _month_axis(ax, model)
-    return [ax]
+    return [ax], [Patch(facecolor=OPERATIONAL, hatch="//", label="fulfilling demands"),
+                  Patch(facecolor=ACTIVITY, label="negotiating"),
+                  Line2D([], [], color="black", lw=1.5, label="working time (100 = full time)")]
+
+
+def time_previous(axes: list[Axes], table: RunTable) -> None:
+    """A previous run's share of time on fulfilment and its working time, faintly.
+
+    Drawn over this run's areas, which would hide them (the frame's lines are drawn again
+    on top, see :class:`LiveChart`).
+    """
+    ax = axes[0]
+    for line in (*ax.plot(table["month"], 100 * table["operational_share"], **PREVIOUS_STYLE),
+                 *ax.plot(table["month"], np.minimum(100 * table["kam_activity"], TIME_TOP),
+                          **PREVIOUS_STYLE)):
+        line.set_animated(True)
 
 
 def time_data(axes: list[Axes], model: KAMMarket) -> list[Artist]:
@@ -203,7 +251,7 @@ def _market_layout(model: KAMMarket) -> tuple[float, list[float], dict[int, floa
     return width, supplier_x, buyer_x
 
 
-def market_frame(ax: Axes, model: KAMMarket) -> list[Axes]:
+def market_frame(ax: Axes, model: KAMMarket) -> tuple[list[Axes], list[Artist]]:
     """Frame of the market: suppliers (squares), key clients (diamonds), the legend."""
     width, supplier_x, buyer_x = _market_layout(model)
     ax.scatter(supplier_x, np.zeros(len(supplier_x)), s=180, marker="s", color="white",
@@ -213,14 +261,13 @@ def market_frame(ax: Axes, model: KAMMarket) -> list[Axes]:
     for j, bx in enumerate(buyer_x.values()):
         ax.text(bx, 2.22, f"key client {j + 1}", ha="center", va="bottom", fontsize=7)
     ax.text(-0.1, 1.0, "KAMs", ha="right", va="center", fontsize=8)
-    _legend(ax, [
-        Line2D([], [], ls="", marker="o", mfc=LOYAL, mec="black", ms=8, label="loyal KAM"),
-        Line2D([], [], ls="", marker="X", mfc=CAPTURED, mec="black", ms=9,
-               label="captured KAM (colour: alignment)")])
     ax.set_xlim(-0.9, width + 0.1)
     ax.set_ylim(-0.85, 2.6)
     ax.axis("off")
-    return [ax]
+    return [ax], [
+        Line2D([], [], ls="", marker="o", mfc=LOYAL, mec="black", ms=8, label="loyal KAM"),
+        Line2D([], [], ls="", marker="X", mfc=CAPTURED, mec="black", ms=9,
+               label="captured KAM (colour: alignment)")]
 
 
 def market_data(axes: list[Axes], model: KAMMarket) -> list[Artist]:
@@ -268,7 +315,8 @@ class ChartSpec:
     """A chart of the page: how to draw it, its CSS class, its title and its caption.
 
     Title and caption are page text, not pixels: they stay sharp on any screen and cost
-    nothing to draw.
+    nothing to draw. ``previous`` draws a previous run's lines for comparison (``None``
+    for a chart of the market now, which has no time axis).
     """
 
     frame: Frame
@@ -276,37 +324,50 @@ class ChartSpec:
     css_class: str
     title: Callable[[KAMMarket], str]
     caption: str
+    previous: Previous | None = None
 
 
-#: The charts in page order.
+#: The charts in page order: alignment and price first, side by side on a wide screen
+#: (the tutorial asks to watch them together).
 CHARTS: tuple[ChartSpec, ...] = (
     ChartSpec(alignment_frame, alignment_data, "kamabm-alignment",
               lambda m: "Each KAM's alignment with his employer",
-              "One line per KAM: 1 he works for his own firm, 0 for the client (E8, E11)."),
+              "One line per KAM: 1 he works for his own firm, 0 for the client (E8, E11).",
+              alignment_previous),
+    ChartSpec(price_frame, price_data, "kamabm-price", lambda m: "Key-account price and margins",
+              "The price key clients pay falls first; margins follow (E9). Dotted line: "
+              "the starting price.", price_previous),
     ChartSpec(captures_frame, captures_data, "kamabm-captures",
               lambda m: f"Captured KAMs: {sum(k.captured for k in m.kams)} of {len(m.kams)} "
                         "now",
-              "How many KAMs are captured each month."),
-    ChartSpec(price_frame, price_data, "kamabm-price", lambda m: "Key-account price and margins",
-              "The price key clients pay falls first; margins follow (E9). Dotted line: "
-              "the starting price."),
+              "How many KAMs are captured each month.", captures_previous),
     ChartSpec(time_frame, time_data, "kamabm-time", lambda m: "Where KAM time goes",
-              "Fulfilment grows while total working time stays high (E10)."),
+              "Fulfilment grows while total working time stays high (E10).", time_previous),
     ChartSpec(market_frame, market_data, "kamabm-market", lambda m: "The market now",
               "Suppliers (squares), their KAMs, and the key clients (diamonds) they serve."),
 )
 
 
 class LiveChart:
-    """One chart of one run: its frame drawn once, its data drawn over it on demand."""
+    """One chart of one run: its frame drawn once, its data drawn over it on demand.
 
-    def __init__(self, spec: ChartSpec, model: KAMMarket) -> None:
+    With ``previous`` (a previous run's table), a time chart draws that run's lines
+    faintly into its frame, and its legend gains a "previous run" entry.
+    """
+
+    def __init__(self, spec: ChartSpec, model: KAMMarket,
+                 previous: RunTable | None = None) -> None:
         self.spec = spec
         self.figure = Figure(figsize=FIGSIZE, dpi=DPI)
         self.canvas = FigureCanvasAgg(self.figure)
         # Fixed margins: a layout engine would double the drawing time.
         self.figure.subplots_adjust(left=0.13, right=0.87, bottom=0.15, top=0.84)
-        self.axes = spec.frame(self.figure.add_subplot(), model)
+        self.axes, entries = spec.frame(self.figure.add_subplot(), model)
+        if previous is not None and spec.previous is not None:
+            spec.previous(self.axes, previous)
+            entries = [*entries, Line2D([], [], **{**PREVIOUS_STYLE, "label": PREVIOUS_LABEL})]
+        if entries:
+            _legend(self.axes[0], entries)
         for ax in self.axes:
             ax.tick_params(labelsize=8)
             ax.xaxis.label.set_fontsize(9)
@@ -331,6 +392,6 @@ class LiveChart:
         return out.getvalue()
 
 
-def chart_png(spec: ChartSpec, model: KAMMarket) -> bytes:
+def chart_png(spec: ChartSpec, model: KAMMarket, previous: RunTable | None = None) -> bytes:
     """One chart of ``model`` as PNG bytes, drawn from scratch (for use outside the page)."""
-    return LiveChart(spec, model).png(model)
+    return LiveChart(spec, model, previous).png(model)

@@ -5,8 +5,9 @@ from :class:`~kamabm.model.params.Parameters` through :mod:`kamabm.app.labels` (
 there; ranges, defaults and meanings from each field's spec). Moving one takes effect at
 *Reset*, which builds a new market with :func:`kamabm.model.run.new_model`. The page shows what
 capture looks like from inside the supplier: each KAM's alignment drifting (E8, E11), the
-count of captured KAMs, the key-account price ratchet and margins (E9), the work turning
-operational while activity stays high (E10) and the market itself.
+key-account price ratchet and margins (E9), the count of captured KAMs, the work turning
+operational while activity stays high (E10) and the market itself. After a Reset with
+other settings, the time charts keep the run before faintly for comparison.
 
 Why not Mesa's ``SolaraViz``: it fixes a sidebar we could neither word nor group (Play
 Interval, Render Interval and Use Threads unexplained, one flat list of sliders, the step
@@ -18,8 +19,10 @@ single door :func:`~kamabm.model.run.new_model`, and behaves alike on Mesa 3.3 a
 Drawing is the cost of a step (the model takes under a millisecond): each chart is a
 small matplotlib figure at screen resolution whose axes, ticks and legend are drawn once
 per run, its month-by-month data blitted over them (about 10 ms a chart, where drawing
-it afresh took about 80); while playing, the charts are redrawn every *N* months, and
-the next months wait until the page has drawn the last ones.
+it afresh took about 80). One thread steps the model: the Step button and Play only ask
+it (see :class:`Stepper`), so clicks made while the charts are drawn add up instead of
+each waiting for its own drawing; while playing, the charts are redrawn every *N*
+months, and the next months wait until the page has drawn the last ones.
 
 This module needs the optional extra (``pip install "kamabm[app]"``); nothing else in
 the package imports it.
@@ -30,11 +33,13 @@ from __future__ import annotations
 import re
 import threading
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import solara
+from solara.server import settings as server_settings
 
-from kamabm.app.charts import CHARTS, ChartSpec, LiveChart
+from kamabm.app.charts import CHARTS, ChartSpec, LiveChart, RunTable
 from kamabm.app.labels import (
     DEFAULT_SEED,
     GROUPS,
@@ -46,19 +51,26 @@ from kamabm.app.labels import (
 )
 from kamabm.model.market import KAMMarket
 from kamabm.model.params import ParameterError, Parameters
-from kamabm.model.run import new_model
+from kamabm.model.run import new_model, run_table
+from kamabm.names import human
 
 #: Every control, by parameter name (labels and groups in :mod:`kamabm.app.labels`).
 CONTROLS: dict[str, Control] = controls()
-#: While playing, the next months wait until the page has drawn the last ones, at most
-#: this long (a closed page draws nothing).
+#: The next months (played or stepped) wait until the page has drawn the last ones, at
+#: most this long (a page whose browser went away draws nothing).
 FRAME_WAIT_S = 5.0
 #: Highest "redraw every N months" the page offers.
 MAX_REDRAW_EVERY = 24
 TUTORIAL = Path(__file__).resolve().parents[2] / "docs" / "tutorial.md"
 TITLE = "KAM capture explorer: key account managers and their clients"
+# The served page's <title>, which the browser's tab shows until the page sets its own
+# (solara.Title); Solara's theme setting, the one SOLARA_THEME_TITLE sets. Solara loads
+# this module before it serves the first page.
+server_settings.theme.title = TITLE
 #: The seed's control (a run's seed is no parameter of the model).
 SEED = Control("seed", SEED_LABEL, SEED_HELP, 0, MAX_SEED, 1, DEFAULT_SEED, 1.0, True)
+#: The seed in a sentence.
+SEED_WORDS = "random seed"
 
 
 def parameters(settings: dict[str, float]) -> tuple[Parameters, int]:
@@ -73,13 +85,41 @@ def default_settings() -> dict[str, float]:
     return {"seed": DEFAULT_SEED, **{name: c.default for name, c in CONTROLS.items()}}
 
 
+def setting_changes(before: dict[str, float], after: dict[str, float]) -> list[str]:
+    """The settings that differ, in plain words: ``sales pressure on KAMs was 0.5 (now 1)``.
+
+    ``before`` and ``after`` are controls' positions (shown units), as
+    :func:`default_settings` gives them; the order is the controls' order.
+    """
+    changes = []
+    for name, old in before.items():
+        if after[name] != old:
+            control, words = (SEED, SEED_WORDS) if name == "seed" else (CONTROLS[name],
+                                                                         human(name))
+            changes.append(f"{words} was {control.text(control.value(old))} "
+                           f"(now {control.text(control.value(after[name]))})")
+    return changes
+
+
+@dataclass(frozen=True, eq=False)
+class PreviousRun:
+    """A run kept for comparison: its month-by-month table and the settings it ran with.
+
+    Compared by identity: the charts redraw their frames when another run is kept.
+    """
+
+    table: RunTable
+    settings: dict[str, float]
+
+
 # --- the page ----------------------------------------------------------------------------
 CSS = """
 .kamabm-page { display: flex; flex-wrap: wrap; gap: 16px; align-items: flex-start; }
 .kamabm-side { flex: 1 1 300px; max-width: 440px; min-width: 0; }
 .kamabm-main { flex: 3 1 320px; min-width: 0; }
+/* As many columns of at least 360 px as fit: one on a phone, two from 1,280 px on. */
 .kamabm-charts { display: grid; gap: 12px;
-  grid-template-columns: repeat(auto-fill, minmax(min(100%, 440px), 1fr)); }
+  grid-template-columns: repeat(auto-fill, minmax(min(100%, 360px), 1fr)); }
 .kamabm-charts img { width: 100%; height: auto; }
 .kamabm-chart-title { font-weight: bold; text-align: center; }
 .kamabm-caption, .kamabm-help { font-size: 80%; color: #555; line-height: 1.3; }
@@ -116,12 +156,16 @@ def SettingSlider(control: Control, value: float, on_value: Callable[[float], No
 
 @solara.component
 def Settings(settings: solara.Reactive[dict[str, float]]) -> None:
-    """The market's settings by group; changes wait for Reset."""
+    """The market's settings by group, each opened on its own; changes wait for Reset."""
+    # Which groups are open (by position; Market at first) is state of its own, so that
+    # redrawing the settings after a slider moves keeps every group as the student left it.
+    open_groups = solara.use_reactive([0])
 
     def setter(name: str) -> Callable[[float], None]:
         return lambda value: settings.set({**settings.value, name: value})
 
-    with solara.v.ExpansionPanels(multiple=True, v_model=[0], accordion=True):
+    with solara.v.ExpansionPanels(multiple=True, v_model=open_groups.value,
+                                  on_v_model=open_groups.set, accordion=True):
         for group, names in GROUPS.items():
             with solara.v.ExpansionPanel():
                 solara.v.ExpansionPanelHeader(children=[group])
@@ -135,15 +179,15 @@ def Settings(settings: solara.Reactive[dict[str, float]]) -> None:
 @solara.component
 def RunControls(model: solara.Reactive[KAMMarket], tick: solara.Reactive[int],
                 playing: solara.Reactive[bool], redraw_every: solara.Reactive[int],
-                on_reset: Callable[[], None]) -> None:
+                stepper: Stepper, on_reset: Callable[[], None]) -> None:
     """Reset, play or pause, step one month, and how often charts are redrawn."""
     tick.value  # noqa: B018 (subscribe: the buttons' state follows each step)
-    m = model.value
-    finished = not m.running
+    finished = not model.value.running
 
-    def step() -> None:
-        m.step()
-        tick.value += 1
+    def play_or_pause() -> None:
+        stepper.forget()  # Step clicks not yet stepped: Play takes over, Pause stops
+        playing.set(not playing.value)
+        stepper.wake()
 
     def redraw(months: float) -> None:
         redraw_every.set(int(months))  # an integer slider's value: whole months already
@@ -152,8 +196,8 @@ def RunControls(model: solara.Reactive[KAMMarket], tick: solara.Reactive[int],
         solara.Button("Reset", color="primary", on_click=on_reset,
                       icon_name="mdi-restart")
         solara.Button("❚❚ Pause" if playing.value else "▶ Play", color="primary",
-                      on_click=lambda: playing.set(not playing.value), disabled=finished)
-        solara.Button("Step", color="primary", on_click=step,
+                      on_click=play_or_pause, disabled=finished)
+        solara.Button("Step", color="primary", on_click=stepper.ask,
                       disabled=playing.value or finished)
     SettingSlider(Control("redraw", "Redraw the charts every ... months while playing",
                           "1 shows every month; a higher number plays the run faster. "
@@ -197,9 +241,10 @@ def Status(model: solara.Reactive[KAMMarket], tick: solara.Reactive[int],
 
 
 @solara.component
-def Chart(spec: ChartSpec, model: KAMMarket, month: int) -> None:
-    """One chart: its frame drawn for each new run, its data when the month changes."""
-    live = solara.use_memo(lambda: LiveChart(spec, model), [model])
+def Chart(spec: ChartSpec, model: KAMMarket, month: int, previous: PreviousRun | None) -> None:
+    """One chart: its frame drawn for each run (and previous run), its data each month."""
+    table = None if previous is None else previous.table
+    live = solara.use_memo(lambda: LiveChart(spec, model, table), [model, previous])
     png = solara.use_memo(lambda: live.png(model), [live, month])
     with solara.Column(gap="2px", classes=[spec.css_class]):
         solara.Text(spec.title(model), classes=["kamabm-chart-title"])
@@ -207,17 +252,58 @@ def Chart(spec: ChartSpec, model: KAMMarket, month: int) -> None:
         solara.Text(spec.caption, classes=["kamabm-caption"])
 
 
-class Frames:
-    """Hand-over between the play thread and the page.
+class Stepper:
+    """Hand-over between the page and the one thread that steps its model.
 
-    The page is drawn in the server's thread, not in the one that steps the model; the
-    play thread waits until the month it announced is drawn before it steps again, so a
-    chart never reads a model that is being stepped, and every N-th month is shown.
+    The page only asks: each click on Step asks one month more (clicks made while the
+    charts are drawn add up, none is lost), Play and Reset wake the thread. The thread
+    steps the model, announces the state it wants drawn and waits until the page has
+    drawn it before it steps again: so a chart never reads a model being stepped, and
+    months asked by a burst of clicks are drawn once.
     """
 
     def __init__(self) -> None:
+        self._asked = 0
         self._drawn = -1
+        self._closed = False
         self._condition = threading.Condition()
+
+    def ask(self) -> None:
+        """Step one month more (a click on Step)."""
+        with self._condition:
+            self._asked += 1
+            self._condition.notify_all()
+
+    def forget(self) -> None:
+        """Drop the months asked and not yet stepped (Reset, Play, Pause)."""
+        with self._condition:
+            self._asked = 0
+
+    def wake(self) -> None:
+        """Have the thread look again at what to do (Play pressed)."""
+        with self._condition:
+            self._condition.notify_all()
+
+    def close(self) -> None:
+        """The page is gone: the thread stops."""
+        with self._condition:
+            self._closed = True
+            self._condition.notify_all()
+
+    @property
+    def closed(self) -> bool:
+        """Whether the page is gone."""
+        return self._closed
+
+    def take(self, playing: Callable[[], bool]) -> int:
+        """Wait for something to do; the months asked since the last call (0 if none).
+
+        Waits until a month is asked, ``playing()`` is true or the page is gone.
+        """
+        with self._condition:
+            self._condition.wait_for(lambda: self._closed or self._asked > 0 or playing())
+            asked, self._asked = self._asked, 0
+            return asked
 
     def drawn(self, tick: int) -> None:
         """The page has drawn the state announced as ``tick``."""
@@ -225,22 +311,41 @@ class Frames:
             self._drawn = max(self._drawn, tick)
             self._condition.notify_all()
 
-    def wait(self, tick: int, timeout: float = FRAME_WAIT_S) -> bool:
-        """Wait until the state announced as ``tick`` is drawn; whether it was."""
+    def wait_drawn(self, tick: int, timeout: float = FRAME_WAIT_S) -> bool:
+        """Wait until the state announced as ``tick`` is drawn; whether it was.
+
+        Returns early, with ``False``, if the page is gone.
+        """
         with self._condition:
-            return self._condition.wait_for(lambda: self._drawn >= tick, timeout)
+            return self._condition.wait_for(lambda: self._closed or self._drawn >= tick,
+                                            timeout) and self._drawn >= tick
+
+
+@solara.component
+def Comparison(previous: solara.Reactive[PreviousRun | None],
+               applied: dict[str, float]) -> None:
+    """What the grey dashes are: the previous run and which settings differed; a clear button."""
+    if previous.value is None:
+        return
+    changes = " and ".join(setting_changes(previous.value.settings, applied))
+    with solara.Row(gap="8px", classes=["kamabm-previous"],
+                    style={"flex-wrap": "wrap", "align-items": "center"}):
+        solara.Text(f"Grey dashes: the previous run, in which {changes}.",
+                    classes=["kamabm-caption"])
+        solara.Button("Clear the previous run", on_click=lambda: previous.set(None),
+                      text=True, small=True, icon_name="mdi-close")
 
 
 @solara.component
 def Charts(model: solara.Reactive[KAMMarket], tick: solara.Reactive[int],
-           frames: Frames) -> None:
-    """All charts of the run."""
+           previous: PreviousRun | None, stepper: Stepper) -> None:
+    """All charts of the run, with the previous run's lines if one is kept."""
     now = tick.value  # subscribe: redrawn after each step
-    solara.use_effect(lambda: frames.drawn(now), [now])
+    solara.use_effect(lambda: stepper.drawn(now), [now])
     m = model.value
     with solara.Div(classes=["kamabm-charts"]):
         for spec in CHARTS:
-            Chart(spec, m, m.month)
+            Chart(spec, m, m.month, previous)
 
 
 @solara.component
@@ -253,37 +358,53 @@ def Explorer() -> None:
     first = solara.use_memo(lambda: new_model(*parameters(initial)), [])
     # KAMMarket derives from mesa.Model, which mypy sees as Any: say what the value is.
     model: solara.Reactive[KAMMarket] = solara.use_reactive(first)
+    previous: solara.Reactive[PreviousRun | None] = solara.use_reactive(None)
     tick = solara.use_reactive(0)
     playing = solara.use_reactive(False)
     redraw_every = solara.use_reactive(1)
     error = solara.use_reactive("")
-    frames = solara.use_memo(Frames, [])
+    stepper = solara.use_memo(Stepper, [])
 
     def reset() -> None:
+        """A new run from the settings; the run left is kept for comparison.
+
+        The run left becomes the previous run if it was played and its settings differ;
+        a previous run with the new settings is dropped (it would compare a run with itself).
+        """
         playing.set(False)
+        stepper.forget()
         try:
             params, seed = parameters(settings.value)
         except ParameterError as exc:
             error.set(str(exc))
             return
         error.set("")
+        if settings.value != applied.value and model.value.month > 0:
+            previous.set(PreviousRun(run_table(model.value), applied.value))
+        elif previous.value is not None and previous.value.settings == settings.value:
+            previous.set(None)
         applied.set(settings.value)
         model.set(new_model(params, seed))
 
-    def play(cancel: threading.Event) -> None:
-        if not playing.value:
-            return
-        m = model.value
-        horizon = m.params.horizon_months
-        while not cancel.is_set() and playing.value and m.running:
-            for _ in range(min(redraw_every.value, horizon - m.month)):
+    def advance() -> None:
+        """The thread that steps the model: the months Step asked, or on while playing."""
+        while not stepper.closed:
+            asked = stepper.take(lambda: playing.value)
+            m = model.value
+            months = redraw_every.value if playing.value else asked
+            stepped = 0
+            while stepped < months and m.running:
                 m.step()
-            tick.value += 1
-            frames.wait(tick.value)
-        if not cancel.is_set():
-            playing.set(False)
+                stepped += 1
+            if stepped:
+                tick.value += 1
+                stepper.wait_drawn(tick.value)
+            if not m.running and m is model.value:
+                playing.set(False)  # this run is over (not one a Reset replaced meanwhile)
 
-    solara.use_thread(play, dependencies=[playing.value, model.value], intrusive_cancel=False)
+    # Not intrusive: an intrusive cancel traces every line the thread runs, model included.
+    solara.use_thread(advance, dependencies=[], intrusive_cancel=False)
+    solara.use_effect(lambda: stepper.close, [])  # its cleanup, as the page goes, stops it
 
     solara.Title(TITLE)
     solara.Style(CSS)
@@ -297,7 +418,7 @@ def Explorer() -> None:
         with solara.Div(classes=["kamabm-page"]):
             with solara.Div(classes=["kamabm-side"]):
                 with solara.Card("Run", margin=0):
-                    RunControls(model, tick, playing, redraw_every, reset)
+                    RunControls(model, tick, playing, redraw_every, stepper, reset)
                 with solara.Card("Settings (press Reset to apply)", margin=0):
                     solara.Text("KAM: key account manager; SMB: small owner-run client; "
                                 "KPI: what a KAM's bonus is paid on. The grey line under "
@@ -308,7 +429,8 @@ def Explorer() -> None:
                         solara.Error(error.value)
             with solara.Div(classes=["kamabm-main"]):
                 Status(model, tick, pending=settings.value != applied.value)
-                Charts(model, tick, frames)
+                Comparison(previous, applied.value)
+                Charts(model, tick, previous.value, stepper)
 
 
 @solara.component
