@@ -35,6 +35,8 @@ SUPPLIER_MARGIN = "supplier_margin"
 #: :data:`~kamabm.model.params.CAPTURED_BELOW`, 0.5 too by coincidence); sentences say
 #: "most" and "half" for it.
 MOST_CAPTURED = 0.5
+#: Months in a year, to say a horizon in years.
+MONTHS_PER_YEAR = 12
 
 #: Units whose values are shown in percent (100 times the model's value). A unit that
 #: starts ``share of`` is shown in percent too (``share of revenue`` reads ``% of revenue``).

@@ -30,10 +30,13 @@ from kamabm.analysis.results import (
 )
 from kamabm.experiments.store import MANIFEST
 from kamabm.experiments.sweep import DRAW
+from kamabm.model.params import FIVE_YEARS
 from kamabm.names import (
     CAPTURE_RATE,
     CLIENT_SHARE,
     KEY_MARGIN,
+    MONTHS_PER_YEAR,
+    MOST_CAPTURED,
     PRESSURE,
     SUPPLIER_MARGIN,
     fmt,
@@ -48,6 +51,9 @@ from kamabm.stats import ABOVE, BELOW, INSIDE, critical_value, margin_gap, selec
 HIGH_RISK, LOW_RISK = (0.8, 0.8), (0.2, 0.2)
 #: Coverage of the ensemble's band (structural and seed uncertainty together).
 ENSEMBLE_CONFIDENCE = 0.95
+#: Share of draws from which a statement holds "in most draws" (a majority of draws,
+#: not of KAMs: see :data:`kamabm.names.MOST_CAPTURED` for that).
+MOST_DRAWS = 0.5
 #: Where the headline at the default constants is, beside an ensemble's folder.
 HEADLINE = "capture_phase"
 
@@ -316,8 +322,8 @@ def analyse_ensemble(res: SweepResults, along: str, across: str, *, n_boot: int 
         for d in res.experiment.draws])
     posterior = runs[runs[DRAW] > 0]
     frames, bands, grids = [], [], {}
-    end = int(round(res.experiment.base.horizon_months / 12))
-    for years, outcome in ((5, CAPTURE_5Y), (end, CAPTURE_RATE)):
+    end = int(round(res.experiment.base.horizon_months / MONTHS_PER_YEAR))
+    for years, outcome in ((FIVE_YEARS // MONTHS_PER_YEAR, CAPTURE_5Y), (end, CAPTURE_RATE)):
         if outcome not in runs or (outcome == CAPTURE_5Y and not longer_than_five_years(res)):
             continue
         # the band covers the posterior draws only; draw 0 is the base constants
@@ -387,7 +393,7 @@ def ensemble_sentences(found: EnsembleAnalysis) -> list[str]:
         out.append(f"Year {years}, where half of KAMs are captured over {found.n_draws} "
                    f"posterior draws x seeds (95 % band of {human(along)}), by "
                    f"{human(across)}: " + "; ".join(bits) + ".")
-        never = table[table.never >= 0.5]
+        never = table[table.never >= MOST_DRAWS]
         if not never.empty:
             out.append(f"Year {years}: in most draws fewer than half of KAMs are captured "
                        f"at any share with {human(across)} at "
@@ -396,14 +402,15 @@ def ensemble_sentences(found: EnsembleAnalysis) -> list[str]:
                        + ".")
     draws = found.margins[found.margins["draw"] > 0]
     default = found.margins[found.margins["draw"] == 0]
-    mostly = [(years, name) for years, name in ((end, CAPTURE_RATE), (5, CAPTURE_5Y))
+    five = FIVE_YEARS // MONTHS_PER_YEAR
+    mostly = [(years, name) for years, name in ((end, CAPTURE_RATE), (five, CAPTURE_5Y))
               if f"{name}_high" in draws and years in found.capture]
     if mostly and not draws.empty:
         setting = draws["high_setting"].iloc[0]
-        shares = [f"{pct(float((draws[f'{n}_high'] >= 0.5).mean()), 0)} by year {y}"
+        shares = [f"{pct(float((draws[f'{n}_high'] >= MOST_CAPTURED).mean()), 0)} by year {y}"
                   for y, n in mostly]
         shares[0] = shares[0].replace(" by year", " of the draws by year", 1)
-        text = (f"Most KAMs are captured at the high-risk setting ({along}/{across} "
+        text = (f"Most KAMs are captured at the high-risk setting ({human(along)}/{human(across)} "
                 f"{setting}) in {' and '.join(shares)}")
         if len(default):
             text += (" (defaults: " + ", ".join(

@@ -14,21 +14,15 @@ from collections.abc import Sequence
 import pandas as pd
 
 from kamabm.model.params import Parameters
-from kamabm.names import CAPTURE_RATE, CLIENT_SHARE, SUPPLIER_MARGIN
+from kamabm.names import CAPTURE_RATE, CLIENT_SHARE, SUPPLIER_MARGIN, human
 from kamabm.stats import select_setting, summarise
 
 #: Mechanisms that carry an account's share of turnover to its KAM, by parameter.
 DEPENDENCE = ("blame_weight", "keep_client_override", "buyer_leverage")
 #: Mechanisms through which agents' captures depend on each other, by parameter.
 INTERACTION = ("peer_influence", "rival_benchmark")
-#: Plain words for each mechanism.
-MECHANISM_NAMES: dict[str, str] = {
-    "blame_weight": "blame for lost volume",
-    "keep_client_override": "management's 'keep the client'",
-    "buyer_leverage": "buyer's leverage",
-    "peer_influence": "peer influence",
-    "rival_benchmark": "rival benchmarking",
-}
+#: Plain words for each mechanism: its parameter's label.
+MECHANISM_NAMES: dict[str, str] = {m: human(m) for m in DEPENDENCE + INTERACTION}
 #: The outcomes a knock-out table reports.
 KNOCKOUT_OUTCOMES = (CAPTURE_RATE, "captured_months", SUPPLIER_MARGIN)
 

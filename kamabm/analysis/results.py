@@ -57,9 +57,8 @@ CAPTURE_5Y = "capture_rate_5y"
 #: sweep``, :func:`kamabm.analysis.tables.capture_boundaries`), and the manifest's entry
 #: listing it with the factors and bootstrap that made it.
 BOUNDARY_ENTRY = "capture_boundary"
-#: Outcomes whose margins are charted, with their axis labels.
-MARGINS = {SUPPLIER_MARGIN: "supplier net margin (% of revenue)",
-           KEY_MARGIN: "key-account gross margin (% of key revenue)"}
+#: Outcomes whose margins are charted (their labels: :func:`kamabm.names.label`).
+MARGINS = (SUPPLIER_MARGIN, KEY_MARGIN)
 
 
 class ResultsError(ValueError):

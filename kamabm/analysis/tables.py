@@ -46,7 +46,8 @@ from kamabm.analysis.results import (
     plan,
 )
 from kamabm.experiments.typical import TypicalRuns, TypicalRunsError, load_typical_runs
-from kamabm.names import CAPTURE_RATE, KEY_MARGIN, SUPPLIER_MARGIN, fmt
+from kamabm.model.params import FIVE_YEARS
+from kamabm.names import CAPTURE_RATE, KEY_MARGIN, MONTHS_PER_YEAR, SUPPLIER_MARGIN, fmt
 from kamabm.stats import (
     ABOVE,
     BELOW,
@@ -64,12 +65,8 @@ from kamabm.stats import (
     summarise,
 )
 
-#: Outcomes compared in the intervention chart, with their axis labels (points of %).
-INTERVENTION_OUTCOMES = {
-    CAPTURE_RATE: "KAMs captured (points of %)",
-    KEY_MARGIN: "key-account gross margin (points of %)",
-    SUPPLIER_MARGIN: "supplier net margin (points of %)",
-}
+#: Outcomes compared in the intervention chart (their labels: :func:`kamabm.names.label`).
+INTERVENTION_OUTCOMES = (CAPTURE_RATE, KEY_MARGIN, SUPPLIER_MARGIN)
 #: Outcomes decomposed in the sensitivity chart.
 SENSITIVITY_OUTCOMES = (CAPTURE_RATE, "captured_months", SUPPLIER_MARGIN, KEY_MARGIN)
 #: Outcomes drawn against a single swept factor.
@@ -154,10 +151,10 @@ def capture_boundaries(res: SweepResults, *, n_boot: int = 500, seed: int = 0
         return None
     along, across = factors
     end, transient = map_boundaries(res, along, across, n_boot=n_boot, seed=seed)
-    years = int(round(res.experiment.base.horizon_months / 12))
+    years = int(round(res.experiment.base.horizon_months / MONTHS_PER_YEAR))
     frames = [end.table.assign(horizon=years)]
     if transient is not None:
-        frames.append(transient.table.assign(horizon=5))
+        frames.append(transient.table.assign(horizon=FIVE_YEARS // MONTHS_PER_YEAR))
     table = pd.concat(frames, ignore_index=True).assign(along=along, across=across)
     return table[["horizon", "along", "across",
                   *[c for c in table if c not in ("horizon", "along", "across")]]]

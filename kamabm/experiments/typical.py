@@ -24,7 +24,7 @@ import pandas as pd
 
 from kamabm.experiments.store import TYPICAL_RUNS
 from kamabm.experiments.tables import run_parameters
-from kamabm.names import CAPTURE_RATE
+from kamabm.names import CAPTURE_RATE, MOST_CAPTURED
 
 #: The file of the typical runs' month-by-month tables, in the results folder.
 #: The manifest's entry listing that file and the two runs.
@@ -61,7 +61,8 @@ class TypicalRuns:
     reproduced: bool
 
 
-def pick_typical(runs: pd.DataFrame, threshold: float = 0.5) -> tuple[pd.Series, pd.Series]:
+def pick_typical(runs: pd.DataFrame, threshold: float = MOST_CAPTURED
+                 ) -> tuple[pd.Series, pd.Series]:
     """A captured and an uncaptured run, from the same design point when one holds both.
 
     Among the points holding both kinds, the one whose replications differ most in capture
@@ -80,7 +81,7 @@ def pick_typical(runs: pd.DataFrame, threshold: float = 0.5) -> tuple[pd.Series,
     mixed = stats[stats["any"] & ~stats["all"]]
     if not mixed.empty:
         # the widest contrast between replications, then the point nearest one half
-        mixed = mixed.assign(_d=(mixed["mean"] - 0.5).abs())
+        mixed = mixed.assign(_d=(mixed["mean"] - threshold).abs())
         point = mixed.sort_values(["spread", "_d"], ascending=[False, True]).index[0]
         group = runs[runs["point"] == point].sort_values([CAPTURE_RATE, "replication"])
         low = group.iloc[0]

@@ -8,7 +8,15 @@ import numpy as np
 import pandas as pd
 
 from kamabm.analysis.tables import Analysis
-from kamabm.names import CAPTURE_RATE, KEY_MARGIN, PRESSURE, PRESSURE_AFTER, fmt, label
+from kamabm.names import (
+    CAPTURE_RATE,
+    KEY_MARGIN,
+    PRESSURE,
+    PRESSURE_AFTER,
+    fmt,
+    label,
+    setting_text,
+)
 from kamabm.report.charts.base import Chart, figure, save, setting, title
 from kamabm.report.charts.palette import CAPTURED, LOYAL
 from kamabm.report.charts.single_run import (
@@ -98,7 +106,7 @@ def typical_runs(an: Analysis, out: Path) -> Chart:
     for twin in twins:  # both runs' margins on one scale, from zero
         twin.set_ylim(0, max(5.0, top * 1.15))
     varied = {k: rows[0][k] for k in res.varied}
-    where = ", ".join(f"{k} = {fmt(v)}" for k, v in varied.items()) or "the base setting"
+    where = setting_text(varied) if varied else "the base setting"
     same = all(np.isclose(rows[0][k], rows[1][k]) for k in res.varied)
     (c0, n0, m0), (c1, n1, m1) = heads
     if (c0, n0) == (c1, n1):  # a tie is named as one

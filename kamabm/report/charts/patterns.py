@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from kamabm.model.params import LAST_YEAR
 from kamabm.report.charts.base import Chart, figure, save, title
 from kamabm.report.charts.palette import CAPTURED, LOYAL, PRICE
 
@@ -90,7 +91,7 @@ def whale_curve(data: pd.DataFrame, setting: str, out: Path) -> Chart:
     files = save(fig, data, out, "whale_curve")
     caption = ("Each grey line is one supplier at the end of a run (suppliers whose "
                "customers make a loss in all are left out): customers ranked by profit "
-               "over the last 12 months, key accounts after their extra demands and their "
-               "KAM's cost. A curve that rises above 100 % and falls back has unprofitable "
+               f"over the last {LAST_YEAR} months, key accounts after their extra demands and "
+               "their KAM's cost. A curve that rises above 100 % and falls back has unprofitable "
                "customers. " + setting)
     return Chart("whale_curve", headline, caption, files, headline)
