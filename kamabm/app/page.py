@@ -117,7 +117,8 @@ CSS = """
 .kamabm-page { display: flex; flex-wrap: wrap; gap: 16px; align-items: flex-start; }
 .kamabm-side { flex: 1 1 300px; max-width: 440px; min-width: 0; }
 .kamabm-main { flex: 3 1 320px; min-width: 0; }
-/* As many columns of at least 360 px as fit: one on a phone, two from 1,280 px on. */
+/* As many columns of at least 360 px as fit: one on a phone, two from 1,280 px on,
+   three on a 1,920 px screen. */
 .kamabm-charts { display: grid; gap: 12px;
   grid-template-columns: repeat(auto-fill, minmax(min(100%, 360px), 1fr)); }
 .kamabm-charts img { width: 100%; height: auto; }
@@ -256,7 +257,7 @@ class Stepper:
     """Hand-over between the page and the one thread that steps its model.
 
     The page only asks: each click on Step asks one month more (clicks made while the
-    charts are drawn add up, none is lost), Play and Reset wake the thread. The thread
+    charts are drawn add up, none is lost), and Play wakes the thread. The thread
     steps the model, announces the state it wants drawn and waits until the page has
     drawn it before it steps again: so a chart never reads a model being stepped, and
     months asked by a burst of clicks are drawn once.
@@ -267,6 +268,9 @@ class Stepper:
         self._drawn = -1
         self._closed = False
         self._condition = threading.Condition()
+        #: Held while the thread steps the model; what reads the model outside a drawing
+        #: (Reset keeping the run it leaves) takes it too.
+        self.stepping = threading.Lock()
 
     def ask(self) -> None:
         """Step one month more (a click on Step)."""
@@ -380,7 +384,9 @@ def Explorer() -> None:
             return
         error.set("")
         if settings.value != applied.value and model.value.month > 0:
-            previous.set(PreviousRun(run_table(model.value), applied.value))
+            with stepper.stepping:  # a Reset while playing: not a month half stepped
+                table = run_table(model.value)
+            previous.set(PreviousRun(table, applied.value))
         elif previous.value is not None and previous.value.settings == settings.value:
             previous.set(None)
         applied.set(settings.value)
@@ -393,9 +399,10 @@ def Explorer() -> None:
             m = model.value
             months = redraw_every.value if playing.value else asked
             stepped = 0
-            while stepped < months and m.running:
-                m.step()
-                stepped += 1
+            with stepper.stepping:
+                while stepped < months and m.running:
+                    m.step()
+                    stepped += 1
             if stepped:
                 tick.value += 1
                 stepper.wait_drawn(tick.value)
