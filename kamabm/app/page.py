@@ -372,8 +372,9 @@ def Explorer() -> None:
     def reset() -> None:
         """A new run from the settings; the run left is kept for comparison.
 
-        The run left becomes the previous run if it was played and its settings differ;
-        a previous run with the new settings is dropped (it would compare a run with itself).
+        The run left becomes the previous run if it ran a month or more and its settings
+        differ; a previous run with the new settings is dropped (it would compare a run
+        with itself).
         """
         playing.set(False)
         stepper.forget()
