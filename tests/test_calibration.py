@@ -193,13 +193,18 @@ class Interrupted(Exception):
     """Stands for a kill in the middle of a generation."""
 
 
+#: Simulations left before :class:`FailsAfter` raises; a module global, because the
+#: sampler simulates every particle with a fresh copy of the simulator.
+_CALLS_LEFT = [0]
+
+
 class FailsAfter:
     def __init__(self, calls: int) -> None:
-        self.calls = calls
+        _CALLS_LEFT[0] = calls
 
     def __call__(self, parameter) -> dict[str, float]:
-        self.calls -= 1
-        if self.calls < 0:
+        _CALLS_LEFT[0] -= 1
+        if _CALLS_LEFT[0] < 0:
             raise Interrupted
         return toy_simulator(parameter)
 
@@ -214,6 +219,31 @@ def test_a_stopped_fit_resumes_from_its_last_finished_generation(tmp_path) -> No
     assert summary.resumed_from >= 1
     assert summary.generations == 4
     assert pd.read_csv(tmp_path / "populations.csv")["t"].tolist() == [0, 1, 2, 3]
+    # and it ends where a fit never stopped ends
+    never = fit(calibration, tmp_path / "never", workers=1, simulator=toy_simulator)
+    pd.testing.assert_frame_equal(summary.posterior, never.posterior)
+
+
+def test_the_posterior_does_not_depend_on_the_number_of_workers(tmp_path) -> None:
+    # Each particle is seeded by its place in its generation and a generation takes the
+    # first particles of that sequence it accepts, so two spawned workers (finishing in
+    # any order) give exactly what one process gives; the manifest says so.
+    from kamabm.experiments.calibration_fit import fit
+
+    calibration = toy(TOY.replace("population = 60", "population = 20").replace(
+        "generations = 4", "generations = 3"))
+    one = fit(calibration, tmp_path / "one", workers=1, simulator=toy_simulator)
+    two = fit(calibration, tmp_path / "two", workers=2, simulator=toy_simulator)
+    pd.testing.assert_frame_equal(one.posterior, two.posterior)
+    pd.testing.assert_frame_equal(one.targets, two.targets)
+    assert one.simulations == two.simulations
+    populations = [pd.read_csv(tmp_path / name / "populations.csv").drop(
+        columns=["population_end_time", "wall_time"]) for name in ("one", "two")]
+    pd.testing.assert_frame_equal(*populations)
+    manifest = json.loads((tmp_path / "two" / "manifest.json").read_text())
+    assert "whatever the number of workers" in manifest["reproducible"]
+    again = fit(calibration, tmp_path / "again", workers=1, simulator=toy_simulator)
+    pd.testing.assert_frame_equal(one.posterior, again.posterior)
 
 
 def test_a_folder_of_another_calibration_is_refused(tmp_path) -> None:

@@ -12,8 +12,12 @@ generation. The accepted particles of the last generation are the posterior.
 
 Seeds: a particle's runs use seeds spawned with :class:`numpy.random.SeedSequence` from
 the master seed and the particle's values, so the same constants always give the same
-summary statistics; pyabc's own sampling is seeded from the master seed, and a
-single-worker fit is reproducible (parallel workers accept particles in arrival order).
+summary statistics; the sampling of each particle (from the prior, or perturbed from the
+previous generation) is seeded from the master seed, the generation and the particle's
+place in the generation (:func:`seeded_sampler`), and a generation keeps the first
+particles of that sequence it accepts, not the first to arrive: the same file gives the
+same posterior on one worker, on many, or on Dask (:data:`REPRODUCIBLE`), and a resumed
+fit the same as one never stopped.
 """
 
 from __future__ import annotations
@@ -23,9 +27,13 @@ import json
 import logging
 import math
 import os
+import random
 import sys
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import FIRST_COMPLETED, Executor, Future
+from concurrent.futures import wait as wait_futures
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -99,6 +107,102 @@ class ModelSimulator:
         return summary_statistics(self.calibration, values, run_fn=self.run_fn)
 
 
+# --- sampling: particles seeded by their place, workers that cannot outlive the fit ------
+#: How the fit's reproducibility is stated in its manifest and last lines.
+REPRODUCIBLE = ("the same file and seed give the same posterior whatever the number of "
+                "workers (or a Dask cluster): each particle's random draws are seeded from "
+                "the master seed, its generation and its place in the generation's "
+                "sequence, and a generation takes the first particles of that sequence "
+                "that it accepts, not the first to arrive")
+
+
+def particle_state(master: int, t: int, job: int) -> list[int]:
+    """The random state of particle ``job`` of generation ``t``, as 32-bit words.
+
+    Spawned from the master seed with :class:`numpy.random.SeedSequence`; ``t`` is ``-1``
+    for pyabc's calibration sample.
+    """
+    words = np.random.SeedSequence([master, t + 1, job]).generate_state(4)
+    return [int(w) for w in words]
+
+
+def simulate_particle(simulate_one: bytes, state: Sequence[int]) -> Any:
+    """Sample and simulate one particle from a fresh copy of pyabc's ``simulate_one``.
+
+    Runs in a worker process (or in the fit's own). The global random generators that
+    pyabc, SciPy and a simulator draw from are seeded with ``state`` first, and the
+    function is unpickled anew for every particle, so that a particle depends only on
+    the generation's pickled function and its state, never on which process computed it
+    or what ran there before.
+    """
+    import cloudpickle
+
+    np.random.seed(np.asarray(state, dtype=np.uint32))
+    random.seed(int.from_bytes(np.asarray(state, dtype=np.uint32).tobytes(), "little"))
+    return cloudpickle.loads(simulate_one)()
+
+
+def seeded_sampler(seed: int, executor: Executor | None = None, slots: int = 1) -> Any:
+    """A pyabc sampler whose populations do not depend on the number of workers.
+
+    Particle ``j`` of generation ``t`` is sampled and simulated with the random state
+    :func:`particle_state` ``(seed, t, j)``; the generation is the shortest run of
+    consecutive particles ``0 .. k`` that holds the population's accepted ones, whichever
+    finished first, and pyabc is told it took ``k + 1`` evaluations (so acceptance rates
+    and stopping rules are deterministic too; particles computed beyond it are
+    discarded). A generation that would need more than pyabc's ``max_eval`` evaluations
+    is abandoned, as pyabc's own samplers do.
+
+    Args:
+        seed: the master seed.
+        executor: where particles are computed (a :class:`concurrent.futures.Executor`:
+            a local pool, a Dask client's executor); ``None`` computes them here.
+        slots: particles in flight at once on ``executor``.
+
+    """
+    import cloudpickle
+    import pyabc
+
+    class SeededSampler(pyabc.sampler.Sampler):  # type: ignore[misc]
+        def sample_until_n_accepted(self, n: int, simulate_one: Callable[[], Any], t: int,
+                                    *, max_eval: float = np.inf, all_accepted: bool = False,
+                                    ana_vars: Any = None) -> Any:
+            blob = cloudpickle.dumps(simulate_one)
+            done: dict[int, Any] = {}
+            pending: dict[Future[Any], int] = {}
+            taken = accepted = submitted = 0
+            try:
+                while accepted < n and taken < max_eval:
+                    if executor is None:
+                        done[submitted] = simulate_particle(
+                            blob, particle_state(seed, t, submitted))
+                        submitted += 1
+                    else:
+                        while len(pending) < slots and submitted < max_eval:
+                            future = executor.submit(simulate_particle, blob,
+                                                     particle_state(seed, t, submitted))
+                            pending[future] = submitted
+                            submitted += 1
+                        finished, _ = wait_futures(pending, return_when=FIRST_COMPLETED)
+                        for future in finished:
+                            done[pending.pop(future)] = future.result()
+                    while taken in done and accepted < n and taken < max_eval:
+                        accepted += bool(done[taken].accepted)
+                        taken += 1
+            finally:
+                for future in pending:
+                    future.cancel()
+            sample = self._create_empty_sample()
+            for job in range(taken):
+                sample.append(done[job])
+            self.nr_evaluations_ = taken
+            if accepted < n:
+                sample.ok = False
+            return sample
+
+    return SeededSampler()
+
+
 # --- fitting ----------------------------------------------------------------------------
 @dataclass(frozen=True)
 class FitSummary:
@@ -117,22 +221,39 @@ class FitSummary:
 
 def fit(calibration: Calibration, out: str | Path, *, workers: int | None = None,
         simulator: Simulator | None = None, scheduler: str | None = None,
-        overwrite: bool = False, progress: bool = False) -> FitSummary:
+        overwrite: bool = False, progress: bool = False,
+        notify: Callable[[str], None] | None = None,
+        results: str | Path | None = None) -> FitSummary:
     """Fit the calibration's priors by ABC-SMC (pyabc), resuming a stopped fit.
+
+    The fit is reproducible: the same calibration (and seed) gives the same posterior on
+    any number of workers (:data:`REPRODUCIBLE`, :func:`seeded_sampler`). Local workers
+    are started with ``spawn`` and leave by themselves when the fit ends or is killed
+    (:class:`kamabm.experiments.backends.LocalPool`); no process is forked.
 
     Args:
         calibration: the validated calibration.
         out: the results folder (created if missing); holds ``abc.db`` (pyabc's history),
             ``posterior.csv``, ``targets.csv``, ``populations.csv`` and a manifest.
-        workers: local processes (default: all cores); 1 samples in this process.
+        workers: local processes (default: the available cores); 1 samples in this
+            process.
         simulator: particle values -> target values (default: the model,
-            :class:`ModelSimulator`); tests pass toy simulators.
+            :class:`ModelSimulator`); tests pass toy simulators (picklable by
+            reference, i.e. defined at module level, when ``workers`` > 1).
         scheduler: address of a Dask scheduler to sample on instead of local processes.
         overwrite: start afresh in a folder holding another calibration's history.
         progress: print a line per generation on stderr.
+        notify: called with one-line notices ("resuming the calibration at generation
+            g"); default: none.
+        results: folder for the tables and manifest (default ``out``), e.g. a staging
+            folder the caller moves into place.
 
     Raises:
         CalibrationError: pyabc is missing, or the folder holds another calibration.
+        FolderLockedError: another process is writing the folder.
+        kamabm.experiments.sweep.SweepInterrupted: SIGTERM or SIGHUP (KeyboardInterrupt
+            on Ctrl-C), after the workers are stopped; the finished generations are in
+            the history, and running the fit again resumes it.
 
     """
     try:
@@ -140,59 +261,73 @@ def fit(calibration: Calibration, out: str | Path, *, workers: int | None = None
     except ImportError:
         raise CalibrationError("pyabc is not installed; install the extra: "
                                "pip install -e '.[calibrate]'") from None
+    from kamabm.experiments.backends import LocalPool, available_cores
+    from kamabm.experiments.lock import folder_lock
+    from kamabm.experiments.sweep import stop_on_signals
+
     start = time.perf_counter()
     directory = Path(out)
+    target = Path(results) if results is not None else directory
     directory.mkdir(parents=True, exist_ok=True)
     db = directory / DB
-    _claim(directory, calibration, overwrite)
-    for name in ("ABC", "pyabc"):
-        logging.getLogger(name).setLevel(logging.WARNING)
     model = simulator or ModelSimulator(calibration)
-    n_workers = workers or os.cpu_count() or 1
+    n_workers = workers or available_cores()
     url = f"sqlite:///{db.resolve()}"
-    client = None
-    if scheduler:
-        from distributed import Client
+    with ExitStack() as stack:
+        stack.enter_context(folder_lock(directory, purpose="calibration"))
+        _claim(directory, calibration, overwrite)
+        for name in ("ABC", "pyabc"):
+            logging.getLogger(name).setLevel(logging.WARNING)
+        stack.enter_context(stop_on_signals())
+        executor: Executor | None = None
+        slots = 1
+        pool: LocalPool | None = None
+        if scheduler:
+            from distributed import Client
 
-        client = Client(scheduler)
-        sampler = pyabc.sampler.DaskDistributedSampler(dask_client=client)
-    elif n_workers == 1:
-        sampler = pyabc.sampler.SingleCoreSampler()
-    else:
-        # Evaluation-parallel: workers keep simulating until the population is full, so a
-        # slow particle does not hold up the others (pyabc forks; nothing is pickled).
-        sampler = pyabc.sampler.MulticoreEvalParallelSampler(n_procs=n_workers)
+            client = Client(scheduler)
+            stack.callback(client.close)
+            executor = client.get_executor()
+            slots = max(1, sum(client.ncores().values()))
+        elif n_workers > 1:
+            pool = stack.enter_context(LocalPool(n_workers))
+            executor = pool.executor(calibration.runs_per_particle)
+            slots = n_workers + 1  # one queued, so that no worker waits for the next
+        sampler = seeded_sampler(calibration.seed, executor, slots)
 
-    def new_abc() -> Any:
-        prior = pyabc.Distribution(**{p.name: pyabc.RV("uniform", p.low, p.high - p.low)
-                                      for p in calibration.priors})
-        distance = pyabc.PNormDistance(
-            p=2, fixed_weights={t.name: 1.0 / t.tolerance for t in calibration.targets})
-        return pyabc.ABCSMC(model, prior, distance,
-                            population_size=calibration.abc.population, sampler=sampler)
+        def new_abc() -> Any:
+            prior = pyabc.Distribution(**{p.name: pyabc.RV("uniform", p.low, p.high - p.low)
+                                          for p in calibration.priors})
+            distance = pyabc.PNormDistance(
+                p=2, fixed_weights={t.name: 1.0 / t.tolerance for t in calibration.targets})
+            return pyabc.ABCSMC(model, prior, distance,
+                                population_size=calibration.abc.population, sampler=sampler)
 
-    np.random.seed(calibration.seed % 2**32)
-    history = pyabc.History(url) if db.exists() else None
-    if history is not None and not history.all_runs():
-        history = None
-    resumed_from = history.max_t + 1 if history is not None else 0
-    try:
+        np.random.seed(calibration.seed % 2**32)
+        history = pyabc.History(url) if db.exists() else None
+        if history is not None and not history.all_runs():
+            history = None
+        resumed_from = history.max_t + 1 if history is not None else 0
         if history is None:
             new_abc().new(url, calibration.observed, meta_info={"kamabm": calibration.name})
-        history, populations, reason = _generations(calibration, new_abc, url, start, progress)
-    finally:
-        if client is not None:
-            client.close()
+        elif notify is not None and resumed_from > 0:
+            notify(f"resuming the calibration at generation {resumed_from} ({resumed_from} "
+                   f"generation{'s' if resumed_from != 1 else ''} stored in {db})")
+        history, populations, reason = _generations(calibration, new_abc, url, start,
+                                                    progress)
+        if pool is not None:
+            pool.stop_now()  # particles still computing are beyond the last generation
     if history.max_t < 0:
         raise CalibrationError(f"no generation finished ({reason}); widen the tolerances or "
                                "lower abc.min_acceptance_rate")
     posterior = posterior_table(history, calibration)
     targets = targets_table(history, calibration)
-    _atomic_csv(posterior, directory / POSTERIOR)
-    _atomic_csv(targets, directory / TARGETS_CSV)
-    _atomic_csv(populations, directory / POPULATIONS)
+    target.mkdir(parents=True, exist_ok=True)
+    _atomic_csv(posterior, target / POSTERIOR)
+    _atomic_csv(targets, target / TARGETS_CSV)
+    _atomic_csv(populations, target / POPULATIONS)
     wall = time.perf_counter() - start
-    _write_manifest(directory, calibration, history, wall=wall, workers=n_workers,
+    _write_manifest(target, calibration, history, wall=wall, workers=n_workers,
                     scheduler=scheduler, resumed_from=resumed_from, reason=reason)
     return FitSummary(directory, int(history.max_t) + 1, int(history.total_nr_simulations),
                       float(populations["epsilon"].iloc[-1]), wall, resumed_from, posterior,
@@ -225,6 +360,19 @@ def _generations(calibration: Calibration, new_abc: Callable[[], Any], url: str,
             print(f"generation {int(last['t'])}: epsilon {last['epsilon']:.3g}, "
                   f"{int(last['samples'])} particles simulated, "
                   f"{time.perf_counter() - start:.0f} s", file=sys.stderr, flush=True)
+
+
+def generations_stored(directory: str | Path) -> int:
+    """Generations the history of a calibration folder holds (0 without one)."""
+    db = Path(directory) / DB
+    if not db.is_file():
+        return 0
+    try:
+        import pyabc
+
+        return int(pyabc.History(f"sqlite:///{db.resolve()}").max_t) + 1
+    except Exception:  # noqa: BLE001 -- an unreadable history holds none to speak of
+        return 0
 
 
 def _stop_reason(abc: AbcSettings, populations: pd.DataFrame, simulations: int) -> str:
@@ -345,6 +493,7 @@ def _write_manifest(directory: Path, calibration: Calibration, history: Any, *, 
         "model_runs": int(history.total_nr_simulations) * calibration.runs_per_particle,
         "runs_per_particle": calibration.runs_per_particle, "stopped_because": reason,
         "wall_time_s_this_call": round(wall, 2), "workers": workers, "scheduler": scheduler,
+        "reproducible": REPRODUCIBLE,
         "abc": calibration.abc.__dict__, "replications": calibration.replications,
         "targets": [t.name for t in calibration.targets],
         "targets_left_out": list(calibration.skipped),
