@@ -1,7 +1,14 @@
 """``kamabm screen FILE``: Morris screening of every parameter and structural constant.
 
-Exit status: 0 success, 1 some runs raised (recorded in runs.csv, their trajectories left
-out), 2 bad input (one line naming the file and key).
+Runs are kept as parts of the results folder as they finish, so a screening stopped in
+any way resumes where it stopped, saying so; its workers are started with ``spawn`` and
+leave by themselves if the command is killed. The runs table, indices, manifest and chart
+are written into a temporary folder and moved into place once all are written.
+
+Exit status: 0 success; 1 some runs raised (recorded in runs.csv, their trajectories left
+out); 2 bad input (one line naming the file and key), a folder in the way, or output that
+does not fit (a full disk, a read-only folder: one line); 130 interrupted by Ctrl-C,
+128 + N by signal N (143 for SIGTERM), with one line saying how to resume.
 """
 
 from __future__ import annotations
@@ -10,7 +17,19 @@ import argparse
 import sys
 from pathlib import Path
 
-from kamabm.cli.common import EXIT_FAILURE, EXIT_OK, fail, workers_problem
+from kamabm.cli.common import (
+    EXIT_FAILURE,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_USAGE,
+    fail,
+    say,
+    unwritable,
+    workers_problem,
+)
+from kamabm.cli.outputs import cannot_write, in_target, staged
+
+COMMAND = "screen"
 
 
 def add_parser(commands: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -49,17 +68,38 @@ def run(args: argparse.Namespace) -> int:
     if problem:
         return fail(None, problem)
     out = args.out or Path("results") / screening.name
+    problem = unwritable(out, option="--out")
+    if problem:
+        return fail(None, problem)
     if not args.quiet:
         print(f"{screening.name}: {len(screening.factors)} factors, {screening.n_runs} runs "
               f"-> {out}", file=sys.stderr)
-    try:
-        summary = run_screening(screening, out, workers=args.workers,
-                                overwrite=args.overwrite, progress=not args.quiet)
-    except ScreeningError as exc:
-        return fail(None, str(exc))
+    from kamabm.experiments.lock import FolderLockedError
+    from kamabm.experiments.sweep import SweepInterrupted
     from kamabm.report.charts.screening import chart_title, plot_screening
 
-    files = plot_screening(summary.indices, out / "charts", title=chart_title(summary.indices))
+    def stopped(how: str) -> str:
+        return (f"{how}; the parts finished are kept in {out / 'parts'}, run the same "
+                "command again to resume")
+
+    try:
+        with staged(out) as tmp:
+            summary = run_screening(screening, out, workers=args.workers,
+                                    overwrite=args.overwrite, progress=not args.quiet,
+                                    notify=lambda line: say(COMMAND, line), results=tmp)
+            files = [in_target(f, tmp, out) for f in plot_screening(
+                summary.indices, tmp / "charts", title=chart_title(summary.indices))]
+    except ScreeningError as exc:
+        return fail(None, str(exc))
+    except FolderLockedError as exc:
+        return fail(COMMAND, str(exc), label=None)
+    except SweepInterrupted as exc:
+        return fail(COMMAND, stopped(f"stopped by {exc}"), 128 + exc.signum, label=None)
+    except KeyboardInterrupt:
+        return fail(COMMAND, stopped("interrupted"), EXIT_INTERRUPTED, label=None)
+    except OSError as exc:
+        return fail(COMMAND, cannot_write(exc, out) + "; the parts finished are kept, run "
+                    "the same command again once there is room", EXIT_USAGE, label=None)
     for outcome, table in summary.indices.groupby("outcome", sort=False):
         top = ", ".join(f"{r.parameter} {r.mu_star:.3g}" for r in table.head(5).itertuples())
         print(f"{outcome}: {top}")

@@ -30,8 +30,9 @@ so ``mu_star`` is the mean absolute change of an outcome when a factor moves by 
 design's step, expressed per full range: factors with different units are comparable.
 Whole-number factors are rounded onto their range after scaling, as in sweeps.
 
-Runs are stored in parts (``parts/part-NNNNN.csv``, each written atomically) so an
-interrupted screening resumes where it stopped; the seeds are spawned from the master
+Runs are stored in parts (``parts/part-NNNNN.csv``, each written whole: a temporary file
+flushed to disk, then renamed) so an interrupted screening resumes where it stopped (its
+workers, spawned, leave with it); the seeds are spawned from the master
 seed with :class:`numpy.random.SeedSequence`, one per replication and shared by every
 design point (common random numbers make the elementary effects less noisy).
 """
@@ -41,13 +42,10 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-import multiprocessing
 import os
 import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor
-from concurrent.futures import wait as wait_futures
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Self
@@ -75,7 +73,6 @@ OPEN_END_MARGIN = 1e-3
 #: A factor is kept for variance-based analysis when its mu* reaches this share of the
 #: largest mu* of at least one outcome (a common screening rule; the file may change it).
 KEEP_SHARE = 0.1
-START_METHOD = "spawn"
 PARTS, RUNS_CSV, INDICES_CSV, INDICES_JSON, MANIFEST = (
     "parts", "runs.csv", "morris.csv", "morris.json", "manifest.json")
 
@@ -399,17 +396,27 @@ class ScreeningSummary:
 
 def run_screening(screening: Screening, out: str | Path, *, workers: int | None = None,
                   run_fn: RunFunction | None = None, overwrite: bool = False,
-                  progress: bool = False) -> ScreeningSummary:
+                  progress: bool = False, notify: Callable[[str], None] | None = None,
+                  results: str | Path | None = None) -> ScreeningSummary:
     """Run (or resume) a screening, then write its indices and chart.
+
+    Each finished part is written whole (a temporary file, flushed to disk, renamed), so
+    a screening stopped in any way resumes where it stopped. Local workers are started
+    with ``spawn`` and leave by themselves when the screening ends or is killed
+    (:class:`kamabm.experiments.backends.LocalPool`); the folder is held by one process
+    at a time (:mod:`kamabm.experiments.lock`).
 
     Args:
         screening: the validated screening.
-        out: the results folder (created if missing).
+        out: the results folder (created if missing); its runs go to ``parts/``.
         workers: processes (default: all cores); 1 runs in this process.
         run_fn: ``run_fn(params, seed) -> {outcome: value}``, a module-level function
             (default :func:`kamabm.model.run.run_one`).
         overwrite: start afresh in a folder holding another screening's parts.
         progress: print a line per finished part on stderr.
+        notify: called with one-line notices ("resuming: N of M runs already stored").
+        results: folder for ``runs.csv``, the indices and the manifest (default ``out``),
+            e.g. a staging folder the caller moves into place.
 
     Returns:
         The counts, wall time and the tidy indices table.
@@ -417,63 +424,69 @@ def run_screening(screening: Screening, out: str | Path, *, workers: int | None 
     Raises:
         ScreeningError: the folder holds another screening (and not ``overwrite``).
         ScreeningError: fewer than two trajectories of an outcome are complete.
+        FolderLockedError: another process is writing the folder.
+        kamabm.experiments.sweep.SweepInterrupted: SIGTERM or SIGHUP (KeyboardInterrupt
+            on Ctrl-C), after the workers are stopped; the parts written are kept.
 
     A run that raises is recorded (``error`` column of ``runs.csv``) and its trajectory
     is left out of the indices, as the sweep records failed runs and goes on.
 
     """
+    from kamabm.experiments.backends import available_cores, open_backend
+    from kamabm.experiments.lock import folder_lock
+    from kamabm.experiments.sweep import stop_on_signals
+
     if run_fn is None:
-        from kamabm.model.run import run_one as run_fn
+        from kamabm.model.run import run_one
+
+        run_fn = run_one
+    fn: RunFunction = run_fn
     start = time.perf_counter()
     directory = Path(out)
+    target = Path(results) if results is not None else directory
     parts = directory / PARTS
-    _claim(directory, screening, overwrite)
     design = screening.design()
     seeds = screening.seeds()
     tasks = [(p, r, seeds[r]) for p in range(len(design)) for r in range(screening.replications)]
     chunks = [tasks[i:i + screening.runs_per_part]
               for i in range(0, len(tasks), screening.runs_per_part)]
-    done = {int(p.stem.split("-")[1]) for p in parts.glob("part-*.csv")}
-    todo = [i for i in range(len(chunks)) if i not in done]
-    resumed = sum(len(chunks[i]) for i in done if i < len(chunks))
     records = design.to_dict("records")
     base = screening.base.as_dict()
-
-    def job(i: int) -> tuple[Any, ...]:
-        rows = [(p, r, s, records[p]) for p, r, s in chunks[i]]
-        return (run_fn, base, rows, screening.outcomes)
-
-    n_workers = workers or os.cpu_count() or 1
-    finished = 0
-    if n_workers == 1 or len(todo) <= 1:
-        for i in todo:
-            _write_part(parts, i, _run_chunk(*job(i)))
-            finished += 1
-            _report(progress, finished, len(todo))
-    else:
-        context = multiprocessing.get_context(START_METHOD)
-        with ProcessPoolExecutor(max_workers=n_workers, mp_context=context) as pool:
-            pending = {pool.submit(_run_chunk, *job(i)): i for i in todo}
-            while pending:
-                ready, _ = wait_futures(pending, return_when=FIRST_COMPLETED)
-                for future in ready:
-                    i = pending.pop(future)
-                    _write_part(parts, i, future.result())
-                    finished += 1
-                    _report(progress, finished, len(todo))
-
-    runs = pd.concat([pd.read_csv(parts / f"part-{i:05d}.csv") for i in range(len(chunks))],
-                     ignore_index=True).sort_values(["point", "replication"], ignore_index=True)
+    n_workers = workers or available_cores()
+    directory.mkdir(parents=True, exist_ok=True)
+    with folder_lock(directory, purpose="screening"):
+        _claim(directory, screening, overwrite)
+        done = {int(p.stem.split("-")[1]) for p in parts.glob("part-*.csv")}
+        todo = [i for i in range(len(chunks)) if i not in done]
+        resumed = sum(len(chunks[i]) for i in done if i < len(chunks))
+        if resumed and notify is not None:
+            notify(f"resuming: {resumed:,} of {screening.n_runs:,} runs already stored in "
+                   f"{parts}" + ("" if todo else "; nothing left to run"))
+        finished = 0
+        job = _ChunkJob(fn, base, screening.outcomes)
+        with stop_on_signals(), open_backend(
+                workers=1 if len(todo) <= 1 else n_workers) as backend:
+            for i, frame in backend.map(job, ((i, [(p, r, s, records[p])
+                                                   for p, r, s in chunks[i]])
+                                              for i in todo), screening.runs_per_part):
+                _write_part(parts, i, frame)
+                finished += 1
+                _report(progress, finished, len(todo))
+        runs = pd.concat([pd.read_csv(parts / f"part-{i:05d}.csv")
+                          for i in range(len(chunks))],
+                         ignore_index=True).sort_values(["point", "replication"],
+                                                        ignore_index=True)
     table = design.copy()
     table.insert(0, "point", np.arange(len(design)))
     runs = runs.merge(table, on="point")
-    _atomic_csv(runs, directory / RUNS_CSV)
+    target.mkdir(parents=True, exist_ok=True)
+    _atomic_csv(runs, target / RUNS_CSV)
     failed = int(runs["error"].notna().sum())  # read back from CSV: no error is missing
     if failed and progress:
         print(f"{failed} runs raised; their trajectories are left out (errors in "
               f"{directory / RUNS_CSV})", file=sys.stderr)
     indices = indices_table(screening, runs)
-    _atomic_csv(indices, directory / INDICES_CSV)
+    _atomic_csv(indices, target / INDICES_CSV)
     wall = time.perf_counter() - start
     payload = {"screening": screening.name, "method": "morris (SALib)",
                "trajectories": screening.trajectories, "levels": screening.levels,
@@ -483,11 +496,24 @@ def run_screening(screening: Screening, out: str | Path, *, workers: int | None 
                "kept": kept_factors(indices, screening.keep_share),
                "indices": {o: indices[indices["outcome"] == o].drop(columns="outcome")
                            .to_dict("records") for o in screening.outcomes}}
-    _atomic_text(json.dumps(payload, indent=1), directory / INDICES_JSON)
-    _write_manifest(directory, screening, resumed=resumed, now_runs=screening.n_runs - resumed,
+    _atomic_text(json.dumps(payload, indent=1), target / INDICES_JSON)
+    _write_manifest(target, screening, resumed=resumed, now_runs=screening.n_runs - resumed,
                     wall=wall, workers=n_workers, failed=failed)
     return ScreeningSummary(directory, screening.n_runs, resumed, screening.n_runs - resumed,
                             wall, failed, indices)
+
+
+class _ChunkJob:
+    """The picklable work of one part: :func:`_run_chunk` with the screening's arguments."""
+
+    def __init__(self, run_fn: RunFunction, base: dict[str, Any],
+                 outcomes: Sequence[str]) -> None:
+        self.run_fn, self.base, self.outcomes = run_fn, base, tuple(outcomes)
+
+    def __call__(self, chunk: tuple[int, list[tuple[int, int, int, dict[str, Any]]]]
+                 ) -> tuple[int, pd.DataFrame]:
+        index, rows = chunk
+        return index, _run_chunk(self.run_fn, self.base, rows, self.outcomes)
 
 
 def _run_chunk(run_fn: RunFunction, base: dict[str, Any],
@@ -528,7 +554,7 @@ def _claim(directory: Path, screening: Screening, overwrite: bool) -> None:
         for old in (directory / PARTS).glob("part-*.csv"):
             old.unlink()
     (directory / PARTS).mkdir(parents=True, exist_ok=True)
-    marker.write_text(screening.digest + "\n")
+    _atomic_text(screening.digest, marker)
 
 
 def _write_part(parts: Path, index: int, frame: pd.DataFrame) -> None:
@@ -536,15 +562,25 @@ def _write_part(parts: Path, index: int, frame: pd.DataFrame) -> None:
 
 
 def _atomic_csv(frame: pd.DataFrame, target: Path) -> None:
-    tmp = target.with_name(".tmp-" + target.name)
-    frame.to_csv(tmp, index=False, float_format="%.10g")
-    os.replace(tmp, target)
+    _atomic_bytes(frame.to_csv(index=False, float_format="%.10g").encode(), target)
 
 
 def _atomic_text(text: str, target: Path) -> None:
+    _atomic_bytes((text + "\n").encode(), target)
+
+
+def _atomic_bytes(data: bytes, target: Path) -> None:
+    """Write ``target`` whole or not at all: a temporary file, flushed, then renamed."""
     tmp = target.with_name(".tmp-" + target.name)
-    tmp.write_text(text + "\n", encoding="utf-8")
-    os.replace(tmp, target)
+    try:
+        with open(tmp, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, target)
+    except BaseException:
+        tmp.unlink(missing_ok=True)  # a full disk leaves no half-written file behind
+        raise
 
 
 def _write_manifest(directory: Path, screening: Screening, *, resumed: int, now_runs: int,
