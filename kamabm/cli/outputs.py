@@ -16,11 +16,12 @@ This module imports nothing of the commands, so the library's writers may use it
 from __future__ import annotations
 
 import errno
+import html
 import os
 import shutil
 import tempfile
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 #: Name of the empty file that probes whether a folder is writable (removed at once).
@@ -156,3 +157,31 @@ def _alive(pid: int) -> bool:
     except OSError:
         return True
     return True
+
+
+@contextmanager
+def staged_report(path: Path, charts_dir: Path) -> Iterator[tuple[Path, Path]]:
+    """Staging for a report file and its charts folder: see :func:`staged`.
+
+    Yields the temporary twins of ``path`` and ``charts_dir``; both are moved into place
+    (the charts first) once the block ends cleanly, neither otherwise. Links from the
+    report to its charts' tables stay right: relative when the charts are beside the
+    report, and, for a charts folder elsewhere, the temporary folder's path in the report
+    is replaced by the real one.
+    """
+    path, charts_dir = Path(path), Path(charts_dir)
+    with ExitStack() as stack:
+        tmp = stack.enter_context(staged(path.parent))
+        try:
+            inner = charts_dir.resolve().relative_to(path.parent.resolve())
+        except ValueError:
+            charts_tmp, elsewhere = stack.enter_context(staged(charts_dir)), True
+        else:
+            charts_tmp, elsewhere = tmp / inner, False
+        yield tmp / path.name, charts_tmp
+        page = tmp / path.name
+        if elsewhere and page.is_file():
+            text = page.read_text(encoding="utf-8")
+            page.write_text(text.replace(html.escape(charts_tmp.as_posix()),
+                                         html.escape(charts_dir.as_posix())),
+                            encoding="utf-8")

@@ -3,7 +3,9 @@
 Runs the model at one setting for several seeds (through :mod:`kamabm.model.run`), builds
 the tables of plotted numbers, with P6's least-squares line (:func:`pattern_tables`), and
 has :mod:`kamabm.report.charts.patterns` draw them into a folder, each chart with its table
-as CSV. The chart module only draws the tables it is given.
+as CSV. The chart module only draws the tables it is given. The charts are written
+together or not at all: a folder that cannot be written, or a disk that fills up, is one
+line and exit status 2.
 """
 
 from __future__ import annotations
@@ -14,7 +16,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from kamabm.cli.common import EXIT_OK, add_set_argument, fail, unwritable
+from kamabm.cli.common import EXIT_OK, EXIT_USAGE, add_set_argument, fail, unwritable
+from kamabm.cli.outputs import cannot_write, in_target, staged
 from kamabm.model.params import CAPTURED_BELOW, ParameterError, Parameters
 
 COMMAND = "patterns"
@@ -106,7 +109,13 @@ def run(args: argparse.Namespace) -> int:
     seeds = range(args.seeds)
     setting = setting_text(params, seeds)
     loyalty, whale = pattern_tables(params, seeds)
-    for chart in (patterns.loyalty_discount(loyalty, setting, out),
-                  patterns.whale_curve(whale, setting, out)):
-        print(f"{chart.png}: {chart.title}")
+    try:
+        with staged(out) as tmp:  # both charts with their tables, or nothing
+            charts = [patterns.loyalty_discount(loyalty, setting, tmp),
+                      patterns.whale_curve(whale, setting, tmp)]
+            shown = [(in_target(chart.png, tmp, out), chart.title) for chart in charts]
+    except OSError as exc:
+        return fail(COMMAND, cannot_write(exc, out), EXIT_USAGE)
+    for png, title in shown:
+        print(f"{png}: {title}")
     return EXIT_OK

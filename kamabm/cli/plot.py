@@ -74,15 +74,17 @@ def run(args: argparse.Namespace) -> int:
             return fail(COMMAND, problem)
         an = analyse(res, n_boot=args.n_boot, typical=args.typical)
         print_notes(COMMAND, an.notes)
+        from kamabm.cli.outputs import in_target, staged
         from kamabm.report.plots import make_charts
 
-        charts = make_charts(an, out)
+        with staged(out) as tmp:  # every chart, or none
+            shown = [(in_target(c.files[0], tmp, out), c.title) for c in make_charts(an, tmp)]
     except ResultsError as exc:
         return fail(COMMAND, str(exc))
     except OSError as exc:
-        return fail(COMMAND, cannot_write(exc))
-    for chart in charts:
-        print(f"{chart.files[0]}: {chart.title}")
+        return fail(COMMAND, cannot_write(exc, out))
+    for first, title in shown:
+        print(f"{first}: {title}")
     return EXIT_OK
 
 
@@ -100,9 +102,9 @@ def in_use(results: Path) -> str | None:
     return None
 
 
-def cannot_write(exc: OSError) -> str:
-    """One line for a file that could not be written."""
-    return f"{exc.filename or ''}: cannot write ({exc.strerror or exc})"
+def cannot_write(exc: OSError, where: Path | None = None) -> str:
+    """One line for a file that could not be written (in the output folder ``where``)."""
+    return f"{where or exc.filename or ''}: cannot write ({exc.strerror or exc})"
 
 
 def print_notes(command: str, notes: tuple[str, ...]) -> None:

@@ -76,19 +76,22 @@ def run(args: argparse.Namespace) -> int:
             return fail(COMMAND, "--deck needs python-pptx: pip install -e '.[deck]'")
         an = analyse(res, n_boot=args.n_boot, typical=args.typical)
         print_notes(COMMAND, an.notes)
+        from kamabm.cli.outputs import staged_report
         from kamabm.report.html import write_report
 
-        written, charts = write_report(an, path, charts_dir=charts_dir)
-        print(f"report: {written} ({len(charts)} charts in {charts_dir})", file=sys.stderr)
-        if args.deck:
-            from kamabm.report.summary import executive_summary
+        with staged_report(path, charts_dir) as (page, charts_tmp):  # all or nothing
+            _, charts = write_report(an, page, charts_dir=charts_tmp)
+            if args.deck:
+                from kamabm.report.summary import executive_summary
 
-            slides = deck.write_deck(f"kamabm: {res.experiment.name}",
-                                     executive_summary(an), charts,
-                                     path.with_suffix(".pptx"))
-            print(f"deck: {slides} ({len(charts) + 1} slides)", file=sys.stderr)
+                deck.write_deck(f"kamabm: {res.experiment.name}", executive_summary(an),
+                                charts, page.with_suffix(".pptx"))
+        print(f"report: {path} ({len(charts)} charts in {charts_dir})", file=sys.stderr)
+        if args.deck:
+            print(f"deck: {path.with_suffix('.pptx')} ({len(charts) + 1} slides)",
+                  file=sys.stderr)
     except ResultsError as exc:
         return fail(COMMAND, str(exc))
     except OSError as exc:
-        return fail(COMMAND, cannot_write(exc))
+        return fail(COMMAND, cannot_write(exc, args.out or args.results))
     return EXIT_OK

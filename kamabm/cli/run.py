@@ -1,4 +1,8 @@
-"""The ``kamabm run`` command: run the model once, print its outcomes, chart the run."""
+"""The ``kamabm run`` command: run the model once, print its outcomes, chart the run.
+
+The chart (PNG, SVG) and its table (CSV) are written together or not at all: a folder
+that cannot be written, or a disk that fills up, is one line and exit status 2.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +13,7 @@ import sys
 from pathlib import Path
 
 from kamabm.cli.common import EXIT_OK, MAX_SEED, add_set_argument, fail, unwritable
+from kamabm.cli.outputs import cannot_write, in_target, staged
 from kamabm.model.params import ParameterError, Parameters
 
 
@@ -70,12 +75,15 @@ def run(args: argparse.Namespace) -> int:
 
     changed = {k: v for k, v in params.as_dict().items() if v != Parameters.default(k)}
     title = ", ".join(f"{k} = {v:g}" for k, v in changed.items()) or "default parameters"
-    stem = args.out / chart_stem(changed, args.seed)
+    name = chart_stem(changed, args.seed)
     try:
-        save_table(table, stem.with_suffix(".csv"))
-        written = plot_run(table, result, f"{title}; seed {args.seed}", stem)
+        with staged(args.out) as tmp:  # the chart and its table, or nothing
+            save_table(table, (tmp / name).with_suffix(".csv"))
+            written = [in_target(path, tmp, args.out)
+                       for path in plot_run(table, result, f"{title}; seed {args.seed}",
+                                            tmp / name)]
     except OSError as exc:
-        return fail(None, f"--out {args.out}: cannot write the chart ({exc.strerror})")
+        return fail(None, f"--out {cannot_write(exc, args.out)}")
     print(f"chart: {written[0]} (+ .svg, .csv)", file=sys.stderr)
     return EXIT_OK
 
