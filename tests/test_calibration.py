@@ -224,11 +224,19 @@ def test_a_stopped_fit_resumes_from_its_last_finished_generation(tmp_path) -> No
     pd.testing.assert_frame_equal(summary.posterior, never.posterior)
 
 
-def test_the_posterior_does_not_depend_on_the_number_of_workers(tmp_path) -> None:
+def test_the_posterior_does_not_depend_on_the_number_of_workers(tmp_path, monkeypatch) -> None:
     # Each particle is seeded by its place in its generation and a generation takes the
     # first particles of that sequence it accepts, so two spawned workers (finishing in
-    # any order) give exactly what one process gives; the manifest says so.
+    # any order) give exactly what one process gives; the manifest says so. No process
+    # is forked (fork() in a process with threads may deadlock; Python 3.12 warns).
+    import os
+
     from kamabm.experiments.calibration_fit import fit
+
+    def no_fork() -> int:
+        raise AssertionError("the calibration forked")
+
+    monkeypatch.setattr(os, "fork", no_fork)
 
     calibration = toy(TOY.replace("population = 60", "population = 20").replace(
         "generations = 4", "generations = 3"))

@@ -56,6 +56,8 @@ def cannot_write(exc: OSError, where: Path | str | None = None) -> str:
     space left on device", "Read-only file system").
     """
     path = exc.filename or where or ""
+    if where is not None and PARTIAL in str(path):
+        path = where  # not the staging folder the user never sees
     return f"{path}: cannot write there ({exc.strerror or exc})"
 
 
