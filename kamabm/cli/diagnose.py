@@ -153,6 +153,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"- {point}")
     for note in notes:
         print(f"Note: {note}.")
-    print(f"report: {written[0]} ({diag.runs:,} runs, {diag.wall_time:.1f} s)",
+    resumed = f", {diag.runs_resumed:,} of them resumed" if diag.runs_resumed else ""
+    print(f"report: {written[0]} ({diag.runs:,} runs{resumed}, {diag.wall_time:.1f} s)",
           file=sys.stderr)
     return EXIT_OK

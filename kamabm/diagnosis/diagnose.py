@@ -235,8 +235,10 @@ class RunsStored:
 
 def _run_all(tasks: list[_Task], workers: int | None,
              progress: Callable[[int, int], None] | None,
-             stored: RunsStored | None = None) -> dict[tuple[Any, ...], Any]:
-    """Every task's readings, by key: computed here or by worker processes, or read back.
+             stored: RunsStored | None = None) -> tuple[dict[tuple[Any, ...], Any], int]:
+    """Every task's readings, by key, and how many were read back rather than run.
+
+    The readings are computed here or by worker processes, or read back from the store.
 
     With ``stored``, each finished chunk is journaled as a part of its folder as it comes
     (a kill at any moment loses at most the chunks being computed) and the runs already
@@ -259,6 +261,7 @@ def _run_all(tasks: list[_Task], workers: int | None,
                 readings.update(_readings(table, tasks))
         backend = stack.enter_context(open_backend(workers=workers))
         missing = [pair for pair in numbered if pair[0] not in readings]
+        resumed = len(readings)
         if stored is not None and readings:
             (stored.notify or _notice)(
                 f"resuming: {len(readings):,} of {len(tasks):,} runs already stored in "
@@ -288,7 +291,7 @@ def _run_all(tasks: list[_Task], workers: int | None,
         readings = {run: reading for part in _consecutive(numbered, CHUNK)
                     for run, reading in _readings(
                         _table(part, [(r, readings[r]) for r, _ in part]), tasks)}
-    return {tasks[run].key: reading for run, reading in readings.items()}
+    return {tasks[run].key: reading for run, reading in readings.items()}, resumed
 
 
 def _consecutive(pairs: Sequence[tuple[int, _Task]], size: int
@@ -536,6 +539,8 @@ class Diagnosis:
         runs: model runs made.
         wall_time: seconds the runs took.
         workers: worker processes used (None: every core).
+        runs_resumed: runs read back from the folder's parts rather than run (a resumed
+            diagnosis); ``runs - runs_resumed`` were run by this call, in ``wall_time``.
 
     """
 
@@ -554,6 +559,7 @@ class Diagnosis:
     runs: int
     wall_time: float
     workers: int | None
+    runs_resumed: int = 0
 
     def money(self, value: float, *, sign: bool = False) -> str:
         """An amount with thousands separators and the currency: ``EUR 1,234,000``."""
@@ -640,7 +646,7 @@ def diagnose(client: Client, *, workers: int | None = None,
                                        horizon_months=max(12, map_months))
             tasks += [_Task(("map", share, pressure, r), params, seed, ())
                       for r, seed in enumerate(map_seeds)]
-    readings = _run_all(tasks, workers, progress, store)
+    readings, resumed = _run_all(tasks, workers, progress, store)
 
     def stack(name: str, item: str) -> np.ndarray:
         return np.stack([readings[("run", name, r)][item] for r in range(reps)])
@@ -725,7 +731,8 @@ def diagnose(client: Client, *, workers: int | None = None,
                      capture_risk=capture_risk, margin_at_risk=margin_table,
                      status_quo=status_quo, levers=lever_table, capture_map=pd.DataFrame(map_rows),
                      map_months=map_months, seeds=tuple(seeds), map_seeds=tuple(map_seeds),
-                     runs=len(tasks), wall_time=time.perf_counter() - start, workers=workers)
+                     runs=len(tasks), wall_time=time.perf_counter() - start, workers=workers,
+                     runs_resumed=resumed)
 
 
 # --- plain words -------------------------------------------------------------------------------

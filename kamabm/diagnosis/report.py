@@ -305,6 +305,7 @@ def provenance(diag: Diagnosis, command: str = "") -> dict[str, Any]:
         "map_replications": client.map_replications,
         "map_seeds": list(diag.map_seeds),
         "runs": diag.runs,
+        "runs_resumed": diag.runs_resumed,
         "wall_time_s": round(diag.wall_time, 2),
         "workers": diag.workers,
         "environment": environment(),
@@ -319,7 +320,9 @@ def _provenance_html(diag: Diagnosis, prov: dict[str, Any]) -> str:
             ("command", prov["command"]),
             ("runs", f"{prov['runs']:,} ({diag.client.replications} replications of the "
                      f"status quo and of each lever, {diag.client.map_replications} at each "
-                     f"of {len(diag.capture_map)} map points), {prov['wall_time_s']:g} s"),
+                     f"of {len(diag.capture_map)} map points), {prov['wall_time_s']:g} s"
+                     + (f" ({diag.runs_resumed:,} of them stored by an earlier, stopped call)"
+                        if diag.runs_resumed else "")),
             ("master seed", f"{diag.client.seed}; seeds of the status quo and levers "
                             f"{', '.join(str(s) for s in diag.seeds[:3])}, ... (all in "
                             "provenance.json)"),
