@@ -63,7 +63,7 @@ def run(args: argparse.Namespace) -> int:
     """Carry out ``kamabm calibrate`` with parsed arguments; return the exit status."""
     from kamabm.experiments.calibration import CalibrationError, load_calibration
     from kamabm.experiments.calibration_fit import DB, fit, generations_stored
-    from kamabm.experiments.lock import FolderLockedError
+    from kamabm.experiments.lock import FolderLockedError, folder_lock
     from kamabm.experiments.sweep import SweepInterrupted
 
     try:
@@ -94,15 +94,16 @@ def run(args: argparse.Namespace) -> int:
         return f"{how}; {kept}, run the same command again to resume at generation {g}"
 
     try:
-        with staged(out) as tmp:
-            summary = fit(calibration, out, workers=args.workers, scheduler=args.scheduler,
-                          overwrite=args.overwrite, progress=not args.quiet,
-                          notify=lambda line: say(COMMAND, line), results=tmp)
-            from kamabm.report.charts.calibration import plot_calibration
+        with folder_lock(out, purpose="calibration"):  # through the report too
+            with staged(out) as tmp:
+                summary = fit(calibration, out, workers=args.workers, scheduler=args.scheduler,
+                              overwrite=args.overwrite, progress=not args.quiet,
+                              notify=lambda line: say(COMMAND, line), results=tmp)
+                from kamabm.report.charts.calibration import plot_calibration
 
-            files = [in_target(f, tmp, out) for f in plot_calibration(
-                summary.targets, summary.posterior, calibration, tmp / "charts",
-                epsilon=summary.epsilon)]
+                files = [in_target(f, tmp, out) for f in plot_calibration(
+                    summary.targets, summary.posterior, calibration, tmp / "charts",
+                    epsilon=summary.epsilon)]
     except CalibrationError as exc:
         return fail(None, str(exc))
     except FolderLockedError as exc:

@@ -94,7 +94,7 @@ def run(args: argparse.Namespace) -> int:
                         "'.[deck]'")
     out = args.out or Path("results") / "diagnose" / client.slug
     from kamabm.diagnosis.diagnose import RunsStored, check_folder, diagnose, diagnosis_identity
-    from kamabm.experiments.lock import FolderLockedError
+    from kamabm.experiments.lock import FolderLockedError, folder_lock
     from kamabm.experiments.store import StoreError
     from kamabm.experiments.sweep import SweepInterrupted
 
@@ -133,11 +133,12 @@ def run(args: argparse.Namespace) -> int:
     stored = RunsStored(out, identity, overwrite=args.overwrite,
                         notify=lambda line: say(COMMAND, line))
     try:
-        diag = diagnose(client, workers=args.workers, progress=progress, store=stored)
-        with staged(out) as tmp:
-            written = [in_target(path, tmp, out)
-                       for path in write_diagnosis(diag, tmp, deck=args.deck,
-                                                   command=command_line())]
+        with folder_lock(out, purpose="diagnosis"):  # through the report too
+            diag = diagnose(client, workers=args.workers, progress=progress, store=stored)
+            with staged(out) as tmp:
+                written = [in_target(path, tmp, out)
+                           for path in write_diagnosis(diag, tmp, deck=args.deck,
+                                                       command=command_line())]
     except (StoreError, FolderLockedError) as exc:
         return fail(COMMAND, str(exc), label=None)
     except SweepInterrupted as exc:

@@ -74,7 +74,7 @@ def run(args: argparse.Namespace) -> int:
     if not args.quiet:
         print(f"{screening.name}: {len(screening.factors)} factors, {screening.n_runs} runs "
               f"-> {out}", file=sys.stderr)
-    from kamabm.experiments.lock import FolderLockedError
+    from kamabm.experiments.lock import FolderLockedError, folder_lock
     from kamabm.experiments.sweep import SweepInterrupted
     from kamabm.report.charts.screening import chart_title, plot_screening
 
@@ -83,12 +83,13 @@ def run(args: argparse.Namespace) -> int:
                 "command again to resume")
 
     try:
-        with staged(out) as tmp:
-            summary = run_screening(screening, out, workers=args.workers,
-                                    overwrite=args.overwrite, progress=not args.quiet,
-                                    notify=lambda line: say(COMMAND, line), results=tmp)
-            files = [in_target(f, tmp, out) for f in plot_screening(
-                summary.indices, tmp / "charts", title=chart_title(summary.indices))]
+        with folder_lock(out, purpose="screening"):  # through the report too
+            with staged(out) as tmp:
+                summary = run_screening(screening, out, workers=args.workers,
+                                        overwrite=args.overwrite, progress=not args.quiet,
+                                        notify=lambda line: say(COMMAND, line), results=tmp)
+                files = [in_target(f, tmp, out) for f in plot_screening(
+                    summary.indices, tmp / "charts", title=chart_title(summary.indices))]
     except ScreeningError as exc:
         return fail(None, str(exc))
     except FolderLockedError as exc:
