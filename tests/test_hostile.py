@@ -124,12 +124,22 @@ def reaped():
 
 @pytest.mark.parametrize("command", LONG)
 def test_kill_9_of_the_command_leaves_no_process_behind(command, tmp_path, reaped):
-    proc = start(LONG[command], tmp_path / "out")
+    from kamabm.experiments.store import ResultsStore
+
+    out = tmp_path / "out"
+    proc = start(LONG[command], out)
     reaped.append(proc)
     assert len(wait_for_workers(proc)) == 2
+    if command == "diagnose":  # and what it computed is kept: parts journaled as they come
+        deadline = time.monotonic() + 60
+        while ResultsStore(out).n_stored() < 8:
+            assert time.monotonic() < deadline and proc.poll() is None
+            time.sleep(0.05)
     proc.kill()  # kill -9 of the command alone: nobody tells the workers
     proc.wait()
     assert nothing_left(proc.pid) == [], "processes outlived the killed command"
+    if command == "diagnose":
+        assert ResultsStore(out).n_stored() >= 8  # what the next call resumes from
 
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
