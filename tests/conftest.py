@@ -99,6 +99,30 @@ def swept(tmp_path_factory) -> Sweeps:
     return Sweeps(tmp_path_factory.mktemp("sweeps"))
 
 
+#: The sweeps whose HTML report (with its charts) the tests read.
+REPORTED = ("smoke", "interventions", "sensitivity")
+
+
+@pytest.fixture(scope="session")
+def reported(swept) -> dict[str, tuple]:
+    """``{name: (report path, its charts, the analysis)}`` for :data:`REPORTED`, once a session.
+
+    Each report is written into its sweep's folder, its charts into ``charts/`` beside it;
+    tests/test_report.py reads the reports, tests/test_plots.py the charts, so that these
+    are drawn once.
+    """
+    from kamabm.analysis.results import load
+    from kamabm.analysis.tables import analyse
+    from kamabm.report.html import write_report
+
+    written = {}
+    for name in REPORTED:
+        an = analyse(load(swept[name]), n_boot=60)
+        path, charts = write_report(an, swept[name] / "report.html")
+        written[name] = (path, charts, an)
+    return written
+
+
 @pytest.fixture(scope="module")
 def browser():
     """A headless Chromium driven by Playwright (skipped without either)."""

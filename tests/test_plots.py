@@ -26,9 +26,10 @@ def draw(results, out, *, n_boot=60, typical=True):
 
 
 @pytest.fixture(scope="module")
-def drawn(swept, tmp_path_factory):
+def drawn(swept, reported, tmp_path_factory):
+    # The reported sweeps' charts are their reports' (conftest.py), drawn as draw() would.
     out = tmp_path_factory.mktemp("charts")
-    return {name: draw(swept[name], out / name)
+    return {name: reported[name][1] if name in reported else draw(swept[name], out / name)
             for name in ("smoke", "interventions", "hysteresis", "sensitivity",
                          "one_factor", "long_map", "knockouts", "dose")}
 

@@ -12,9 +12,7 @@ from conftest import plot_command
 from plot_fixtures import interrupt
 
 from kamabm.analysis.results import load
-from kamabm.analysis.tables import analyse
 from kamabm.names import pct
-from kamabm.report.html import write_report
 from kamabm.report.summary import detailed_findings, executive_summary
 
 #: The printable width of an A4 page with the report's 14 mm margins, in CSS pixels.
@@ -22,14 +20,8 @@ A4_PRINTABLE = round((210 - 2 * 14) / 25.4 * 96)
 
 
 @pytest.fixture(scope="module")
-def reports(swept):
-    written = {}
-    for name in ("smoke", "interventions", "sensitivity"):
-        results = swept[name]
-        an = analyse(load(results), n_boot=60)
-        path, charts = write_report(an, results / "report.html")
-        written[name] = (path, charts, an)
-    return written
+def reports(reported):
+    return reported  # written once a session (conftest.py), their charts shared with test_plots
 
 
 class _Images(HTMLParser):
