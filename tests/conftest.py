@@ -24,7 +24,8 @@ SLOW = {
         "48 runs of the real model through `python -m kamabm sweep` on 2 workers; the same "
         "shipped smoke.toml is swept with the real model once a session (fixture swept: "
         "test_results, test_plots), the command by test_sweep's fake-run tests, the real "
-        "model in spawned workers by test_screening and test_diagnose",
+        "model on 2 spawned workers by test_sweep::test_seeds_in_the_rows_reproduce_the_"
+        "outcomes_through_run_one",
 }
 
 
