@@ -139,6 +139,9 @@ def levels_text(levels: Sequence[float], every: Sequence[float],
                 show: Callable[[float], str] = fmt) -> str:
     """Name a set of levels briefly: "0.6 or less", "0.4 or more", or a list.
 
+    A single level at either end is named as it is ("1", not "1 or more" where 1 is the
+    highest level there is).
+
     Args:
         levels: the levels to name, sorted.
         every: all the levels there are.
@@ -147,8 +150,8 @@ def levels_text(levels: Sequence[float], every: Sequence[float],
     """
     every = sorted(every)
     k = len(levels)
-    if k and list(levels) == every[:k] and k < len(every):
+    if 1 < k < len(every) and list(levels) == every[:k]:
         return f"{show(levels[-1])} or less"
-    if k and list(levels) == every[-k:] and k < len(every):
+    if 1 < k < len(every) and list(levels) == every[-k:]:
         return f"{show(levels[0])} or more"
     return ", ".join(show(v) for v in levels)

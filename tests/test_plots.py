@@ -199,6 +199,15 @@ def test_levels_are_named_briefly():
     assert levels_text([0.0, 0.5], every) == "0.5 or less"
     assert levels_text([0.5, 1.0], every) == "0.5 or more"
     assert levels_text([0.0, 1.0], every) == "0, 1"
+    # one level at an end is named as it is: not "1 or more" where 1 is the highest
+    assert levels_text([1.0], every) == "1" and levels_text([0.0], every) == "0"
+
+
+def test_report_sentences_end_with_one_full_stop():
+    from kamabm.report.html import sentence
+
+    assert sentence("Margins fall") == "Margins fall."
+    assert sentence("Margins fall at the defaults.") == "Margins fall at the defaults."
 
 
 # --- incomplete and degenerate sweeps -----------------------------------------------------

@@ -196,8 +196,14 @@ def summary_display(an: Analysis) -> pd.DataFrame:
 
 
 # --- the document -------------------------------------------------------------------------
+def sentence(text: str) -> str:
+    """``text`` ending with one full stop (none added after one already there)."""
+    text = text.rstrip()
+    return text if text.endswith((".", "!", "?")) else text + "."
+
+
 def _summary_html(an: Analysis, found: Summary) -> str:
-    notes = "".join(f"<p class=note>Note: {_e(n)}.</p>" for n in found.notes)
+    notes = "".join(f"<p class=note>Note: {_e(sentence(n))}</p>" for n in found.notes)
     points = "".join(f"<li>{_e(p)}</li>" for p in found.points)
     return (f"<section class=summary id=summary><h2>Summary</h2>"
             f"<p>{_e(found.status_quo)}</p><ul>{points}</ul>{notes}</section>")
@@ -210,10 +216,11 @@ def figure_html(chart: Chart, base: Path) -> str:
         csv = chart.csv.relative_to(base)
     except ValueError:
         csv = chart.csv
-    more = f"{_e(chart.finding)}. " if chart.finding and chart.finding != chart.title else ""
+    more = (f"{_e(sentence(chart.finding))} " if chart.finding and chart.finding != chart.title
+            else "")
     return (f"<figure id={_e(chart.kind)}><img alt=\"{_e(chart.title)}\" "
             f"src=\"data:image/svg+xml;base64,{data}\">"
-            f"<figcaption><span class=finding>{_e(chart.title)}.</span> {more}"
+            f"<figcaption><span class=finding>{_e(sentence(chart.title))}</span> {more}"
             f"{_e(chart.caption)} Plotted numbers: <a href=\"{_e(csv.as_posix())}\">"
             f"{_e(csv.name)}</a>.</figcaption></figure>")
 
