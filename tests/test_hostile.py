@@ -175,8 +175,9 @@ def stop_after(after: int):
 
 def test_a_stopped_diagnosis_resumes_where_it_stopped_with_the_same_numbers(tmp_path, capsys):
     from kamabm.diagnosis.client import load_client
-    from kamabm.diagnosis.diagnose import RunsStored, diagnose, diagnosis_identity
+    from kamabm.diagnosis.diagnose import diagnose
     from kamabm.diagnosis.report import TABLES
+    from kamabm.diagnosis.runs import RunsStored, diagnosis_identity
     from kamabm.experiments.store import ResultsStore
 
     path = small_client(tmp_path)
@@ -237,7 +238,7 @@ def test_a_diagnosis_of_another_file_or_model_is_refused_in_one_line(tmp_path, c
 
 def test_the_folder_check_names_what_is_in_the_way(tmp_path):
     from kamabm.diagnosis.client import load_client
-    from kamabm.diagnosis.diagnose import check_folder, diagnosis_identity
+    from kamabm.diagnosis.runs import check_folder, diagnosis_identity
     from kamabm.experiments.store import StoreError
 
     identity = diagnosis_identity(load_client(small_client(tmp_path)))

@@ -93,7 +93,8 @@ def run(args: argparse.Namespace) -> int:
             return fail(None, "--deck: the slide deck needs python-pptx: pip install -e "
                         "'.[deck]'")
     out = args.out or Path("results") / "diagnose" / client.slug
-    from kamabm.diagnosis.diagnose import RunsStored, check_folder, diagnose, diagnosis_identity
+    from kamabm.diagnosis.diagnose import diagnose
+    from kamabm.diagnosis.runs import RunsStored, check_folder, diagnosis_identity
     from kamabm.experiments.lock import FolderLockedError, folder_lock
     from kamabm.experiments.store import StoreError
     from kamabm.experiments.sweep import SweepInterrupted
