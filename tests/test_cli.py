@@ -122,3 +122,13 @@ def test_chart_names_stay_short_with_many_changes():
     stem = chart_stem(many, 3)
     assert stem.startswith("run_params-") and stem.endswith("_seed3") and len(stem) < 40
     assert chart_stem(many, 3) == stem and chart_stem({}, 3) == "run_seed3"
+
+
+def test_a_run_with_a_list_parameter_is_charted_under_a_title_in_words(tmp_path, capsys):
+    from kamabm.cli import main
+
+    assert main(["run", "--seed", "1", "--out", str(tmp_path), "--set",
+                 "client_revenue_share=0.8", "--set", "key_account_shares=0.5,0.2,0.1"]) == 0
+    svg = next(tmp_path.glob("*key_account_shares0p5-0p2-0p1_seed1.svg")).read_text()
+    assert "each key client's share of turnover at 0.5, 0.2, 0.1; seed 1" in svg
+    assert "key_account_shares =" not in svg

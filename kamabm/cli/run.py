@@ -11,10 +11,12 @@ import hashlib
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 from kamabm.cli.common import EXIT_OK, MAX_SEED, add_set_argument, fail, unwritable
 from kamabm.cli.outputs import cannot_write, in_target, staged
 from kamabm.model.params import ParameterError, Parameters
+from kamabm.names import setting_text
 
 
 def add_parser(commands: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -74,7 +76,7 @@ def run(args: argparse.Namespace) -> int:
     from kamabm.report.charts import plot_run, save_table
 
     changed = {k: v for k, v in params.as_dict().items() if v != Parameters.default(k)}
-    title = ", ".join(f"{k} = {v:g}" for k, v in changed.items()) or "default parameters"
+    title = setting_text(changed) if changed else "default parameters"
     name = chart_stem(changed, args.seed)
     try:
         with staged(args.out) as tmp:  # the chart and its table, or nothing
@@ -98,8 +100,16 @@ def chart_stem(changed: dict[str, float], seed: int) -> str:
     """
     if not changed:
         return f"run_seed{seed}"
-    readable = "_".join(f"{name}{value:g}".replace(".", "p") for name, value in changed.items())
+    readable = "_".join(f"{name}{_stem_value(value)}".replace(".", "p")
+                        for name, value in changed.items())
     if len(readable) > 80:
         blob = json.dumps(changed, sort_keys=True).encode()
         readable = "params-" + hashlib.sha256(blob).hexdigest()[:12]
     return f"run_{readable}_seed{seed}"
+
+
+def _stem_value(value: Any) -> str:
+    # a list parameter (one number per key buyer or supplier) as its numbers joined by "-"
+    if isinstance(value, tuple | list):
+        return "-".join(f"{v:g}" for v in value)
+    return f"{value:g}"
