@@ -20,10 +20,10 @@ import sys
 from pathlib import Path
 
 from kamabm.cli.common import (
-    EXIT_INTERRUPTED,
     EXIT_OK,
     EXIT_USAGE,
     fail,
+    interrupted,
     say,
     unwritable,
     workers_problem,
@@ -64,7 +64,6 @@ def run(args: argparse.Namespace) -> int:
     from kamabm.experiments.calibration import CalibrationError, load_calibration
     from kamabm.experiments.calibration_fit import DB, fit, generations_stored
     from kamabm.experiments.lock import FolderLockedError, folder_lock
-    from kamabm.experiments.sweep import SweepInterrupted
 
     try:
         calibration = load_calibration(args.file)
@@ -108,10 +107,8 @@ def run(args: argparse.Namespace) -> int:
         return fail(None, str(exc))
     except FolderLockedError as exc:
         return fail(COMMAND, str(exc), label=None)
-    except SweepInterrupted as exc:
-        return fail(COMMAND, stopped(f"stopped by {exc}"), 128 + exc.signum, label=None)
-    except KeyboardInterrupt:
-        return fail(COMMAND, stopped("interrupted"), EXIT_INTERRUPTED, label=None)
+    except KeyboardInterrupt as exc:  # a signal (SweepInterrupted) or Ctrl-C
+        return interrupted(COMMAND, exc, stopped)
     except Exception as exc:
         if not is_write_error(exc):  # a bug: its traceback says where
             raise

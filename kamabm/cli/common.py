@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import NoReturn
 
@@ -48,6 +49,20 @@ def fail(command: str | None, message: str, status: int = EXIT_USAGE, *,
     """
     say(command, message if label is None else f"{label}: {message}")
     return status
+
+
+def interrupted(command: str, exc: KeyboardInterrupt, stopped: Callable[[str], str]) -> int:
+    """One line for a command stopped by a signal or by Ctrl-C; return its exit status.
+
+    A signal (:class:`kamabm.experiments.sweep.SweepInterrupted`, which carries
+    ``signum``) exits 128 + its number, as a shell reports it; Ctrl-C exits
+    :data:`EXIT_INTERRUPTED`. ``stopped`` turns how it stopped into the line, with what is
+    kept and how to resume.
+    """
+    signum = getattr(exc, "signum", None)
+    if signum is not None:
+        return fail(command, stopped(f"stopped by {exc}"), 128 + signum, label=None)
+    return fail(command, stopped("interrupted"), EXIT_INTERRUPTED, label=None)
 
 
 def unwritable(*folders: Path, option: str | None = None) -> str | None:

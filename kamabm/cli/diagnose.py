@@ -24,10 +24,10 @@ import sys
 from pathlib import Path
 
 from kamabm.cli.common import (
-    EXIT_INTERRUPTED,
     EXIT_OK,
     EXIT_USAGE,
     fail,
+    interrupted,
     say,
     unwritable,
     workers_problem,
@@ -97,7 +97,6 @@ def run(args: argparse.Namespace) -> int:
     from kamabm.diagnosis.runs import RunsStored, check_folder, diagnosis_identity
     from kamabm.experiments.lock import FolderLockedError, folder_lock
     from kamabm.experiments.store import StoreError
-    from kamabm.experiments.sweep import SweepInterrupted
 
     identity = diagnosis_identity(client)
     try:
@@ -142,10 +141,8 @@ def run(args: argparse.Namespace) -> int:
                                                        command=command_line())]
     except (StoreError, FolderLockedError) as exc:
         return fail(COMMAND, str(exc), label=None)
-    except SweepInterrupted as exc:
-        return fail(COMMAND, stopped(f"stopped by {exc}"), 128 + exc.signum, label=None)
-    except KeyboardInterrupt:
-        return fail(COMMAND, stopped("interrupted"), EXIT_INTERRUPTED, label=None)
+    except KeyboardInterrupt as exc:  # a signal (SweepInterrupted) or Ctrl-C
+        return interrupted(COMMAND, exc, stopped)
     except OSError as exc:
         return fail(COMMAND, cannot_write(exc, out) + "; the runs stored so far are kept, "
                     "run the same command again once there is room", EXIT_USAGE, label=None)

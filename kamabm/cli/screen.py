@@ -19,10 +19,10 @@ from pathlib import Path
 
 from kamabm.cli.common import (
     EXIT_FAILURE,
-    EXIT_INTERRUPTED,
     EXIT_OK,
     EXIT_USAGE,
     fail,
+    interrupted,
     say,
     unwritable,
     workers_problem,
@@ -75,7 +75,6 @@ def run(args: argparse.Namespace) -> int:
         print(f"{screening.name}: {len(screening.factors)} factors, {screening.n_runs} runs "
               f"-> {out}", file=sys.stderr)
     from kamabm.experiments.lock import FolderLockedError, folder_lock
-    from kamabm.experiments.sweep import SweepInterrupted
     from kamabm.report.charts.screening import chart_title, plot_screening
 
     def stopped(how: str) -> str:
@@ -94,10 +93,8 @@ def run(args: argparse.Namespace) -> int:
         return fail(None, str(exc))
     except FolderLockedError as exc:
         return fail(COMMAND, str(exc), label=None)
-    except SweepInterrupted as exc:
-        return fail(COMMAND, stopped(f"stopped by {exc}"), 128 + exc.signum, label=None)
-    except KeyboardInterrupt:
-        return fail(COMMAND, stopped("interrupted"), EXIT_INTERRUPTED, label=None)
+    except KeyboardInterrupt as exc:  # a signal (SweepInterrupted) or Ctrl-C
+        return interrupted(COMMAND, exc, stopped)
     except OSError as exc:
         return fail(COMMAND, cannot_write(exc, out) + "; the parts finished are kept, run "
                     "the same command again once there is room", EXIT_USAGE, label=None)

@@ -24,7 +24,7 @@ from pathlib import Path
 
 from kamabm.analysis.results import BOUNDARY_ENTRY, ResultsError, load
 from kamabm.analysis.tables import capture_boundaries
-from kamabm.cli.common import EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, fail, say
+from kamabm.cli.common import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, fail, interrupted, say
 from kamabm.experiments.backends import available_cores
 from kamabm.experiments.design import DEFAULT_MAX_RUNS, ExperimentError
 from kamabm.experiments.files import load_experiment
@@ -43,7 +43,6 @@ from kamabm.experiments.store import (
 from kamabm.experiments.sweep import (
     RunFunction,
     SweepError,
-    SweepInterrupted,
     SweepSummary,
     default_run_function,
     run_sweep,
@@ -173,12 +172,9 @@ def run(args: argparse.Namespace, *, run_fn: RunFunction | None = None,
         return fail(COMMAND, str(exc), EXIT_USAGE, label=None)
     except SweepError as exc:
         return fail(COMMAND, str(exc), EXIT_FAILURE, label=None)
-    except SweepInterrupted as exc:
-        return fail(COMMAND, f"stopped by {exc}; results so far are in {out}, run the same "
-                    "command again to resume", 128 + exc.signum, label=None)
-    except KeyboardInterrupt:
-        return fail(COMMAND, f"interrupted; results so far are in {out}, run the same "
-                    "command again to resume", EXIT_INTERRUPTED, label=None)
+    except KeyboardInterrupt as exc:  # a signal (SweepInterrupted) or Ctrl-C
+        return interrupted(COMMAND, exc, lambda how: f"{how}; results so far are in {out}, "
+                           "run the same command again to resume")
     except OSError as exc:
         where = exc.filename or out
         return fail(COMMAND, f"{where}: cannot write there ({exc.strerror or exc})",
