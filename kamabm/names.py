@@ -10,9 +10,13 @@ and scale come from its :class:`~kamabm.model.spec.Spec`, an outcome's from its
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
 from kamabm.model.outcomes import OUTCOMES
 from kamabm.model.params import Parameters
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 # --- parameters the analysis defaults to ------------------------------------------------
 #: The key clients' share of a supplier's turnover (the phase diagram's x axis).
@@ -44,6 +48,24 @@ PERCENT_UNITS = ("share", "probability", "per month")
 #: Units without a dimension, which a label leaves out when the scale says what values mean.
 _DIMENSIONLESS = ("index", "weight", "switch")
 _PARAMETERS = frozenset(Parameters.names())
+
+
+#: The unit of an outcome that is a share of a run's KAMs (a count of KAMs out of all).
+KAM_SHARE_UNIT = "share of KAMs"
+
+
+def kams_per_run(runs: pd.DataFrame) -> pd.Series:
+    """Each run's number of KAMs (one per supplier and key buyer), from its parameters."""
+    return runs["n_suppliers"] * runs["n_key_buyers"]
+
+
+def counts_kams(outcome: str) -> bool:
+    """Whether ``outcome`` is a share of a run's KAMs, so a proportion of whole trials.
+
+    Such an outcome's interval is a binomial one over the KAMs (Wilson's, see
+    :func:`kamabm.stats.proportion_ci`), which stays inside [0, 1].
+    """
+    return outcome in OUTCOMES and OUTCOMES[outcome].unit == KAM_SHARE_UNIT
 
 
 def known(name: str) -> bool:

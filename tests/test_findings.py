@@ -105,6 +105,14 @@ def test_committed_knockouts_show_the_share_effect_rests_on_the_dependence_mecha
     assert effect["no management's 'keep the client'"] <= 0.1
 
 
+def test_committed_knockouts_give_capture_intervals_inside_zero_and_one():
+    table = pd.read_csv(charts("mechanisms") / "knockouts.csv")
+    capture = table[table.outcome == "capture_rate"]
+    assert (capture.low >= 0).all() and (capture.high <= 1).all()
+    assert (capture.low <= capture["mean"]).all() and (capture["mean"] <= capture.high).all()
+    assert (capture.high > capture.low).all()  # not empty where every run agrees
+
+
 def test_committed_hysteresis_shows_capture_outlasting_the_pressure_that_caused_it():
     table = pd.read_csv(charts("hysteresis") / "hysteresis.csv")
     wide = table.pivot(index="level", columns="branch", values="mean")

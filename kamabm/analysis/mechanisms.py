@@ -14,7 +14,14 @@ from collections.abc import Sequence
 import pandas as pd
 
 from kamabm.model.params import Parameters
-from kamabm.names import CAPTURE_RATE, CLIENT_SHARE, SUPPLIER_MARGIN, human
+from kamabm.names import (
+    CAPTURE_RATE,
+    CLIENT_SHARE,
+    SUPPLIER_MARGIN,
+    counts_kams,
+    human,
+    kams_per_run,
+)
 from kamabm.stats import select_setting, summarise
 
 #: Mechanisms that carry an account's share of turnover to its KAM, by parameter.
@@ -25,6 +32,22 @@ INTERACTION = ("peer_influence", "rival_benchmark")
 MECHANISM_NAMES: dict[str, str] = {m: human(m) for m in DEPENDENCE + INTERACTION}
 #: The outcomes a knock-out table reports.
 KNOCKOUT_OUTCOMES = (CAPTURE_RATE, "captured_months", SUPPLIER_MARGIN)
+
+
+#: Column of a run's number of KAMs, the trials of a capture rate's interval.
+_KAMS = "kams"
+
+
+def summarise_outcome(runs: pd.DataFrame, outcome: str, by: str) -> pd.DataFrame:
+    """:func:`~kamabm.stats.summarise` of ``outcome``; a share of KAMs gets a Wilson interval.
+
+    A capture rate is a count of KAMs out of the run's KAMs, so its interval is the
+    binomial one over them (in [0, 1], and not empty when every run is at 0 or 1) rather
+    than a t interval over the runs' rates, which can leave [0, 1].
+    """
+    if not counts_kams(outcome):
+        return summarise(runs, outcome, by)
+    return summarise(runs.assign(**{_KAMS: kams_per_run(runs)}), outcome, by, trials=_KAMS)
 
 
 def variants(mechanisms: Sequence[str]) -> dict[str, dict[str, float]]:
@@ -57,7 +80,7 @@ def knockouts(runs: pd.DataFrame, mechanisms: Sequence[str], *,
         for outcome in KNOCKOUT_OUTCOMES:
             if outcome not in chosen:
                 continue
-            table = summarise(chosen, outcome, by)
+            table = summarise_outcome(chosen, outcome, by)
             table.insert(0, "variant", name)
             table.insert(2, "outcome", outcome)
             rows.append(table)
@@ -125,7 +148,7 @@ def dose_response(runs: pd.DataFrame, levers: Sequence[str],
         others = {k: v for k, v in low.items() if k != lever}
         chosen = select_setting(runs, others)
         for outcome in outcomes:
-            table = summarise(chosen, outcome, lever).rename(columns={lever: "level"})
+            table = summarise_outcome(chosen, outcome, lever).rename(columns={lever: "level"})
             table.insert(0, "lever", lever)
             table.insert(2, "outcome", outcome)
             rows.append(table)

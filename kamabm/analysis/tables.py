@@ -28,7 +28,13 @@ import numpy as np
 import pandas as pd
 
 from kamabm.analysis.ensemble import EnsembleAnalysis, analyse_ensemble
-from kamabm.analysis.mechanisms import INTERACTION, co_capture, dose_response, knockouts
+from kamabm.analysis.mechanisms import (
+    INTERACTION,
+    co_capture,
+    dose_response,
+    knockouts,
+    summarise_outcome,
+)
 from kamabm.analysis.results import (
     CAPTURE_5Y,
     ENSEMBLE,
@@ -373,7 +379,7 @@ def analyse(res: SweepResults, *, n_boot: int = 500, seed: int = 0,
     elif kind == ONE_FACTOR:
         (factor,) = factors
         tables["by_factor"] = pd.concat(
-            [summarise(runs, o, factor).assign(outcome=o)
+            [summarise_outcome(runs, o, factor).assign(outcome=o)
              for o in FACTOR_OUTCOMES if o in runs], ignore_index=True)
     elif kind == INTERVENTIONS:
         try:
