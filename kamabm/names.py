@@ -50,8 +50,8 @@ _DIMENSIONLESS = ("index", "weight", "switch")
 _PARAMETERS = frozenset(Parameters.names())
 
 
-#: The unit of an outcome that is a share of a run's KAMs (a count of KAMs out of all).
-KAM_SHARE_UNIT = "share of KAMs"
+#: The unit of an outcome that is a share of a run's KAMs: the capture rate's.
+_KAM_SHARE_UNIT = OUTCOMES[CAPTURE_RATE].unit
 
 
 def kams_per_run(runs: pd.DataFrame) -> pd.Series:
@@ -65,7 +65,7 @@ def counts_kams(outcome: str) -> bool:
     Such an outcome's interval is a binomial one over the KAMs (Wilson's, see
     :func:`kamabm.stats.proportion_ci`), which stays inside [0, 1].
     """
-    return outcome in OUTCOMES and OUTCOMES[outcome].unit == KAM_SHARE_UNIT
+    return outcome in OUTCOMES and OUTCOMES[outcome].unit == _KAM_SHARE_UNIT
 
 
 def known(name: str) -> bool:
