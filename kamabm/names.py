@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
+from kamabm.model.constants import MONTHS_PER_YEAR  # noqa: F401  (re-exported: a horizon in years)
 from kamabm.model.outcomes import OUTCOMES
 from kamabm.model.params import Parameters
 
@@ -39,9 +40,6 @@ SUPPLIER_MARGIN = "supplier_margin"
 #: :data:`~kamabm.model.params.CAPTURED_BELOW`, 0.5 too by coincidence); sentences say
 #: "most" and "half" for it.
 MOST_CAPTURED = 0.5
-#: Months in a year, to say a horizon in years.
-MONTHS_PER_YEAR = 12
-
 #: Units whose values are shown in percent (100 times the model's value). A unit that
 #: starts ``share of`` is shown in percent too (``share of revenue`` reads ``% of revenue``).
 PERCENT_UNITS = ("share", "probability", "per month")

@@ -58,10 +58,13 @@ def test_states_stay_in_their_ranges_and_books_balance(params):
     for name, value in result.items():
         if name == "time_to_first_capture":
             assert value is None or 1 <= value <= params.horizon_months
+        elif name == "survivors_margin":  # None only when no supplier survived
+            assert (value is None) == (result["survival_rate"] == 0.0)
         else:
             assert math.isfinite(value), name
     for name in ("capture_rate", "capture_rate_5y", "captured_months", "operational_share",
-                 "mean_alignment", "client_satisfaction", "smb_service_level", "deadlock_rate"):
+                 "mean_alignment", "client_satisfaction", "smb_service_level", "deadlock_rate",
+                 "survival_rate", "loss_years"):
         assert 0.0 <= result[name] <= 1.0, name
 
 
@@ -74,7 +77,8 @@ def test_revenue_less_costs_is_profit_and_margins_agree_with_the_books():
     for supplier in model.suppliers:
         b = supplier.ledger
         lines = (b.key_revenue + b.smb_revenue - b.key_cogs - b.smb_cogs - b.service
-                 - b.demands - b.people - b.overhead - b.acquisition)
+                 - b.selling - b.demands - b.people - b.overhead - b.restructuring
+                 - b.acquisition)
         np.testing.assert_allclose(b.profit, lines)
         revenue += b.revenue.sum()
         profit += b.profit.sum()

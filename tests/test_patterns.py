@@ -1,11 +1,13 @@
 """Patterns of the model guide read off single runs: P6 (loyalty discount), P9 (whale curve).
 
-P7 (concessions cluster at the end of KPI years) is measured (``year_end_concessions``)
-but not reproduced; docs/findings.md says so. Means over seeds, tolerances stated.
+P7 (concessions cluster at the end of KPI years) and, since buyers' leverage is bounded by
+their need for a viable supplier (issue 16), P9 (key accounts at both ends of the whale
+curve, some customers losing money) are measured (``year_end_concessions``,
+``whale_key_at_both_ends``, ``whale_peak``) but not reproduced; docs/findings.md says so.
+Means over seeds, tolerances stated.
 """
 
 import numpy as np
-import pytest
 
 from kamabm import Parameters, run_one
 
@@ -23,20 +25,6 @@ def test_p6_more_satisfied_suppliers_charge_their_buyer_less():
     # the price on average and at least three standard errors above zero (16 seeds).
     discount, error = mean(MIXED, "loyalty_discount")
     assert discount >= 0.005 and discount >= 3 * error
-
-
-def test_p9_where_capture_is_partial_key_accounts_sit_at_both_ends_of_the_whale_curve():
-    # At least 10 % of suppliers have key accounts as their most and their least
-    # profitable customers where some KAMs are captured; none where nobody is.
-    both_ends, _ = mean(MIXED, "whale_key_at_both_ends")
-    assert both_ends >= 0.10
-    assert mean(CALM, "whale_key_at_both_ends")[0] == 0.0
-
-
-def test_p9_some_customers_lose_money_only_where_kams_are_captured():
-    peak, _ = mean(MIXED, "whale_peak")
-    assert peak > 1.0
-    assert mean(CALM, "whale_peak")[0] == pytest.approx(1.0)
 
 
 def test_the_command_reads_both_patterns_off_runs_and_fits_the_line_itself():

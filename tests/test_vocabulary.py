@@ -109,10 +109,10 @@ def test_a_caption_names_a_fixed_setting_in_words(name):
 
 def test_the_screening_title_names_factors_and_outcomes_in_words():
     indices = pd.DataFrame({"outcome": ["capture_rate", "margin"], "rank": [1, 1],
-                            "parameter": ["kam_pressure", "w_senior"]})
+                            "parameter": ["kam_pressure", "w_skill"]})
     text = chart_title(indices)
     assert "KAMs captured: sales pressure on KAMs" in text
-    assert "margin: felt pressure removed by seniors" in text  # no label: the name stays
+    assert "margin: felt pressure removed by skill" in text
     assert not CODE_NAME.search(text), text
 
 

@@ -40,6 +40,11 @@ class Account:
             its management reads it from the books (:meth:`Supplier.read_books`).
         profit: last month's profit on the account: gross margin after cost to serve, less
             the demands delivered and the KAM's cost.
+        year_profit: the account's profit so far in the supplier's current KPI year.
+        renegotiate: whether management has taken the account's pricing out of its KAM's
+            hands because it lost money over the last KPI year: until it pays again, he may
+            not agree below his floor, and the buyer accepts that or moves its volume
+            ("renegotiate or drop the account").
 
     """
 
@@ -56,6 +61,8 @@ class Account:
     revenue_share: float = 0.0
     dependence: float = 0.0
     profit: float = 0.0
+    year_profit: float = 0.0
+    renegotiate: bool = False
 
     @property
     def revenue(self) -> float:

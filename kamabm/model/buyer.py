@@ -27,6 +27,8 @@ import numpy as np
 
 from kamabm.model.account import kam_in_charge
 from kamabm.model.negotiation import Outcome, Side, alternating_offers
+from kamabm.model.params import MONTHS_PER_YEAR
+from kamabm.model.supplier import key_unit_cost
 
 if TYPE_CHECKING:
     from kamabm.model.account import Account
@@ -110,18 +112,38 @@ class KeyBuyer(mesa.Agent):
         return 1.0 + self.model.params.buyer_leverage * account.revenue_share
 
     def target_price(self, account: Account) -> float:
+        """The price the negotiator must reach: the procedural ask, bounded by viability.
+
+        Never below :meth:`viable_price`: leverage is bounded by the buyer's need for a
+        viable supplier.
+        """
+        return max(self.procedural_price(account), self.viable_price())
+
+    def procedural_price(self, account: Account) -> float:
         """The price the job description asks for, benchmarked against the rivals.
 
-        The procedural target is the last price less the period's cut (larger after pliant
-        deals and for a buyer that knows its weight). With weight ``rival_benchmark`` the
-        target also follows the lowest price a rival granted: "another will accept" (E5).
+        The last price less the period's cut (larger after pliant deals and for a buyer
+        that knows its weight). With weight ``rival_benchmark`` it also follows the lowest
+        price a rival granted: "another will accept" (E5).
         """
         p = self.model.params
-        cut = (p.price_cut_target * p.contract_months / 12.0 * (1.0 + account.aspiration)
+        cut = (p.price_cut_target * p.contract_months / MONTHS_PER_YEAR * (1.0 + account.aspiration)
                * self.weight(account))
         own = account.price * (1.0 - cut)
         rival = min(own, self.best_rival_price(account))
         return own + p.rival_benchmark * (rival - own)
+
+    def viable_price(self) -> float:
+        """The lowest price the buyer's target asks of any supplier.
+
+        The supplier's full unit cost of a key-account unit plus ``viable_markup``.
+
+        A buyer needs its suppliers to stay in business (Inderst & Montez 2019): its
+        procedure knows the supplier's cost (should-cost analysis) and stops asking for
+        cuts there. Its negotiator may still take less from a KAM who offers it.
+        """
+        p = self.model.params
+        return key_unit_cost(p) * (1.0 + p.viable_markup)
 
     def best_rival_price(self, account: Account) -> float:
         """Lowest price any other supplier charges this buyer (the outside option, E5)."""

@@ -34,11 +34,25 @@ import mesa
 
 from kamabm.model.negotiation import Outcome, Side
 from kamabm.model.params import CAPTURED_BELOW
+from kamabm.model.supplier import key_unit_cost
 
 if TYPE_CHECKING:
     from kamabm.model.account import Account
     from kamabm.model.market import KAMMarket
     from kamabm.model.supplier import Supplier
+
+
+def blend(a: Side, b: Side, weight: float) -> Side:
+    """Two negotiators at one table: ``b``'s stance with ``weight``, ``a``'s with the rest.
+
+    Prices, patience and tit-for-tat mix linearly; the tactic exponent geometrically
+    (Boulware and Conceder are symmetric in its logarithm).
+    """
+    return Side(opening=a.opening + weight * (b.opening - a.opening),
+                reservation=a.reservation + weight * (b.reservation - a.reservation),
+                beta=math.exp(math.log(a.beta) + weight * (math.log(b.beta) - math.log(a.beta))),
+                delta=a.delta + weight * (b.delta - a.delta),
+                reciprocity=a.reciprocity + weight * (b.reciprocity - a.reciprocity))
 
 
 def logistic(x: float) -> float:
@@ -146,33 +160,61 @@ class KAM(mesa.Agent):
     def floor_price(self, account: Account) -> float:
         """The lowest price his firm lets him accept on ``account``.
 
-        Full unit cost, cost to serve and a minimum margin (more under a margin KPI);
+        Full unit cost of a key-account unit and a minimum margin (more under a margin KPI);
         when the firm cannot afford to lose the account, management cuts the margin part
         ("keep the client at any price", E8).
         """
         p = self.model.params
         margin = p.min_margin + p.margin_kpi_floor * self.supplier.levers.kpi_margin_weight
         keep = p.keep_client_override * account.dependence
-        return 1.0 + p.service_cost + margin * (1.0 - keep)
+        return key_unit_cost(p) + margin * (1.0 - keep)
 
     # --- stage: negotiate ----------------------------------------------------------------
     def stance(self, account: Account, target: float) -> Side:
-        """Opening, walk-away, tactic and patience for renegotiating ``account``.
+        """The supplier's opening, walk-away, tactic and patience on ``account``.
 
-        Under pressure he is ready to go to the buyer's target ("we have to agree");
-        captured, he weighs the client's wish as his own. Limited pricing authority (deal
-        review) keeps him above a floor.
+        His own stance (:meth:`own_stance`), and, under senior support, the senior
+        colleague's at the table with weight ``senior_support`` (:meth:`senior_stance`).
+        Limited pricing authority (deal review, or management taking back the pricing of
+        an account that lost money) then keeps the walk-away above a floor: offers below it
+        are sent back.
+        """
+        floor = self.floor_price(account)
+        side = self.own_stance(account, target, floor)
+        senior = self.supplier.levers.senior_support
+        if senior > 0.0:
+            side = blend(side, self.senior_stance(account, floor), senior)
+        authority = 1.0 if account.renegotiate else self.supplier.levers.deal_review
+        authority_floor = 1.0 + (floor - 1.0) * authority
+        if side.reservation >= authority_floor:
+            return side
+        return Side(opening=max(side.opening, authority_floor), reservation=authority_floor,
+                    beta=side.beta, delta=side.delta, reciprocity=side.reciprocity)
+
+    def senior_stance(self, account: Account, floor: float) -> Side:
+        """What a senior colleague brings to the table (E7; Workman, Homburg & Jensen 2003).
+
+        He is loyal, skilled and not under the KAM's KPI: he opens above the going price,
+        walks away at the firm's floor, holds out with a skilled tactic and a calm
+        negotiator's patience, and does not mirror the buyer's moves.
         """
         p = self.model.params
-        floor = self.floor_price(account)
+        return Side(opening=max(floor, account.price * (1.0 + p.opening_markup)),
+                    reservation=floor, beta=p.skilled_beta, delta=p.patience_base)
+
+    def own_stance(self, account: Account, target: float, floor: float) -> Side:
+        """The KAM's own stance: his floor bent by "we have to agree" and by capture.
+
+        Under pressure he is ready to go to the buyer's target; captured, he weighs the
+        client's wish as his own.
+        """
+        p = self.model.params
         m = self.must_agree
         reservation = (1.0 - m) * floor + m * min(floor, target)
         client_wish = target * (1.0 - p.client_wish_weight * (account.price - target)
                                 / account.price)
         reservation = self.alignment * reservation + (1.0 - self.alignment) * min(
             reservation, client_wish)
-        authority_floor = 1.0 + (floor - 1.0) * self.supplier.levers.deal_review
-        reservation = max(reservation, authority_floor)
         wish = (self.alignment * account.price * (1.0 + p.opening_markup)
                 + (1.0 - self.alignment) * target)
         opening = max(wish, reservation)
@@ -187,25 +229,32 @@ class KAM(mesa.Agent):
                     reciprocity=reciprocity)
 
     def after_negotiation(self, account: Account, outcome: Outcome, target: float) -> None:
-        """Feel the result of a negotiation: stress, and whether it was a hard one."""
+        """Feel the result of a negotiation: stress, and whether it was a hard one.
+
+        A senior colleague at the table carries ``senior_share`` of its outcome.
+        """
         p = self.model.params
+        own = 1.0 - p.senior_share * self.supplier.levers.senior_support
         if not outcome.agreed:
-            self.stress += p.stress_deadlock
+            self.stress += own * p.stress_deadlock
             self.hard_negotiation = True
             return
         if outcome.price <= target:
-            self.stress += p.stress_pliant
+            self.stress += own * p.stress_pliant
             self.hard_negotiation = True
         if outcome.price < self.floor_price(account):
-            self.stress += p.stress_below_floor
+            self.stress += own * p.stress_below_floor
             self.hard_negotiation = True
 
     def take_blame(self, turnover_lost: float) -> None:
         """Feel the loss of volume on his account as blame (his standing, his pay, E8).
 
         ``turnover_lost`` is the share of his firm's monthly turnover that went to rivals.
+        A senior colleague who was at the table takes ``senior_share`` of the blame.
         """
-        self.stress += self.model.params.blame_weight * turnover_lost
+        p = self.model.params
+        own = 1.0 - p.senior_share * self.supplier.levers.senior_support
+        self.stress += own * p.blame_weight * turnover_lost
 
     # --- stage: respond ------------------------------------------------------------------
     def respond(self) -> None:
@@ -214,14 +263,19 @@ class KAM(mesa.Agent):
         He pushes through a share of the demands that grows as his alignment falls and as
         pressure mounts; what he grants his firm must deliver from its shared pool (the
         supplier does so next, captured KAMs' clients first); what he refuses he must argue
-        about.
+        about. Under deal review a share ``deal_review`` of what he grants goes to a
+        reviewer, who grants nothing that is not paid for; on an account management is
+        renegotiating (it lost money over the last year) nothing extra is granted. What is
+        sent back he must argue with the client as if he had refused it.
         """
         p = self.model.params
         account = self.account
         assert account is not None  # every KAM has an account once the model is built
         loyal_refusal = self.alignment * (
             1.0 - p.refusal_pressure * self.must_agree * (1.0 - self.skill))
-        account.granted_demand = (1.0 - loyal_refusal) * account.pending_demand
+        review = 1.0 if account.renegotiate else self.supplier.levers.deal_review
+        granted = (1.0 - review) * (1.0 - loyal_refusal)
+        account.granted_demand = granted * account.pending_demand
 
         typical = max(p.demand_rate, 1e-3) * max(account.revenue, 1e-9)
         granted_load = account.granted_demand / typical
@@ -263,11 +317,8 @@ class KAM(mesa.Agent):
 
         drive = logistic((self.felt_pressure + p.identification_gain * tie.identification
                           - p.theta) / p.g_width)
-        levers = self.supplier.levers
-        pull = (p.employer_pull + p.pull_review * levers.deal_review
-                + p.pull_senior * levers.senior_support)
         drift = 1.0 - self.alignment
-        drift += p.capture_speed * ((1.0 - drift) * drive - pull * drift)
+        drift += p.capture_speed * ((1.0 - drift) * drive - p.employer_pull * drift)
         self.alignment = min(1.0, max(0.0, 1.0 - drift))
 
         self.stress *= p.stress_keep
@@ -281,7 +332,7 @@ class KAM(mesa.Agent):
         kpi = p.w_base + p.w_gap * self._kpi_gap + p.w_deadline * progress
         keep = p.keep_client_override * account.dependence
         return (self.supplier.kam_pressure * kpi + p.w_keep * keep + p.w_stress * self.stress
-                - p.w_skill * self.skill - p.w_senior * self.supplier.levers.senior_support)
+                - p.w_skill * self.skill)
 
     def _try_to_learn(self) -> None:
         p = self.model.params
@@ -304,7 +355,7 @@ class KAM(mesa.Agent):
         the year starts (volume, or profit under a margin KPI).
         """
         p = self.model.params
-        profit = ((account.price - 1.0 - p.service_cost) * account.volume
+        profit = ((account.price - key_unit_cost(p)) * account.volume
                   - account.delivered_demand)
         if not self._kpi_started:
             self._kpi_started = True

@@ -79,6 +79,15 @@ OUTCOMES: dict[str, Outcome] = {
     "supplier_margin": Outcome(
         "net margin of all suppliers over the horizon, after cost to serve",
         "supplier net margin", "share of revenue"),
+    "survival_rate": Outcome(
+        "share of suppliers whose cumulative losses never exceeded their equity "
+        "(equity_to_sales)", "suppliers that survive", "share of suppliers"),
+    "survivors_margin": Outcome(
+        "net margin over the horizon of the suppliers that survive (None if none does)",
+        "survivors' net margin", "share of revenue"),
+    "loss_years": Outcome(
+        "share of the suppliers' full years (of 12 months) that ended in a loss",
+        "years ending in a loss", "share of supplier-years"),
     "operational_share": Outcome(
         "share of KAM time spent on fulfilment in the last month",
         "operational share of KAM time", "share of KAM time"),

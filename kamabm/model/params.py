@@ -19,6 +19,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from kamabm.model.constants import (
+    CAPTURED_BELOW,
+    FIVE_YEARS,
+    LAST_YEAR,
+    MONTHS_PER_YEAR,
+)
 from kamabm.model.spec import (
     COST,
     GROUPS,
@@ -32,6 +38,7 @@ from kamabm.model.spec import (
     Spec,
     as_number,
     as_numbers,
+    unknown_name,
 )
 
 # Short names keep the declarations below compact.
@@ -41,8 +48,8 @@ from kamabm.model.spec import parameter as _p
 #: What importers take from here: the object, its errors and specs, the groups and the
 #: observation constants.
 __all__ = ["CAPTURED_BELOW", "COST", "FIVE_YEARS", "GROUPS", "KAM", "LAST_YEAR", "LEVER",
-           "MARKET", "NEGOTIATION", "RUN", "SEQUENCES", "SHARE_TOLERANCE", "STRUCTURAL",
-           "ParameterError", "Parameters", "Spec"]
+           "MARKET", "MONTHS_PER_YEAR", "NEGOTIATION", "RUN", "SEQUENCES", "SHARE_TOLERANCE",
+           "STRUCTURAL", "ParameterError", "Parameters", "Spec"]
 
 
 @dataclass(frozen=True)
@@ -82,15 +89,31 @@ class Parameters:
         200, "clients", 1, 5000, "SMB owner-clients per supplier at the start (E3)", MARKET,
         label="small clients per supplier")
     list_markup: float = _p(
-        0.40, "share of unit cost", 0.05, 2, "list price above unit cost; SMB deals start from it",
+        0.50, "share of unit cost", 0.05, 2, "list price above unit cost; SMB deals start from it",
         MARKET, label="list price markup")
     service_cost: float = _p(
         0.04, "money per unit", 0, 0.5, "ordinary cost to serve one unit of volume", MARKET,
         label="cost to serve")
+    key_service_saving: float = _p(
+        0.5, "share", 0, 1, "share of the per-unit cost to serve a key account saves: large "
+        "planned orders, full loads, electronic ordering (Kalwani & Narayandas 1995)", MARKET,
+        label="key accounts' saving on cost to serve")
+    smb_selling_cost: float = _p(
+        0.06, "money per unit", 0, 0.5, "selling and admin cost of a unit sold to SMB clients "
+        "(field sales, orders, credit); a key account's is its KAM (Patatoukas 2012)", MARKET,
+        label="selling cost of small clients")
     overhead_share: float = _p(
         0.06, "share of revenue", 0, 0.5, "each supplier's fixed costs per month, as a share of "
         "its monthly revenue at the start; they stay when volume is lost", MARKET,
         label="fixed costs")
+    equity_to_sales: float = _p(
+        0.4, "years of sales", 0.01, 5, "capital that absorbs a supplier's losses, in years of "
+        "opening sales; cumulative losses beyond it mark the supplier failed", MARKET,
+        label="supplier's equity")
+    restructuring_cost: float = _p(
+        1.0, "years of the saving", 0, 5, "one-off cost of cutting fixed costs after a losing "
+        "year (severance, closures), in years of the fixed costs saved", COST,
+        label="cost of restructuring")
     smb_churn: float = _p(
         0.01, "per month", 0, 0.2, "SMB clients leaving each month when fully served", MARKET,
         label="small-client churn")
@@ -121,6 +144,11 @@ class Parameters:
         0.5, "weight", 0, 1, "weight of the lowest price and the richest service a rival "
         "supplier granted in the buyer's targets: 'another will accept' (E5)", NEGOTIATION,
         label="rival benchmarking")
+    viable_markup: float = _p(
+        0.10, "share of unit cost", 0, 0.5, "margin over the supplier's full unit cost of an "
+        "account below which a key buyer's target does not go: a buyer needs its supplier "
+        "viable (Inderst & Montez 2019: mutual dependence; should-cost pricing)",
+        NEGOTIATION, label="margin a buyer leaves its supplier")
     switching_cost: float = _p(
         0.05, "share of price", 0, 0.5, "real cost to the buyer firm of moving volume to a rival",
         NEGOTIATION, label="buyers' switching cost")
@@ -173,6 +201,12 @@ class Parameters:
         1.0, "weight", 0, 1, "how far management, when the firm cannot afford to lose an "
         "account, lowers its KAM's floor and tells him to keep the client (E8)", KAM,
         label="management's 'keep the client'")
+    cushion_held: int = _p(
+        0, "switch", 0, 1, "1: dependence is read against the opening books' profit cushion, "
+        "held fixed (a knock-out: a giant client without the firm's own trouble); 0: against "
+        "the profit the firm now makes", KAM,
+        label="profit cushion held at its opening value",
+        scale="1 held, 0 follows the books")
     peer_influence: float = _p(
         0.3, "weight", 0, 1, "weight of successful colleagues' client-side work in what a KAM's "
         "identification follows (peer effects, Chan, Li & Pierce 2014)", KAM,
@@ -208,8 +242,10 @@ class Parameters:
         0.0, "index", 0, 1, "training and re-training with protected learning time (E6, E7)",
         LEVER, label="training with protected learning time", scale="0 none to 1 full")
     deal_review: float = _p(
-        0.0, "index", 0, 1, "deal review and limited pricing authority: price floor and "
-        "pull-back", LEVER, label="deal review and pricing limits", scale="0 none to 1 strict")
+        0.0, "index", 0, 1, "deal review and limited pricing authority: the share of "
+        "deals and granted extras a manager reviews (prices below the floor and unpaid extras "
+        "sent back; approvals cost time and offers)", LEVER,
+        label="deal review and pricing limits", scale="0 none to 1 strict")
     senior_support: float = _p(
         0.0, "index", 0, 1, "senior involvement and team selling (E7)", LEVER,
         label="senior managers at key negotiations", scale="0 never to 1 always")
@@ -266,7 +302,7 @@ class Parameters:
     # constants table is generated from these fields (see docs/ODD.md, Calibration).
     # The KAM's floor and stance (kam.py)
     min_margin: float = _s(
-        0.10, "share of unit cost", 0, 0.5, "margin over full unit cost below which a loyal, "
+        0.15, "share of unit cost", 0, 0.5, "margin over full unit cost below which a loyal, "
         "unpressured KAM will not sell", "assumption: a typical minimum-margin pricing rule",
         label="KAMs' minimum margin")
     margin_kpi_floor: float = _s(
@@ -327,12 +363,13 @@ class Parameters:
                          label="felt pressure per unit of stress")
     w_skill: float = _s(0.8, "index", 0, 5, "felt pressure removed by full skill", "E7",
                         label="felt pressure removed by skill")
-    w_senior: float = _s(0.4, "index", 0, 5, "felt pressure removed by full senior support",
-                         "E7; Workman, Homburg & Jensen 2003",
-                         label="felt pressure removed by seniors")
     w_keep: float = _s(1.0, "index", 0, 5, "felt pressure from management's 'keep the client' "
                        "instruction at full dependence", "E8: the client's share is critical",
                        label="felt pressure to keep the client")
+    senior_share: float = _s(0.5, "share", 0, 1, "share of a negotiation's outcome (its "
+                             "stress and the blame for volume lost) a senior colleague at the "
+                             "table carries", "assumption: two at the table share it equally",
+                             label="share of the outcome a senior carries")
     kpi_months: int = _s(12, "months", 1, 24, "length of the KPI year", "annual quotas "
                          "(Oyer 1998)", label="length of the KPI year")
     # Capture dynamics (E8 to E11)
@@ -348,11 +385,6 @@ class Parameters:
     id_ops: float = _s(0.85, "weight", 0, 1, "weight of client-side work (vs. the client's "
                        "approval) in what identification follows", "E10: the work turns "
                        "operational; calibrated", label="client-side work in identification")
-    pull_review: float = _s(0.5, "per month", 0, 5, "extra pull back to loyalty at full deal "
-                            "review", "Joseph 2001", label="pull back to loyalty from deal review")
-    pull_senior: float = _s(0.5, "per month", 0, 5, "extra pull back to loyalty at full "
-                            "senior support", "Workman, Homburg & Jensen 2003",
-                            label="pull back to loyalty from senior support")
     # Stress (E8)
     stress_keep: float = _s(0.8, "share", 0, 0.99, "share of stress kept from one month to "
                             "the next", "assumption: stress fades over a few months",
@@ -483,7 +515,7 @@ class Parameters:
         for f in dataclasses.fields(cls):
             if f.name == name:
                 return f.metadata["spec"]
-        raise ParameterError(_unknown(name))
+        raise ParameterError(unknown_name(name, Parameters.names()))
 
     @classmethod
     def default(cls, name: str) -> Any:
@@ -508,7 +540,7 @@ class Parameters:
         """Build from a mapping of names to values; unknown names are errors."""
         for name in values:
             if name not in cls.names():
-                raise ParameterError(_unknown(name))
+                raise ParameterError(unknown_name(name, Parameters.names()))
         return cls(**dict(values))
 
     @classmethod
@@ -534,7 +566,7 @@ class Parameters:
         """A copy with some values changed (validated like a new object)."""
         for name in changes:
             if name not in self.names():
-                raise ParameterError(_unknown(name))
+                raise ParameterError(unknown_name(name, Parameters.names()))
         return dataclasses.replace(self, **changes)
 
     def with_assignments(self, assignments: Iterable[str]) -> Parameters:
@@ -566,22 +598,3 @@ class Parameters:
 SEQUENCES = frozenset({"key_account_shares", "buyer_detachments", "supplier_pressures"})
 #: How far explicit key-account shares may miss client_revenue_share (rounding).
 SHARE_TOLERANCE = 1e-6
-#: The month at which "five-year" outcomes are read, and before which a run never stops
-#: early: the horizon of the transient maps (an observation choice, not behaviour).
-FIVE_YEARS = 60
-#: Alignment below which a KAM counts as captured (between the two stable states). This
-#: is how the model is *observed*, not a rule agents follow; outcomes are also reported at
-#: thresholds 0.3 to 0.7 (``kamabm.model.run.CAPTURE_THRESHOLDS``).
-CAPTURED_BELOW = 0.5
-#: Months at the end of a run over which its margins, its key-account share and its
-#: customers' profits are read ("the last 12 months"): one KPI year at the defaults, but
-#: an observation window, not behaviour (``kpi_months`` may differ).
-LAST_YEAR = 12
-
-
-def _unknown(name: str) -> str:
-    import difflib
-
-    close = difflib.get_close_matches(name, Parameters.names(), n=1)
-    hint = f" (did you mean {close[0]}?)" if close else ""
-    return f"{name}: unknown parameter{hint}"

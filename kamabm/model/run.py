@@ -21,9 +21,11 @@ from kamabm.model.params import (
     CAPTURED_BELOW,
     FIVE_YEARS,
     LAST_YEAR,
+    MONTHS_PER_YEAR,
     ParameterError,
     Parameters,
 )
+from kamabm.model.supplier import smb_unit_cost
 
 #: Per-month series ``run_one`` can return (``keep_series``), each one value per month.
 SERIES: dict[str, str] = {
@@ -218,7 +220,7 @@ def customer_profits(model: KAMMarket) -> list[tuple[np.ndarray, np.ndarray]]:
         n = len(supplier.accounts)
         key = profit_12m[k:k + n]
         k += n
-        margin = supplier.smb_price - 1.0 - model.params.service_cost
+        margin = supplier.smb_price - smb_unit_cost(model.params)
         profits = np.concatenate([key, margin * supplier.smb_volumes * (months - first)])
         is_key = np.arange(len(profits)) < n
         order = np.argsort(-profits, kind="stable")
@@ -292,6 +294,10 @@ def outcomes(model: KAMMarket) -> dict[str, Any]:
     by_kpi_month = model.trace.concessions_by_kpi_month
     kpi_months = len(by_kpi_month)
     whale_peak, whale_ends = _whale_curve(model)
+    survivors = [b for s, b in zip(model.suppliers, books, strict=True) if not s.failed_month]
+    years = months // MONTHS_PER_YEAR
+    yearly = [b.profit[:years * MONTHS_PER_YEAR].reshape(years, MONTHS_PER_YEAR).sum(axis=1)
+              for b in books]
     return {
         "capture_rate": float(is_captured.mean()),
         "capture_rate_5y": float(captured[min(months, FIVE_YEARS) - 1] / len(kams)),
@@ -309,6 +315,11 @@ def outcomes(model: KAMMarket) -> dict[str, Any]:
         "gross_margin": _ratio(revenue_12m - cogs_12m, revenue_12m),
         "key_account_share": _ratio(key_revenue, revenue_12m),
         "supplier_margin": _ratio(profit, revenue),
+        "survival_rate": len(survivors) / len(books),
+        "survivors_margin": _ratio(sum(b.profit[:months].sum() for b in survivors),
+                                   sum(b.revenue[:months].sum() for b in survivors))
+        if survivors else None,
+        "loss_years": float(np.mean([(y < 0.0).mean() for y in yearly])) if years else 0.0,
         "operational_share": float(np.mean([k.operational_share for k in kams])),
         "mean_alignment": float(alignment.mean()),
         "mean_skill": float(np.mean([k.skill for k in kams])),

@@ -9,8 +9,10 @@ module holds the spec, the parameter groups, the checks a value passes on constr
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import math
 import numbers
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, SupportsInt, cast
 
@@ -128,3 +130,10 @@ def as_number(name: str, value: Any, spec: Spec, *, whole: bool) -> float | int:
         # The Real ABC does not declare __int__, but float, numpy floats and Fraction do.
         return int(cast(SupportsInt, value))
     raise ParameterError(f"{name} = {value!r}: must be a whole number in {spec.range_text()}")
+
+
+def unknown_name(name: str, names: Iterable[str]) -> str:
+    """The error message for an unknown parameter ``name``, with the closest of ``names``."""
+    close = difflib.get_close_matches(name, list(names), n=1)
+    hint = f" (did you mean {close[0]}?)" if close else ""
+    return f"{name}: unknown parameter{hint}"

@@ -26,7 +26,7 @@ import numpy as np
 
 from kamabm.model.account import kam_in_charge
 from kamabm.model.negotiation import nash_bargaining, rubinstein_share
-from kamabm.model.params import Parameters
+from kamabm.model.params import MONTHS_PER_YEAR, Parameters
 
 if TYPE_CHECKING:
     from kamabm.model.account import Account
@@ -57,15 +57,29 @@ class Levers:
         return cls(**{f.name: getattr(p, f.name) for f in fields(cls)})
 
 
+def key_unit_cost(p: Parameters) -> float:
+    """Full cost of one unit sold to a key buyer: production and its cost to serve.
+
+    A key account is served for less per unit than an SMB client (``key_service_saving``)
+    and needs no field sales force: its KAM is its selling cost, booked apart.
+    """
+    return 1.0 + (1.0 - p.key_service_saving) * p.service_cost
+
+
+def smb_unit_cost(p: Parameters) -> float:
+    """Full cost of one unit sold to an SMB client: production, service and selling."""
+    return 1.0 + p.service_cost + p.smb_selling_cost
+
+
 def smb_price(p: Parameters) -> float:
     """Price an SMB owner agrees, by alternating offers with the supplier's sales force.
 
-    The disagreement points are the supplier's full unit cost (no sale) and the owner's
+    The disagreement points are the supplier's full cost of an SMB unit (no sale) and the owner's
     alternative, buying at list price elsewhere; the sales force proposes first and the
     surplus is split by Rubinstein's shares (the limit of Nash bargaining with these
     powers).
     """
-    floor, ceiling = 1.0 + p.service_cost, 1.0 + p.list_markup
+    floor, ceiling = smb_unit_cost(p), 1.0 + p.list_markup
     power = rubinstein_share(p.sales_delta, p.smb_owner_delta)
     seller_gain, _ = nash_bargaining(ceiling - floor, 0.0, 0.0, power)
     return floor + seller_gain
@@ -99,6 +113,13 @@ class Supplier(mesa.Agent):
         self.profit_cushion = 0.0
         self.deals_reviewed = 0.0
         self.handovers = 0
+        #: Capital that absorbs losses: ``equity_to_sales`` times the opening year's sales.
+        self.equity = 0.0
+        self.cumulative_profit = 0.0
+        #: Month in which cumulative losses first exceeded the equity (0: never).
+        self.failed_month = 0
+        self._year_profit = self._year_revenue = 0.0
+        self._restructuring = 0.0
         self._pool_left = 0.0
         self._peer_sum = self._peer_weight = 0.0
         self.ledger = _Ledger(model.params.horizon_months)
@@ -123,21 +144,27 @@ class Supplier(mesa.Agent):
             self.smb_volumes = sizes * (smb_revenue / self.smb_price / sizes.sum())
             self.smb_mean_volume = float(self.smb_volumes.mean())
         self.smb_initial_count = len(self.smb_volumes)
-        ordinary = p.service_cost * (self.key_volume() + self.smb_volumes.sum())
-        self.capacity = (1.0 + p.resource_slack) * ordinary
+        self.capacity = (1.0 + p.resource_slack) * (self.key_service_need()
+                                                     + p.service_cost * self.smb_volumes.sum())
         key_revenue = sum(a.revenue for a in self.accounts)
         self.monthly_revenue = key_revenue + smb_revenue
         for account in self.accounts:
             account.revenue_share = account.revenue / self.monthly_revenue
         self.overhead = p.overhead_share * self.monthly_revenue
+        self.equity = p.equity_to_sales * MONTHS_PER_YEAR * self.monthly_revenue
         self.kam_month_cost = p.kam_cost * key_revenue / len(self.accounts)
-        margin = (self.smb_price - 1.0 - p.service_cost) * self.smb_volumes.sum() + sum(
-            (a.price - 1.0 - p.service_cost) * a.volume for a in self.accounts)
+        margin = (self.smb_price - smb_unit_cost(p)) * self.smb_volumes.sum() + sum(
+            (a.price - key_unit_cost(p)) * a.volume for a in self.accounts)
         self.profit_cushion = max(0.0, margin - self.overhead - self.people_cost()[0])
 
     def key_volume(self) -> float:
         """Monthly volume sold to key buyers."""
         return sum(a.volume for a in self.accounts)
+
+    def key_service_need(self) -> float:
+        """The pool's ordinary service to the key accounts this month (money)."""
+        p = self.model.params
+        return (key_unit_cost(p) - 1.0) * self.key_volume()
 
     def people_cost(self) -> tuple[float, float]:
         """The month's cost of KAMs and of the levers that take people's time or fees.
@@ -151,7 +178,7 @@ class Supplier(mesa.Agent):
         levers = self.levers
         n = len(self.accounts)
         kam_months = n * (1.0 + levers.senior_support * p.senior_time * p.senior_cost_rate
-                          + levers.training * p.training_fee / 12.0)
+                          + levers.training * p.training_fee / MONTHS_PER_YEAR)
         kam_months += sum(a.kam.learning_time for a in self.accounts if a.kam is not None)
         kam_months += p.review_time * self.deals_reviewed
         kam_months += p.handover_months * self.handovers
@@ -167,8 +194,7 @@ class Supplier(mesa.Agent):
         Also sums what colleagues see of each other: client-side work, weighted by how
         well it pays (KPI attainment).
         """
-        p = self.model.params
-        pool = self.capacity - p.service_cost * self.key_volume()
+        pool = self.capacity - self.key_service_need()
         peer_sum = peer_weight = 0.0
         for account in sorted(self.accounts, key=lambda a: kam_in_charge(a).alignment):
             delivered = min(account.granted_demand, max(0.0, pool))
@@ -221,7 +247,7 @@ class Supplier(mesa.Agent):
 
         # SMB owners leave when badly served; new ones arrive, more under SMB growth (E9).
         shortfall = 1.0 - self.service_level
-        smb_margin = self.smb_price - 1.0 - p.service_cost
+        smb_margin = self.smb_price - smb_unit_cost(p)
         if len(self.smb_volumes):
             churn = p.smb_churn + p.smb_service_churn * shortfall
             self.smb_volumes = self.smb_volumes[rng.random(len(self.smb_volumes)) >= churn]
@@ -237,30 +263,65 @@ class Supplier(mesa.Agent):
         people, lever_people = self.people_cost()
         self.deals_reviewed = 0.0
         self.handovers = 0
-        service = p.service_cost * (key_volume + smb_volume * self.service_level)
+        service = ((key_unit_cost(p) - 1.0) * key_volume
+                   + p.service_cost * smb_volume * self.service_level)
+        selling = p.smb_selling_cost * smb_volume
+        restructuring, self._restructuring = self._restructuring, 0.0
         self.ledger.book(month, (
-            key_revenue, smb_revenue, key_volume, smb_volume, service, delivered,
+            key_revenue, smb_revenue, key_volume, smb_volume, service, selling, delivered,
             concessions, self.smb_volume_lost_to_service * smb_margin, self.service_level,
-            people, self.overhead, acquisition, lever_people))
-        costs = (key_volume + smb_volume + service + delivered + people + self.overhead
-                 + acquisition)
+            people, self.overhead, restructuring, acquisition, lever_people))
+        costs = (key_volume + smb_volume + service + selling + delivered + people
+                 + self.overhead + restructuring + acquisition)
         self.read_books(revenue - costs)
+        self._year_revenue += revenue
+        if self.model.month % p.kpi_months == 0:
+            self.close_year()
 
     def read_books(self, profit: float) -> None:
         """Read the month's books: which accounts can the firm not afford to lose (E8).
 
         Each account's dependence is the contribution a deadlock would take away
         (``breakdown_shift`` of its volume) against that loss plus the profit cushion
-        (profit after fixed costs, averaged over a KPI year): near 0 when the firm shrugs
-        the loss off, near 1 when the loss would wipe out its profit.
+        (profit after fixed costs, averaged over a KPI year; its opening value under
+        ``cushion_held``): near 0 when the firm shrugs the loss off, near 1 when the loss
+        would wipe out its profit. Also keeps the year's and the run's profit, and notes
+        the month the firm's losses first exceed its equity (it has failed).
         """
         p = self.model.params
-        self.profit_cushion += (max(0.0, profit) - self.profit_cushion) / p.kpi_months
+        if not p.cushion_held:
+            self.profit_cushion += (max(0.0, profit) - self.profit_cushion) / p.kpi_months
+        self._year_profit += profit
+        self.cumulative_profit += profit
+        if not self.failed_month and self.cumulative_profit < -self.equity:
+            self.failed_month = self.model.month
         for a in self.accounts:
-            contribution = (a.price - 1.0 - p.service_cost) * a.volume - a.delivered_demand
+            contribution = (a.price - key_unit_cost(p)) * a.volume - a.delivered_demand
             a.profit = contribution - self.kam_month_cost
+            a.year_profit += a.profit
             loss = p.breakdown_shift * max(0.0, contribution)
             a.dependence = loss / (loss + self.profit_cushion) if loss > 0.0 else 0.0
+
+
+    def close_year(self) -> None:
+        """What management does at the end of a KPI year that lost money, and on accounts.
+
+        An account that lost money over the year is renegotiated: its KAM may not agree
+        below his floor until it pays again (the buyer takes that or moves its volume). A
+        year the firm lost money on, it restructures: fixed costs are cut to
+        ``overhead_share`` of the year's revenue (never raised), at a one-off cost of
+        ``restructuring_cost`` years of the saving, booked the next month.
+        """
+        p = self.model.params
+        for a in self.accounts:
+            a.renegotiate = a.year_profit < 0.0
+            a.year_profit = 0.0
+        if self._year_profit < 0.0:
+            resized = p.overhead_share * self._year_revenue / p.kpi_months
+            saving = max(0.0, self.overhead - resized)
+            self.overhead -= saving
+            self._restructuring = p.restructuring_cost * MONTHS_PER_YEAR * saving
+        self._year_profit = self._year_revenue = 0.0
 
 
 class _Ledger:
@@ -269,9 +330,10 @@ class _Ledger:
     Each item is readable as an attribute (``ledger.key_revenue``: a column view).
     """
 
-    ITEMS = ("key_revenue", "smb_revenue", "key_cogs", "smb_cogs", "service", "demands",
+    ITEMS = ("key_revenue", "smb_revenue", "key_cogs", "smb_cogs", "service", "selling",
+             "demands",
              "concessions", "resources", "service_level", "people", "overhead",
-             "acquisition", "lever_people")
+             "restructuring", "acquisition", "lever_people")
 
     # The columns of ``rows``, set as attributes in ``__init__`` (one per item of ITEMS).
     key_revenue: np.ndarray
@@ -279,12 +341,16 @@ class _Ledger:
     key_cogs: np.ndarray
     smb_cogs: np.ndarray
     service: np.ndarray
+    #: SMB selling and admin costs (the field sales force; key accounts' is their KAM).
+    selling: np.ndarray
     demands: np.ndarray
     concessions: np.ndarray
     resources: np.ndarray
     service_level: np.ndarray
     people: np.ndarray
     overhead: np.ndarray
+    #: One-off cost of cutting fixed costs after a losing year (severance, closures).
+    restructuring: np.ndarray
     acquisition: np.ndarray
     #: Memo: the part of ``people`` that levers and learning take (not a cost of its own).
     lever_people: np.ndarray
@@ -307,11 +373,11 @@ class _Ledger:
     def costs(self) -> np.ndarray:
         """Monthly costs.
 
-        Production, cost to serve, extra demands delivered, people and levers, fixed
-        costs, SMB acquisition.
+        Production, cost to serve, SMB selling, extra demands delivered, people and
+        levers, fixed costs and restructuring, SMB acquisition.
         """
-        return (self.key_cogs + self.smb_cogs + self.service + self.demands + self.people
-                + self.overhead + self.acquisition)
+        return (self.key_cogs + self.smb_cogs + self.service + self.selling + self.demands
+                + self.people + self.overhead + self.restructuring + self.acquisition)
 
     @property
     def profit(self) -> np.ndarray:
