@@ -28,8 +28,10 @@ from kamabm.stats import select_setting, summarise
 DEPENDENCE = ("blame_weight", "keep_client_override", "buyer_leverage")
 #: Mechanisms through which agents' captures depend on each other, by parameter.
 INTERACTION = ("peer_influence", "rival_benchmark")
+#: Knock-outs switched on at 1 rather than off at 0: a state held at its opening value.
+HELD = ("cushion_held",)
 #: Plain words for each mechanism: its parameter's label.
-MECHANISM_NAMES: dict[str, str] = {m: human(m) for m in DEPENDENCE + INTERACTION}
+MECHANISM_NAMES: dict[str, str] = {m: human(m) for m in DEPENDENCE + INTERACTION + HELD}
 #: The outcomes a knock-out table reports.
 KNOCKOUT_OUTCOMES = (CAPTURE_RATE, "captured_months", SUPPLIER_MARGIN)
 
@@ -51,15 +53,20 @@ def summarise_outcome(runs: pd.DataFrame, outcome: str, by: str) -> pd.DataFrame
 
 
 def variants(mechanisms: Sequence[str]) -> dict[str, dict[str, float]]:
-    """The settings compared: all on (defaults), each mechanism off alone, all off."""
+    """The settings compared: all on (defaults), each mechanism off alone, all off.
+
+    A :data:`HELD` knock-out is "off" at 1 (the state held) and named by its label.
+    """
     on = {m: float(Parameters.default(m)) for m in mechanisms}
+    off = {m: 1.0 if m in HELD else 0.0 for m in mechanisms}
     out = {"all on": dict(on)}
     for m in mechanisms:
-        out[f"no {MECHANISM_NAMES.get(m, m)}"] = {**on, m: 0.0}
+        name = MECHANISM_NAMES.get(m, m)
+        out[name if m in HELD else f"no {name}"] = {**on, m: off[m]}
     dependence = [m for m in mechanisms if m in DEPENDENCE]
     if len(dependence) > 1:
         out["no dependence mechanism"] = {**on, **{m: 0.0 for m in dependence}}
-    out["all off"] = {m: 0.0 for m in mechanisms}
+    out["all off"] = off
     return out
 
 
@@ -117,7 +124,7 @@ def co_capture(runs: pd.DataFrame, mechanisms: Sequence[str] = INTERACTION, *,
 
     """
     rows = []
-    on = {m: float(Parameters.default(m)) for m in DEPENDENCE if m in runs}
+    on = {m: float(Parameters.default(m)) for m in DEPENDENCE + HELD if m in runs}
     for name, setting in variants(mechanisms).items():
         if name == "no dependence mechanism":
             continue

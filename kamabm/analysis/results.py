@@ -20,7 +20,7 @@ from typing import Any
 
 import pandas as pd
 
-from kamabm.analysis.mechanisms import DEPENDENCE, INTERACTION
+from kamabm.analysis.mechanisms import DEPENDENCE, HELD, INTERACTION
 from kamabm.experiments.design import Experiment, ExperimentError
 from kamabm.experiments.files import parse_experiment
 from kamabm.experiments.store import MANIFEST, RUNS_PARQUET, StoreError
@@ -43,7 +43,7 @@ MAP, ONE_FACTOR, INTERVENTIONS, HYSTERESIS, SENSITIVITY, SINGLE, KNOCKOUTS, ENSE
     "map", "one factor", "interventions", "hysteresis", "sensitivity", "single point",
     "knock-outs", "ensemble")
 #: Parameters that switch a model mechanism off at 0 (:mod:`kamabm.analysis.mechanisms`).
-MECHANISMS = set(DEPENDENCE + INTERACTION)
+MECHANISMS = set(DEPENDENCE + INTERACTION + HELD)
 #: Chart kinds, in the order they are drawn and shown in the report.
 KINDS = ("phase_diagram", "transient_map", "margin_maps", "margin_by_factor",
          "margin_vs_capture", "outcome_by_factor", "knockouts", "co_capture",
