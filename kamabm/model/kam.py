@@ -86,6 +86,8 @@ class KAM(mesa.Agent):
         self.ties: dict[Account, Tie] = {}
         self.tie = Tie()
         self.skill = p.initial_skill
+        #: Held at ``pinned_alignment`` whatever happens (``pin_first_kam``): set by the market.
+        self.pinned = False
         self.alignment = 1.0
         self.stress = 0.0
         self.felt_pressure = 0.0
@@ -319,7 +321,7 @@ class KAM(mesa.Agent):
                           - p.theta) / p.g_width)
         drift = 1.0 - self.alignment
         drift += p.capture_speed * ((1.0 - drift) * drive - p.employer_pull * drift)
-        self.alignment = min(1.0, max(0.0, 1.0 - drift))
+        self.alignment = p.pinned_alignment if self.pinned else min(1.0, max(0.0, 1.0 - drift))
 
         self.stress *= p.stress_keep
         tie.familiarity = min(1.0, tie.familiarity + 1.0 / p.familiarity_months)

@@ -132,6 +132,9 @@ class KAMMarket(mesa.Model):
                 kam = KAM(self, supplier)
                 kam.take_over(account)
                 self.kams.append(kam)
+        if p.pin_first_kam:  # the causal test of contagion: one KAM held captured
+            self.kams[0].pinned = True
+            self.kams[0].alignment = p.pinned_alignment
         share = p.client_revenue_share
         for supplier in self.suppliers:
             key_revenue = sum(a.revenue for a in supplier.accounts)

@@ -54,6 +54,14 @@ OUTCOMES: dict[str, Outcome] = {
         "chance that two KAMs of the same supplier (on different buyers) are both captured, "
         "less that of two KAMs sharing neither supplier nor buyer",
         "co-capture among colleagues", "difference of chances"),
+    "capture_rivals_first_buyer": Outcome(
+        "share of the rival suppliers' KAMs on the first buyer captured at the end (the "
+        "pinned KAM's buyer under pin_first_kam)", "rivals' KAMs captured on the first buyer",
+        "share of rival KAMs"),
+    "capture_rivals_other_buyers": Outcome(
+        "share of the rival suppliers' KAMs on the other buyers captured at the end (no tie "
+        "to a pinned KAM but their market)", "rivals' KAMs captured on the other buyers",
+        "share of rival KAMs"),
     "co_capture_buyer": Outcome(
         "chance that two KAMs on the same buyer (at rival suppliers) are both captured, less "
         "that of two KAMs sharing neither", "co-capture on one key client",

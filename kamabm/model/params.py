@@ -38,6 +38,7 @@ from kamabm.model.spec import (
     Spec,
     as_number,
     as_numbers,
+    check_lists,
     unknown_name,
 )
 
@@ -207,6 +208,13 @@ class Parameters:
         "the profit the firm now makes", KAM,
         label="profit cushion held at its opening value",
         scale="1 held, 0 follows the books")
+    pin_first_kam: int = _p(
+        0, "switch", 0, 1, "1: the first supplier's KAM on the first buyer is held at "
+        "pinned_alignment all run (a causal test of contagion, not a lever)", KAM,
+        label="one KAM held captured", scale="1 held, 0 free")
+    pinned_alignment: float = _p(
+        0.24, "alignment", 0, 1, "the alignment a pinned KAM is held at (captured KAMs settle "
+        "near 0.24 at share 0.8, pressure 0.6)", KAM, label="alignment of the held KAM")
     peer_influence: float = _p(
         0.3, "weight", 0, 1, "weight of successful colleagues' client-side work in what a KAM's "
         "identification follows (peer effects, Chan, Li & Pierce 2014)", KAM,
@@ -483,25 +491,11 @@ class Parameters:
                     f"{f.name} = {value!r}: out of range, allowed {spec.range_text()} "
                     f"({spec.unit})")
             object.__setattr__(self, f.name, value)
-        shares = self.key_account_shares
-        if shares:
-            if len(shares) != self.n_key_buyers:
-                raise ParameterError(
-                    f"key_account_shares: {len(shares)} shares for n_key_buyers = "
-                    f"{self.n_key_buyers}; give one share per key buyer")
-            if abs(sum(shares) - self.client_revenue_share) > SHARE_TOLERANCE:
-                raise ParameterError(
-                    f"key_account_shares sum to {sum(shares):g} but client_revenue_share = "
-                    f"{self.client_revenue_share:g}; set client_revenue_share = "
-                    f"{sum(shares):g}")
-
-        for name, count, what in (("buyer_detachments", self.n_key_buyers, "key buyer"),
-                                  ("supplier_pressures", self.n_suppliers, "supplier")):
-            values = getattr(self, name)
-            if values and len(values) != count:
-                raise ParameterError(
-                    f"{name}: {len(values)} values for {count} {what}s; give one per {what} "
-                    f"or none")
+        check_lists(self.key_account_shares, self.client_revenue_share, SHARE_TOLERANCE,
+                    {"buyer_detachments": (self.buyer_detachments, self.n_key_buyers,
+                                           "key buyer"),
+                     "supplier_pressures": (self.supplier_pressures, self.n_suppliers,
+                                            "supplier")})
 
     # --- construction helpers ------------------------------------------------------
     @classmethod

@@ -167,6 +167,11 @@ def release(model: KAMMarket) -> None:
         counters.pop(model, None)
 
 
+def _mean_or_zero(values: np.ndarray) -> float:
+    """Mean of ``values``, 0 when there are none (a market with one key buyer)."""
+    return float(values.mean()) if len(values) else 0.0
+
+
 def _ratio(a: float, b: float) -> float:
     return float(a / b) if b else 0.0
 
@@ -308,6 +313,8 @@ def outcomes(model: KAMMarket) -> dict[str, Any]:
                                           ~same_supplier & ~same_buyer),
         "co_capture_buyer": co_capture(is_captured, same_buyer & ~same_supplier,
                                        ~same_supplier & ~same_buyer),
+        "capture_rivals_first_buyer": _mean_or_zero(is_captured[(supplier > 0) & (buyer == 0)]),
+        "capture_rivals_other_buyers": _mean_or_zero(is_captured[(supplier > 0) & (buyer > 0)]),
         "months_run": months,
         "steady_state": float(model.steady),
         "time_to_first_capture": int(first[0]) + 1 if len(first) else None,

@@ -137,3 +137,29 @@ def unknown_name(name: str, names: Iterable[str]) -> str:
     close = difflib.get_close_matches(name, list(names), n=1)
     hint = f" (did you mean {close[0]}?)" if close else ""
     return f"{name}: unknown parameter{hint}"
+
+
+def check_lists(shares: tuple[float, ...], total: float, tolerance: float,
+                lists: dict[str, tuple[tuple[float, ...], int, str]]) -> None:
+    """Check the list parameters against the counts they go with.
+
+    ``shares`` (key_account_shares, one per key buyer) must sum to ``total``
+    (client_revenue_share) within ``tolerance``; each list of ``lists``
+    (``{name: (values, count, what)}``, the key buyers' among them) needs ``count`` values
+    or none.
+    """
+    buyers = next(count for _, count, what in lists.values() if what == "key buyer")
+    if shares:
+        if len(shares) != buyers:
+            raise ParameterError(
+                f"key_account_shares: {len(shares)} shares for n_key_buyers = {buyers}; "
+                f"give one share per key buyer")
+        if abs(sum(shares) - total) > tolerance:
+            raise ParameterError(
+                f"key_account_shares sum to {sum(shares):g} but client_revenue_share = "
+                f"{total:g}; set client_revenue_share = {sum(shares):g}")
+    for name, (values, count, what) in lists.items():
+        if values and len(values) != count:
+            raise ParameterError(
+                f"{name}: {len(values)} values for {count} {what}s; give one per {what} "
+                f"or none")
