@@ -2,9 +2,10 @@
 
 :func:`load` reads a folder written by ``kamabm sweep``; :func:`kind_of` decides once what
 kind of experiment it holds (a two-factor map, one factor, levers against the status quo,
-hysteresis, Sobol sensitivity, knock-outs, an ensemble of constant sets) and :func:`plan`
-which charts it calls for. :func:`kamabm.analysis.tables.analyse` then computes every
-table the charts (:mod:`kamabm.report.plots`, :mod:`kamabm.report.charts`) and the report
+hysteresis, Sobol sensitivity, knock-outs, an ensemble of constant sets, one KAM held
+captured against free) and :func:`plan` which charts it calls for.
+:func:`kamabm.analysis.tables.analyse` then computes every table the charts
+(:mod:`kamabm.report.plots`, :mod:`kamabm.report.charts`) and the report
 (:mod:`kamabm.report.html`) need, :func:`kamabm.analysis.ensemble.analyse_ensemble` those
 of an ensemble. Nothing here runs the model: what a report shows beyond the runs table
 (the typical runs, :mod:`kamabm.experiments.typical`) was kept when the sweep ran.
@@ -20,6 +21,8 @@ from typing import Any
 
 import pandas as pd
 
+from kamabm.analysis.concentration import KEY_BUYERS
+from kamabm.analysis.contagion import PIN
 from kamabm.analysis.mechanisms import DEPENDENCE, HELD, INTERACTION
 from kamabm.experiments.design import Experiment, ExperimentError
 from kamabm.experiments.files import parse_experiment
@@ -42,11 +45,14 @@ from kamabm.stats import EROSION
 MAP, ONE_FACTOR, INTERVENTIONS, HYSTERESIS, SENSITIVITY, SINGLE, KNOCKOUTS, ENSEMBLE = (
     "map", "one factor", "interventions", "hysteresis", "sensitivity", "single point",
     "knock-outs", "ensemble")
+#: One KAM held captured or free on the same seeds (:mod:`kamabm.analysis.contagion`).
+CONTAGION = "contagion"
 #: Parameters that switch a model mechanism off at 0 (:mod:`kamabm.analysis.mechanisms`).
 MECHANISMS = set(DEPENDENCE + INTERACTION + HELD)
 #: Chart kinds, in the order they are drawn and shown in the report.
-KINDS = ("phase_diagram", "transient_map", "margin_maps", "margin_by_factor",
-         "margin_vs_capture", "outcome_by_factor", "knockouts", "co_capture",
+KINDS = ("phase_diagram", "transient_map", "concentration", "margin_maps",
+         "margin_by_factor", "margin_vs_capture", "outcome_by_factor", "knockouts",
+         "co_capture", "contagion",
          "interventions", "dose_response", "hysteresis", "sensitivity", "erosion",
          "typical_runs")
 #: Chart kinds of a sweep over an ensemble of constant sets (:data:`ENSEMBLE`), in order.
@@ -157,7 +163,8 @@ def kind_of(res: SweepResults) -> tuple[str, tuple[str, ...], str | None]:
         ``(kind, factors, note)``: one of :data:`MAP`, :data:`ONE_FACTOR`,
         :data:`INTERVENTIONS`, :data:`HYSTERESIS`, :data:`SENSITIVITY`, :data:`SINGLE`,
         :data:`KNOCKOUTS` (mechanisms switched on and off at several client shares),
-        :data:`ENSEMBLE` (a two-factor grid run over an ensemble of constant sets);
+        :data:`ENSEMBLE` (a two-factor grid run over an ensemble of constant sets),
+        :data:`CONTAGION` (one KAM held captured and free, ``pin_first_kam``);
         the factors charted (``(along, across)`` for a map); and a one-line reason when
         a grid sweep gets no capture map, else ``None``.
 
@@ -169,6 +176,8 @@ def kind_of(res: SweepResults) -> tuple[str, tuple[str, ...], str | None]:
         return HYSTERESIS, (PRESSURE, PRESSURE_AFTER), None
     if exp.design.method == "sobol":
         return SENSITIVITY, res.varied, None
+    if grid and PIN in factors:
+        return CONTAGION, factors, None
     switched = [f for f in factors if f in MECHANISMS]
     if grid and switched and CLIENT_SHARE in factors and len(switched) == len(factors) - 1:
         return KNOCKOUTS, tuple(switched), None
@@ -199,6 +208,17 @@ def _no_map(res: SweepResults, factors: Sequence[str]) -> str:
             f"{what}" + (f" ({held})" if held else ""))
 
 
+def concentration_sweep(res: SweepResults, kind: str) -> bool:
+    """Whether a grid varies both the key share and the number of key clients.
+
+    Capture is then also read against the concentration axes
+    (:mod:`kamabm.analysis.concentration`): for a map of the two, or for a grid of more
+    factors (no map), pooled over the others.
+    """
+    return (res.experiment.design.method == "grid" and kind in (MAP, SINGLE)
+            and {CLIENT_SHARE, KEY_BUYERS} <= set(res.factors))
+
+
 def plan(res: SweepResults) -> list[str]:
     """The chart kinds (from :data:`KINDS`) this experiment's results call for."""
     return list(_plan(res, kind_of(res)[0]))
@@ -213,7 +233,9 @@ def _plan(res: SweepResults, kind: str) -> tuple[str, ...]:
     erosion = set(EROSION) <= columns
     transient = [CAPTURE_5Y] if CAPTURE_5Y in columns and longer_than_five_years(res) else []
     dose = [f for f in res.factors if f in res.levers and res.runs[f].nunique() > 2]
+    concentration = ["concentration"] if concentration_sweep(res, kind) else []
     kinds = {MAP: ["phase_diagram", *(["transient_map"] if transient else []),
+                   *concentration,
                    *(["margin_maps", "margin_by_factor",
                       "margin_vs_capture"] if margins else []),
                    *(["erosion"] if erosion else [])],
@@ -223,7 +245,8 @@ def _plan(res: SweepResults, kind: str) -> tuple[str, ...]:
                              *(["erosion"] if erosion else [])],
              HYSTERESIS: ["hysteresis"],
              SENSITIVITY: ["sensitivity"],
-             SINGLE: [],
+             SINGLE: concentration,
+             CONTAGION: ["contagion"],
              ENSEMBLE: []}[kind]
     if kind == ENSEMBLE:
         # no typical runs: two runs "differing only in their seed" mix constant sets here

@@ -27,6 +27,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from kamabm.analysis.concentration import KEY_BUYERS, Concentration, concentration, equal_split
+from kamabm.analysis.contagion import contagion
 from kamabm.analysis.ensemble import EnsembleAnalysis, analyse_ensemble
 from kamabm.analysis.mechanisms import (
     INTERACTION,
@@ -37,6 +39,7 @@ from kamabm.analysis.mechanisms import (
 )
 from kamabm.analysis.results import (
     CAPTURE_5Y,
+    CONTAGION,
     ENSEMBLE,
     HYSTERESIS,
     INTERVENTIONS,
@@ -53,7 +56,15 @@ from kamabm.analysis.results import (
 )
 from kamabm.experiments.typical import TypicalRuns, TypicalRunsError, load_typical_runs
 from kamabm.model.params import FIVE_YEARS
-from kamabm.names import CAPTURE_RATE, KEY_MARGIN, MONTHS_PER_YEAR, SUPPLIER_MARGIN, fmt
+from kamabm.names import (
+    CAPTURE_RATE,
+    CLIENT_SHARE,
+    KEY_MARGIN,
+    MONTHS_PER_YEAR,
+    SUPPLIER_MARGIN,
+    fmt,
+    human,
+)
 from kamabm.stats import (
     ABOVE,
     BELOW,
@@ -257,6 +268,25 @@ def subset(levels: Sequence[float], k: int = MAX_LINES) -> list[float]:
     return [levels[i] for i in idx]
 
 
+def _concentration(res: SweepResults, tables: dict[str, Any], notes: list[str],
+                   charts: list[str], n_boot: int, seed: int) -> list[str]:
+    """Capture against the concentration axes into ``tables``; the charts left to draw."""
+    runs = res.runs
+    pooled = [f for f in res.factors if f not in (CLIENT_SHARE, KEY_BUYERS)]
+    if pooled:
+        notes.append("the concentration chart pools the runs over "
+                     + ", ".join(human(f) for f in pooled))
+    if not equal_split(runs):
+        notes.append("the key clients' shares are unequal in some runs: the share per key "
+                     "client is their mean and the Herfindahl index that of equal shares")
+    try:
+        tables["concentration"] = concentration(runs, n_boot=min(n_boot, 200), seed=seed)
+    except ValueError as exc:
+        notes.append(f"no concentration chart: {exc}")
+        return [c for c in charts if c != "concentration"]
+    return charts
+
+
 # --- everything at once --------------------------------------------------------------------
 @dataclass(frozen=True)
 class Analysis:
@@ -291,6 +321,11 @@ class Analysis:
         hysteresis: ``(branches, gaps)`` of a hysteresis experiment.
         typical: the two typical runs the sweep kept, month by month.
         ensemble: boundaries, band and margin effects over an ensemble of constant sets.
+        concentration: capture against the key share, the share per key client and the
+            Herfindahl index, and how well one curve fits every buyer count
+            (:func:`kamabm.analysis.concentration.concentration`).
+        contagion: one KAM held captured minus free, paired on seeds, per share and
+            interaction setting (:func:`kamabm.analysis.contagion.contagion`).
 
     """
 
@@ -315,6 +350,8 @@ class Analysis:
     hysteresis: tuple[pd.DataFrame, pd.DataFrame] | None = None
     typical: TypicalRuns | None = None
     ensemble: EnsembleAnalysis | None = None
+    concentration: Concentration | None = None
+    contagion: pd.DataFrame | None = None
 
     @property
     def margins(self) -> list[str]:
@@ -403,6 +440,12 @@ def analyse(res: SweepResults, *, n_boot: int = 500, seed: int = 0,
         tables["ensemble"] = spread
         notes.append(f"the runs cover {spread.n_draws} constant sets drawn from a posterior "
                      f"and the default constants (draw 0); summary.csv pools them all")
+    elif kind == CONTAGION:
+        try:
+            tables["contagion"] = contagion(runs, factors)
+        except ValueError as exc:
+            notes.append(f"no contagion chart: {exc}")
+            charts = [c for c in charts if c != "contagion"]
     elif kind == HYSTERESIS:
         branches = hysteresis_branches(runs)
         tables["hysteresis"] = (branches, hysteresis_gap(branches))
@@ -412,6 +455,8 @@ def analyse(res: SweepResults, *, n_boot: int = 500, seed: int = 0,
         except ValueError as exc:
             notes.append(f"no Sobol indices: {exc}")
             charts.remove("sensitivity")
+    if "concentration" in charts:
+        charts = _concentration(res, tables, notes, charts, n_boot, seed)
     if typical and "typical_runs" in charts:
         try:
             tables["typical"] = load_typical_runs(res.directory, res.manifest)

@@ -193,12 +193,19 @@ class KeyBuyer(mesa.Agent):
         account.satisfaction += p.tender_weight * (result - account.satisfaction)
 
     def _reallocate(self, deadlocked: list[Account]) -> None:
-        """Move volume between suppliers; the buyer's total volume is conserved."""
+        """Move volume between suppliers; the buyer's total volume is conserved.
+
+        The buyer prefers cheaper suppliers, those that grant its demands, and those whose
+        KAM knows its business: a new KAM, who does not yet, loses volume until he does
+        (Shi, Sridhar, Grewal & Lilien 2017).
+        """
         p = self.model.params
         prices = np.array([a.price for a in self.accounts])
         satisfaction = np.array([a.satisfaction for a in self.accounts])
+        knowledge = np.array([kam_in_charge(a).familiarity for a in self.accounts])
         utility = (-p.price_sensitivity * (prices / prices.mean() - 1.0)
-                   + p.service_sensitivity * (satisfaction - satisfaction.mean()))
+                   + p.service_sensitivity * (satisfaction - satisfaction.mean())
+                   + p.knowledge_sensitivity * (knowledge - knowledge.mean()))
         weight = np.exp(utility - utility.max())
         volumes = np.array([a.volume for a in self.accounts])
         for account in deadlocked:  # "if you don't agree, the next supplier will"

@@ -394,15 +394,18 @@ class KAM(mesa.Agent):
         return min(1.0, max(0.0, gap))
 
     # --- rotation (lever) ---------------------------------------------------------------
-    def take_over(self, account: Account) -> None:
+    def take_over(self, account: Account, *, established: bool = False) -> None:
         """Take charge of ``account``, with whatever tie he already has to it (none if new).
 
         His alignment, skill and stress are his own and come with him; identification
-        and familiarity belong to the account he leaves, and fade there.
+        and familiarity belong to the account he leaves, and fade there. The KAM of an
+        ``established`` account (the model's start) knows it fully.
         """
         self.account = account
         account.kam = self
         tie = self.ties.get(account)
         if tie is None:
             tie = self.ties[account] = Tie()
+        if established:
+            tie.familiarity = 1.0
         self.tie = tie

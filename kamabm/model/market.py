@@ -130,7 +130,7 @@ class KAMMarket(mesa.Model):
                 supplier.accounts.append(account)
                 buyer.accounts.append(account)
                 kam = KAM(self, supplier)
-                kam.take_over(account)
+                kam.take_over(account, established=True)
                 self.kams.append(kam)
         if p.pin_first_kam:  # the causal test of contagion: one KAM held captured
             self.kams[0].pinned = True

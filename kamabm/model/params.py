@@ -462,6 +462,12 @@ class Parameters:
                                    label="speed of volume reallocation")
     max_aspiration: float = _s(3.0, "multiple", 0, 10, "cap of the buyer's ratchet",
                                "assumption", label="cap of the buyers' ratchet")
+    knowledge_sensitivity: float = _s(
+        1.0, "1 / familiarity", 0, 20, "how strongly a buyer moves volume toward suppliers "
+        "whose KAM knows its business (relationship knowledge)", "Shi, Sridhar, Grewal & "
+        "Lilien 2017: a customer's purchases fall 13.2 to 17.6 % in the year after its "
+        "salesperson changes; calibrated to it (docs/findings.md)",
+        label="buyers' regard for a KAM who knows them")
     handover_trust_loss: float = _s(0.3, "share", 0, 1, "share of the buyer's satisfaction "
                                     "that was personal to a KAM who knew the account fully, "
                                     "lost at a handover", "Tirole 1986; Hertzberg et al. 2010",

@@ -15,6 +15,11 @@ the numbers plotted:
   numbers, and margin erosion by lever (:mod:`kamabm.report.charts.levers`);
 - a scheduled change of pressure: the hysteresis loop (:mod:`kamabm.report.charts.dynamics`);
 - a Saltelli design: Sobol indices (:mod:`kamabm.report.charts.sensitivity`);
+- a grid over the key share and the number of key clients: capture against the total
+  share, the share per key client and the Herfindahl index
+  (:mod:`kamabm.report.charts.concentration`);
+- one KAM held captured or free on the same seeds: the paired effect on rivals' KAMs on
+  his buyer and on the others (:mod:`kamabm.report.charts.contagion`);
 - a grid over an ensemble of constant sets: the phase diagram with the band covering
   structural and seed uncertainty, and the margin effects per draw
   (:mod:`kamabm.report.charts.ensemble`);
@@ -31,7 +36,17 @@ from collections.abc import Callable
 from pathlib import Path
 
 from kamabm.analysis.tables import Analysis
-from kamabm.report.charts import dynamics, ensemble, factors, levers, maps, mechanisms, sensitivity
+from kamabm.report.charts import (
+    concentration,
+    contagion,
+    dynamics,
+    ensemble,
+    factors,
+    levers,
+    maps,
+    mechanisms,
+    sensitivity,
+)
 from kamabm.report.charts.base import Chart, setting
 
 
@@ -57,6 +72,8 @@ DRAW: dict[str, Callable[[Analysis, Path], Chart]] = {
     "ensemble_margins": ensemble.ensemble_margins,
     "phase_diagram": maps.phase_diagram,
     "transient_map": maps.transient_map,
+    "concentration": concentration.concentration,
+    "contagion": contagion.contagion,
     "knockouts": knockouts,
     "co_capture": co_capture,
     "dose_response": dose_response,
@@ -79,7 +96,10 @@ def make_charts(an: Analysis, out: str | Path) -> list[Chart]:
     diagram, ``boundary.csv`` are written to ``out``; for an ensemble,
     ``ensemble_draws.csv`` (the constant sets), ``ensemble_boundaries.csv`` (every draw's
     boundary), ``ensemble_band.csv`` (the band per horizon and level, with the defaults)
-    and ``ensemble_ranges.csv`` (capture and margin effects as ranges over draws).
+    and ``ensemble_ranges.csv`` (capture and margin effects as ranges over draws); with
+    a concentration chart, ``concentration_fit.csv`` (how well one curve in each axis fits
+    every number of key clients); with a contagion chart, ``contagion_effects.csv`` (held
+    minus free per share, setting and effect, the difference-in-differences included).
 
     Args:
         an: the analysed results (:func:`kamabm.analysis.tables.analyse`).
@@ -94,6 +114,11 @@ def make_charts(an: Analysis, out: str | Path) -> list[Chart]:
     an.summary.to_csv(out / "summary.csv", index=False, float_format="%.6g")
     if an.boundary is not None:
         an.boundary.table.to_csv(out / "boundary.csv", index=False, float_format="%.6g")
+    if an.concentration is not None:
+        an.concentration.fit.to_csv(out / "concentration_fit.csv", index=False,
+                                    float_format="%.6g")
+    if an.contagion is not None:
+        an.contagion.to_csv(out / "contagion_effects.csv", index=False, float_format="%.6g")
     if an.ensemble is not None:
         for name, table in (("draws", an.ensemble.draws),
                             ("boundaries", an.ensemble.boundaries),
