@@ -105,9 +105,19 @@ class Concentration:
 
     @property
     def best(self) -> pd.Series:
-        """The row of :attr:`fit` among the three named axes with the highest R²."""
-        named = self.fit[self.fit.axis.isin(list(AXES))]
+        """The row of :attr:`fit` among the three named axes with the highest R².
+
+        The total share's when no R² is known (capture alike at every design point).
+        """
+        named = self.fit[self.fit.axis.isin(list(AXES))].set_index("axis", drop=False)
+        if named["r2"].isna().all():
+            return named.loc[TOTAL]
         return named.loc[named["r2"].idxmax()]
+
+    @property
+    def varies(self) -> bool:
+        """Whether capture differs between design points, so that a curve was fitted."""
+        return bool(self.fit["r2"].notna().any())
 
 
 def _points(runs: pd.DataFrame) -> pd.DataFrame:
@@ -257,24 +267,34 @@ def concentration(runs: pd.DataFrame, *, n_boot: int = 200, seed: int = 0
     summary = summarise(runs.assign(**{_KAMS: kams_per_run(runs)}), CAPTURE_RATE,
                         [KEY_BUYERS, CLIENT_SHARE], trials=_KAMS)
     points = _points(runs)
+    # capture alike at every point (none captured, say): no curve to fit, no axis better
+    varies = bool(np.ptp(points["mean"].to_numpy(float)) > 0)
+    nan = float("nan")
     frames, rows = [], []
     for axis, (words, exponent) in AXES.items():
         x = axis_values(summary)[axis].to_numpy(float)
-        r2, beta = one_curve(points, axis_values(points)[axis].to_numpy(float))
-        curve = summary.assign(axis=axis, x=x, fitted=expit(beta[0] + beta[1] * np.log(x)))
+        if varies:
+            r2, beta = one_curve(points, axis_values(points)[axis].to_numpy(float))
+            fitted = expit(beta[0] + beta[1] * np.log(x))
+        else:
+            r2, fitted = nan, np.full(len(x), points["k"].sum() / points["trials"].sum())
+        curve = summary.assign(axis=axis, x=x, fitted=fitted)
         frames.append(curve)
         gap, pairs = matched_gap(curve)
         rows.append({"axis": axis, "words": words, "exponent": exponent,
-                     "exponent_low": float("nan"), "exponent_high": float("nan"),
-                     "r2": r2, "gap": gap, "pairs": pairs})
-    k = fitted_exponent(points)
-    low, high = _exponent_band(runs, n_boot, seed) if n_boot else (float("nan"),) * 2
-    fitted_x = (points[CLIENT_SHARE] / points[KEY_BUYERS] ** k).to_numpy(float)
-    gap, pairs = matched_gap(summary.assign(
-        x=summary[CLIENT_SHARE] / summary[KEY_BUYERS] ** k))
+                     "exponent_low": nan, "exponent_high": nan, "r2": r2, "gap": gap,
+                     "pairs": pairs})
+    k = fitted_exponent(points) if varies else nan
+    low, high = _exponent_band(runs, n_boot, seed) if n_boot and varies else (nan, nan)
+    r2 = nan
+    gap, pairs = nan, 0
+    if np.isfinite(k):
+        r2 = one_curve(points, (points[CLIENT_SHARE] / points[KEY_BUYERS] ** k).to_numpy(
+            float))[0]
+        gap, pairs = matched_gap(summary.assign(
+            x=summary[CLIENT_SHARE] / summary[KEY_BUYERS] ** k))
     rows.append({"axis": FITTED, "words": FITTED_WORDS, "exponent": k, "exponent_low": low,
-                 "exponent_high": high, "r2": one_curve(points, fitted_x)[0], "gap": gap,
-                 "pairs": pairs})
+                 "exponent_high": high, "r2": r2, "gap": gap, "pairs": pairs})
     fit = pd.DataFrame(rows).assign(points=len(points), buyers=runs[KEY_BUYERS].nunique())
     curves = pd.concat(frames, ignore_index=True)
     curves = curves[["axis", KEY_BUYERS, CLIENT_SHARE, "x", "mean", "low", "high", "n",
@@ -286,14 +306,19 @@ def concentration_sentences(found: Concentration) -> list[str]:
     """The finding in plain words: which axis one curve fits, and how well the others do."""
     fit = found.fit.set_index("axis")
     best = found.best
-    others = [a for a in AXES if a != best.axis]
     buyers = sorted(found.curves[KEY_BUYERS].unique())
+    if not found.varies:
+        mean = found.curves["mean"].mean()
+        return [f"Capture is about {pct(mean, 0)} at every key share and number of key "
+                f"clients tested, so no measure of concentration explains it better than "
+                f"another."]
+    others = [a for a in AXES if a != best.axis]
     text = (f"Capture follows the {best.words} most closely: one curve in it explains "
             f"{pct(best.r2, 0)} of the differences in capture between design points for "
             f"{buyers[0]:g} to {buyers[-1]:g} key clients alike, against "
             + " and ".join(f"{pct(fit.loc[a, 'r2'], 0)} for the {fit.loc[a, 'words']}"
                            for a in others)
-            + f"; at equal {best.words}, buyer counts differ by "
+            + f"; at equal {best.words}, numbers of key clients differ by "
             f"{100 * best.gap:.1f} points of capture on average.")
     out = [text]
     if FITTED in fit.index and np.isfinite(fit.loc[FITTED, "exponent"]):

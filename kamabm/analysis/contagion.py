@@ -35,9 +35,9 @@ DID = "first_minus_other_buyers"
 #: The effects a contagion table reports, in order.
 EFFECTS = (FIRST, OTHERS, DID)
 #: Plain words for each effect.
-EFFECT_WORDS = {FIRST: "rivals' KAMs on his buyer",
-                OTHERS: "rivals' KAMs on the other buyers",
-                DID: "his buyer minus the other buyers"}
+EFFECT_WORDS = {FIRST: "rival suppliers' KAMs on the held KAM's buyer",
+                OTHERS: "rival suppliers' KAMs on the other buyers",
+                DID: "held KAM's buyer minus the other buyers"}
 #: Names of the interaction settings with every interaction on, and every one off.
 ON, OFF = "interactions on", "interactions off"
 
@@ -70,7 +70,7 @@ def setting_name(values: dict[str, float]) -> str:
 def settings(runs: pd.DataFrame, factors: Sequence[str]) -> dict[str, dict[str, float]]:
     """Each setting of the factors besides the switch and the share the runs hold, by name.
 
-    Ordered with every interaction on first and every one off next.
+    Ordered with every interaction on first, every one off next, then by name.
     """
     others = [f for f in factors if f not in (PIN, CLIENT_SHARE)]
     levels = [sorted(runs[f].unique()) for f in others]
@@ -81,7 +81,8 @@ def settings(runs: pd.DataFrame, factors: Sequence[str]) -> dict[str, dict[str, 
             found[setting_name(values)] = values
 
     def order(name: str) -> tuple[int, str]:
-        return (0 if name.startswith(ON) else 1 if name.startswith(OFF) else 2, name)
+        on = [v > 0 for k, v in found[name].items() if k in INTERACTION]
+        return (0 if on and all(on) else 1 if on and not any(on) else 2, name)
 
     return {name: found[name] for name in sorted(found, key=order)}
 
@@ -155,16 +156,15 @@ def contagion_sentences(table: pd.DataFrame) -> list[str]:
         where = (", averaged over the key shares tested" if not pooled.empty else
                  f" at {human(CLIENT_SHARE)} {value_text(CLIENT_SHARE, first[CLIENT_SHARE])}")
         if did.low > 0:
-            verdict = "capture spreads along his buyer: the effect there exceeds that elsewhere by"
+            verdict = "capture spreads along his buyer"
         elif did.high < 0:
-            verdict = ("his buyer's rivals are captured less than rivals elsewhere: the "
-                       "difference is")
+            verdict = "capture does not spread along his buyer (the effect there is smaller)"
         else:
-            verdict = "no clear difference between his buyer and the others:"
+            verdict = "no clear difference between his buyer and the others"
         out.append(f"With {name}{where}, holding one KAM captured changes the share of rival "
                    f"suppliers' KAMs captured on his buyer by {_points(first)} and on the "
                    f"other buyers by {_points(others)}, over {int(first.n_pairs)} paired "
-                   f"seeds; {verdict} {_points(did)}.")
+                   f"seeds; {verdict}: his buyer minus the others, {_points(did)}.")
     return out
 
 

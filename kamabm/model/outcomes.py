@@ -87,6 +87,16 @@ OUTCOMES: dict[str, Outcome] = {
     "supplier_margin": Outcome(
         "net margin of all suppliers over the horizon, after cost to serve",
         "supplier net margin", "share of revenue"),
+    "margin_first_year": Outcome(
+        "net margin of all suppliers over the first 12 months", "net margin in the first year",
+        "share of revenue"),
+    "margin_last_year": Outcome(
+        "net margin of all suppliers over the last 12 months", "net margin in the last year",
+        "share of revenue"),
+    "selling_cost_share": Outcome(
+        "selling, service and account costs over the last 12 months (cost to serve, SMB "
+        "selling, KAMs and levers, extra demands delivered) as a share of revenue: the "
+        "model's SG&A", "selling, service and account costs", "share of revenue"),
     "survival_rate": Outcome(
         "share of suppliers whose cumulative losses never exceeded their equity "
         "(equity_to_sales)", "suppliers that survive", "share of suppliers"),

@@ -280,6 +280,7 @@ def outcomes(model: KAMMarket) -> dict[str, Any]:
     revenue = sum(b.revenue[:months].sum() for b in books)
     profit = sum(b.profit[:months].sum() for b in books)
     last = slice(max(0, months - LAST_YEAR), months)
+    first_year = slice(0, min(months, LAST_YEAR))
     key_revenue = sum(b.key_revenue[last].sum() for b in books)
     key_cogs = sum(b.key_cogs[last].sum() for b in books)
     revenue_12m = sum(b.revenue[last].sum() for b in books)
@@ -322,6 +323,11 @@ def outcomes(model: KAMMarket) -> dict[str, Any]:
         "gross_margin": _ratio(revenue_12m - cogs_12m, revenue_12m),
         "key_account_share": _ratio(key_revenue, revenue_12m),
         "supplier_margin": _ratio(profit, revenue),
+        "margin_first_year": _ratio(sum(b.profit[first_year].sum() for b in books),
+                                    sum(b.revenue[first_year].sum() for b in books)),
+        "margin_last_year": _ratio(sum(b.profit[last].sum() for b in books), revenue_12m),
+        "selling_cost_share": _ratio(sum((b.service + b.selling + b.people + b.demands)[last]
+                                         .sum() for b in books), revenue_12m),
         "survival_rate": len(survivors) / len(books),
         "survivors_margin": _ratio(sum(b.profit[:months].sum() for b in survivors),
                                    sum(b.revenue[:months].sum() for b in survivors))

@@ -25,6 +25,12 @@ from kamabm.model.params import Parameters
 from kamabm.names import CAPTURE_RATE, fmt, human, pct, value_text
 from kamabm.report.charts.base import Chart
 from kamabm.report.plots import make_charts
+from kamabm.report.studies import (
+    CONCENTRATION_WORDS,
+    CONTAGION_WORDS,
+    concentration_display,
+    contagion_display,
+)
 from kamabm.report.summary import Summary, detailed_findings, executive_summary
 from kamabm.stats import EROSION
 
@@ -282,6 +288,17 @@ def _tables_html(an: Analysis) -> str:
         parts.append("<h3>Each lever against the status quo (change in percentage points, "
                      "95 % interval; * clear effect)</h3>"
                      + table_html(intervention_table(an), left=("lever",)))
+    if an.concentration is not None:
+        parts.append("<h3>Which measure of concentration capture follows: how well one "
+                     "curve fits every number of key clients (full numbers in "
+                     "concentration_fit.csv)</h3>"
+                     + table_html(concentration_display(an.concentration),
+                                  left=CONCENTRATION_WORDS))
+    if an.contagion is not None:
+        parts.append("<h3>One KAM held captured against free, paired on seeds: change in "
+                     "rival KAMs captured (percentage points, 95 % interval; * clear "
+                     "effect; full numbers in contagion_effects.csv)</h3>"
+                     + table_html(contagion_display(an.contagion), left=CONTAGION_WORDS))
     if an.sobol is not None:
         parts.append("<h3>What drives each outcome: total Sobol index ± half-width of its "
                      "95 % interval (first-order index alone)</h3>"

@@ -12,8 +12,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from kamabm.analysis.concentration import concentration_details, concentration_sentences
+from kamabm.analysis.contagion import contagion_details, contagion_sentences
 from kamabm.analysis.ensemble import ensemble_sentences
 from kamabm.analysis.results import (
+    CONTAGION,
     ENSEMBLE,
     HYSTERESIS,
     INTERVENTIONS,
@@ -128,13 +131,18 @@ def executive_summary(an: Analysis) -> Summary:
         points += _sensitivity_points(an)
     elif an.kind == ENSEMBLE and an.ensemble is not None:
         points += ensemble_sentences(an.ensemble)
+    elif an.kind == CONTAGION and an.contagion is not None:
+        points += contagion_sentences(an.contagion)
+    if an.concentration is not None:
+        points += concentration_sentences(an.concentration)
     erosion = _erosion_point(an)
     if erosion:
         points.append(erosion)
     notes = list(an.notes)
     if an.results.failed:
         notes.append(f"{an.results.failed} runs failed and are left out.")
-    if an.kind in (MAP, ONE_FACTOR, INTERVENTIONS, HYSTERESIS) and _at_default_constants(an):
+    if (an.kind in (MAP, ONE_FACTOR, INTERVENTIONS, HYSTERESIS, CONTAGION)
+            and _at_default_constants(an)):
         notes.append(AT_DEFAULT_CONSTANTS)
     return Summary(status_quo(an), tuple(points), tuple(notes))
 
@@ -328,6 +336,10 @@ def detailed_findings(an: Analysis) -> list[str]:
             found.append(f"At {factor} = {getattr(row, factor):g}: mean {row.outcome} "
                          f"{pct(row.mean)} (95 % interval {pct(row.low)} to "
                          f"{pct(row.high)}, {row.n} runs).")
+    elif an.kind == CONTAGION and an.contagion is not None:
+        found += contagion_details(an.contagion)
+    if an.concentration is not None:
+        found += concentration_details(an.concentration)
     return found
 
 

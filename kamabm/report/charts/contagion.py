@@ -19,8 +19,8 @@ from kamabm.names import CLIENT_SHARE, human, value_text
 from kamabm.report.charts.base import Chart, figure, save, setting, title
 from kamabm.report.charts.palette import CAPTURED, LOYAL, SEQUENCE
 
-#: Colours of the settings: interactions on, off, then the others.
-_COLOURS = {ON: CAPTURED, OFF: LOYAL}
+#: Colours of the settings in their order (interactions on, off, then the others).
+_COLOURS = (CAPTURED, LOYAL, *SEQUENCE[2:])
 
 
 def shown_settings(table: pd.DataFrame) -> list[str]:
@@ -54,7 +54,8 @@ def contagion(an: Analysis, out: Path) -> Chart:
                 errs.append((100 * (r["diff"] - r.low), 100 * (r.high - r["diff"])))
             x = np.arange(len(groups)) + (j - (len(names) - 1) / 2) * width
             ax.bar(x, means, width, yerr=np.clip(np.array(errs).T, 0, None), capsize=3,
-                   color=_COLOURS.get(name, SEQUENCE[(j + 2) % 7]), label=name)
+                   color=_COLOURS[j % len(_COLOURS)], label=name,
+                   error_kw={"elinewidth": 1.0, "ecolor": "#333333"})
         ax.axhline(0, color="grey", lw=0.8)
         if pooled:
             ax.axvline(len(shares) - 0.5, color="grey", lw=0.6, ls=":")
@@ -63,8 +64,10 @@ def contagion(an: Analysis, out: Path) -> Chart:
         ax.set_title(f"{EFFECT_WORDS[effect][0].upper()}{EFFECT_WORDS[effect][1:]}",
                      fontsize=10)
         ax.grid(axis="y", alpha=0.25, lw=0.5)
-    axes[0, 0].set_ylabel("change in KAMs captured when one KAM\n"
-                          "is held captured (points, held minus free)")
+    low, high = axes[0, 0].get_ylim()  # a change in a share lies within +-100 points
+    axes[0, 0].set_ylim(max(low, -105.0), min(high, 105.0))
+    axes[0, 0].set_ylabel("change in rival KAMs captured\n"
+                          "(points, one KAM held captured minus free)")
     axes[0, 0].legend(fontsize=8, frameon=False)
     headline = _headline(table, names[0])
     title(fig, headline)
@@ -88,12 +91,19 @@ def _headline(table: pd.DataFrame, name: str) -> str:
     pooled = rows[rows[CLIENT_SHARE].isna()]
     rows = pooled if not pooled.empty else rows[rows[CLIENT_SHARE] == rows[CLIENT_SHARE].max()]
     first, others, did = (rows[rows.effect == e].iloc[0] for e in (FIRST, OTHERS, DID))
-    where = "over all shares" if not pooled.empty else (
+    where = "all shares" if not pooled.empty else (
         f"at {value_text(CLIENT_SHARE, first[CLIENT_SHARE])}")
-    moves = (f"one KAM held captured moves his buyer's rivals by {100 * first['diff']:+.0f} "
-             f"points and other rivals by {100 * others['diff']:+.0f} ({name}, {where})")
     if did.low > 0:
-        return f"Capture spreads along a buyer: {moves}"
-    if did.high < 0:
-        return f"No contagion along a buyer: {moves}"
-    return f"No clear contagion along a buyer: {moves}"
+        lead = "Capture spreads along a buyer"
+    elif did.high < 0:
+        lead = "Capture does not spread along a buyer"
+    else:
+        lead = "No clear sign that capture spreads along a buyer"
+    return (f"{lead}: with one KAM held captured, his buyer's rivals change by "
+            f"{_signed(first['diff'])} points, other rivals by {_signed(others['diff'])} "
+            f"({name}, {where})")
+
+
+def _signed(share: float) -> str:
+    """A change in points with its sign, a true minus sign for a fall."""
+    return f"{100 * share:+.0f}".replace("-", "\u2212")
