@@ -161,10 +161,42 @@ values = [0.0, 0.5, 1.0]
 values = [0.0, 1.0]
 """
 
+CONCENTRATION = """
+name = "mini_concentration"
+replications = 2
+seed = 21
+horizon = 36
+[design]
+method = "grid"
+[base]
+kam_pressure = 0.9
+[uncertainties.client_revenue_share]
+values = [0.3, 0.9]
+[uncertainties.n_key_buyers]
+values = [2, 4]
+"""
+
+CONTAGION = """
+name = "mini_contagion"
+replications = 3
+seed = 22
+horizon = 36
+[design]
+method = "grid"
+[base]
+client_revenue_share = 0.8
+kam_pressure = 0.8
+[levers.pin_first_kam]
+values = [0, 1]
+[levers.peer_influence]
+values = [0.0, 0.3]
+"""
+
 MINIATURES = {"interventions": INTERVENTIONS, "long_map": LONG_MAP, "knockouts": KNOCKOUTS,
               "dose": DOSE, "hysteresis": HYSTERESIS,
               "sensitivity": SENSITIVITY, "no_capture": NO_CAPTURE,
-              "one_factor": ONE_FACTOR, "one_point": ONE_POINT, "one_by_four": ONE_BY_FOUR}
+              "one_factor": ONE_FACTOR, "one_point": ONE_POINT, "one_by_four": ONE_BY_FOUR,
+              "concentration": CONCENTRATION, "contagion": CONTAGION}
 
 
 def sweep(directory: Path, name: str) -> Path:

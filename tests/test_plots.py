@@ -31,7 +31,8 @@ def drawn(swept, reported, tmp_path_factory):
     out = tmp_path_factory.mktemp("charts")
     return {name: reported[name][1] if name in reported else draw(swept[name], out / name)
             for name in ("smoke", "interventions", "hysteresis", "sensitivity",
-                         "one_factor", "long_map", "knockouts", "dose")}
+                         "one_factor", "long_map", "knockouts", "dose", "concentration",
+                         "contagion")}
 
 
 def assert_not_blank(png):
@@ -53,6 +54,9 @@ EXPECTED = {
                  "margin_vs_capture", "erosion", "typical_runs"},
     "knockouts": {"knockouts", "co_capture", "typical_runs"},
     "dose": {"interventions", "dose_response", "erosion", "typical_runs"},
+    "concentration": {"phase_diagram", "concentration", "margin_maps", "margin_by_factor",
+                      "margin_vs_capture", "erosion", "typical_runs"},
+    "contagion": {"contagion", "typical_runs"},
 }
 
 

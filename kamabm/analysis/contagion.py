@@ -106,7 +106,8 @@ def contagion(runs: pd.DataFrame, factors: Sequence[str], *, pair_on: str = "see
         ``diff`` (held minus free), ``low``, ``high``, ``n_pairs``.
 
     Raises:
-        ValueError: the runs lack a column, hold no held or no free runs, or no pair.
+        ValueError: the runs lack a column, hold no held or no free runs, no point holds
+            both, or held and free runs share no seed (common random numbers off).
 
     """
     for column in (PIN, CLIENT_SHARE, pair_on, FIRST, OTHERS):
@@ -123,6 +124,9 @@ def contagion(runs: pd.DataFrame, factors: Sequence[str], *, pair_on: str = "see
         for share in shares:
             where = values if share is None else {**values, CLIENT_SHARE: share}
             pair = {"free": {**where, PIN: 0.0}, "held": {**where, PIN: 1.0}}
+            if not (len(select_setting(runs, pair["free"]))
+                    and len(select_setting(runs, pair["held"]))):
+                continue  # an interrupted sweep: this point holds no pair yet
             for effect in EFFECTS:
                 table = paired_differences(runs, effect, pair, control="free",
                                            pair_on=pair_on, confidence=confidence)
@@ -132,6 +136,8 @@ def contagion(runs: pd.DataFrame, factors: Sequence[str], *, pair_on: str = "see
                              "free_mean": row.control_mean, "held_mean": row.treated_mean,
                              "diff": row["diff"], "low": row.low, "high": row.high,
                              "n_pairs": int(row.n_pairs)})
+    if not rows:
+        raise ValueError("no design point holds both a held and a free run")
     return pd.DataFrame(rows)
 
 

@@ -8,7 +8,11 @@
   capture;
 - :mod:`kamabm.report.charts.levers`: levers against the status quo, margin erosion;
 - :mod:`kamabm.report.charts.dynamics`: hysteresis and typical runs;
-- :mod:`kamabm.report.charts.sensitivity`: Sobol indices.
+- :mod:`kamabm.report.charts.sensitivity`: Sobol indices;
+- :mod:`kamabm.report.charts.concentration`: capture against the total key share, the share
+  per key client and the Herfindahl index, one line per number of key clients;
+- :mod:`kamabm.report.charts.contagion`: one KAM held captured against free, the effect on
+  rivals' KAMs on his buyer and on the others.
 
 The sweep charts draw the tables of :class:`kamabm.analysis.tables.Analysis`; they compute none.
 Everything is drawn on matplotlib's ``Figure`` API: no pyplot, no backend switched.

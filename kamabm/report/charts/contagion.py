@@ -106,4 +106,5 @@ def _headline(table: pd.DataFrame, name: str) -> str:
 
 def _signed(share: float) -> str:
     """A change in points with its sign, a true minus sign for a fall."""
-    return f"{100 * share:+.0f}".replace("-", "\u2212")
+    points = round(100 * share)
+    return "0" if points == 0 else f"{points:+d}".replace("-", "\u2212")
