@@ -22,7 +22,7 @@ cd "$(dirname "$0")/.."
 [ -x .venv/bin/python ] || scripts/setup.sh
 names=("$@")
 [ ${#names[@]} -eq 0 ] && names=(capture_phase economics mechanisms concentration contagion interventions dose_response rotation
-  detachment learning habits hysteresis sensitivity patterns screening sobol_screened calibration
+  detachment detachment_share learning habits hysteresis sensitivity patterns screening sobol_screened calibration
   capture_ensemble)
 for name in "${names[@]}"; do
   echo "== $name"
