@@ -141,6 +141,18 @@ def contagion(runs: pd.DataFrame, factors: Sequence[str], *, pair_on: str = "see
     return pd.DataFrame(rows)
 
 
+#: What the difference-in-differences' interval says: capture spreads along the held KAM's
+#: buyer (interval above 0), does not (below 0: his buyer's rivals fare better), or unclear.
+SPREADS, DOES_NOT_SPREAD, UNCLEAR = "spreads", "does not spread", "unclear"
+
+
+def spread_verdict(did: pd.Series) -> str:
+    """:data:`SPREADS`, :data:`DOES_NOT_SPREAD` or :data:`UNCLEAR` for one DiD row."""
+    if did.low > 0:
+        return SPREADS
+    return DOES_NOT_SPREAD if did.high < 0 else UNCLEAR
+
+
 def _points(row: pd.Series) -> str:
     return (f"{100 * row['diff']:+.1f} points (95 % interval {100 * row.low:+.1f} to "
             f"{100 * row.high:+.1f})").replace("-", "\u2212")
@@ -161,12 +173,11 @@ def contagion_sentences(table: pd.DataFrame) -> list[str]:
         first, others, did = (part[part.effect == e].iloc[0] for e in EFFECTS)
         where = (", averaged over the key shares tested" if not pooled.empty else
                  f" at {human(CLIENT_SHARE)} {value_text(CLIENT_SHARE, first[CLIENT_SHARE])}")
-        if did.low > 0:
-            verdict = "capture spreads along his buyer"
-        elif did.high < 0:
-            verdict = "capture does not spread along his buyer (the effect there is smaller)"
-        else:
-            verdict = "no clear difference between his buyer and the others"
+        verdict = {SPREADS: "capture spreads along his buyer",
+                   DOES_NOT_SPREAD: "capture does not spread along his buyer (the effect "
+                                    "there is smaller)",
+                   UNCLEAR: "no clear difference between his buyer and the others",
+                   }[spread_verdict(did)]
         out.append(f"With {name}{where}, holding one KAM captured changes the share of rival "
                    f"suppliers' KAMs captured on his buyer by {_points(first)} and on the "
                    f"other buyers by {_points(others)}, over {int(first.n_pairs)} paired "

@@ -13,7 +13,18 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from kamabm.analysis.contagion import DID, EFFECT_WORDS, FIRST, OFF, ON, OTHERS
+from kamabm.analysis.contagion import (
+    DID,
+    DOES_NOT_SPREAD,
+    EFFECT_WORDS,
+    FIRST,
+    OFF,
+    ON,
+    OTHERS,
+    SPREADS,
+    UNCLEAR,
+    spread_verdict,
+)
 from kamabm.analysis.tables import Analysis
 from kamabm.names import CLIENT_SHARE, human, value_text
 from kamabm.report.charts.base import Chart, figure, save, setting, title
@@ -93,12 +104,9 @@ def _headline(table: pd.DataFrame, name: str) -> str:
     first, others, did = (rows[rows.effect == e].iloc[0] for e in (FIRST, OTHERS, DID))
     where = "all shares" if not pooled.empty else (
         f"at {value_text(CLIENT_SHARE, first[CLIENT_SHARE])}")
-    if did.low > 0:
-        lead = "Capture spreads along a buyer"
-    elif did.high < 0:
-        lead = "Capture does not spread along a buyer"
-    else:
-        lead = "No clear sign that capture spreads along a buyer"
+    lead = {SPREADS: "Capture spreads along a buyer",
+            DOES_NOT_SPREAD: "Capture does not spread along a buyer",
+            UNCLEAR: "No clear sign that capture spreads along a buyer"}[spread_verdict(did)]
     return (f"{lead}: with one KAM held captured, his buyer's rivals change by "
             f"{_signed(first['diff'])} points, other rivals by {_signed(others['diff'])} "
             f"({name}, {where})")
