@@ -91,6 +91,11 @@ FACTOR_OUTCOMES = (CAPTURE_RATE, KEY_MARGIN, SUPPLIER_MARGIN)
 #: Outcomes averaged per design point in the summary table.
 SUMMARY_OUTCOMES = (CAPTURE_RATE, KEY_MARGIN, SUPPLIER_MARGIN, "operational_share",
                     "client_satisfaction", "deadlock_rate", *EROSION)
+#: The supplier's economics, averaged per design point in ``summary.csv`` too (not shown in
+#: the report's table): gross margin, the last year's net margin, selling and service
+#: costs, survival and loss years (issue 16).
+ECONOMICS_OUTCOMES = ("gross_margin", "margin_last_year", "selling_cost_share",
+                      "survival_rate", "loss_years")
 #: Most lines drawn in one panel (a readable subset of levels).
 MAX_LINES = 5
 
@@ -251,7 +256,7 @@ def sensitivity_table(res: SweepResults) -> pd.DataFrame:
 def summary_table(res: SweepResults) -> pd.DataFrame:
     """Per design point: the varied values, the number of runs and mean outcomes."""
     keys = list(res.varied) or ["point"]
-    names = [c for c in SUMMARY_OUTCOMES if c in res.runs]
+    names = [c for c in SUMMARY_OUTCOMES + ECONOMICS_OUTCOMES if c in res.runs]
     grouped = res.runs.groupby(keys, sort=True)
     table = grouped[names].mean()
     table.insert(0, "n_runs", grouped.size())
