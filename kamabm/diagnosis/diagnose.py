@@ -87,8 +87,10 @@ ASSUMPTIONS: tuple[str, ...] = (
     "Not modelled: hiring and firing of KAMs, changes of product or price list, "
     "competitors entering or leaving, contracts of different lengths per account, "
     "personal differences between KAMs beyond what happens to them in the model.",
-    "The model's behavioural constants are set by calibration to published patterns, "
-    "not measured at this client; results hold at those constants.",
+    "The model's behavioural constants are assumptions chosen so that it shows the "
+    "essay's patterns (only a handover's cost is fitted to a published number), not "
+    "measured at this client; results hold at those constants (docs/findings.md says which "
+    "claims hold over the calibration's posterior).",
 )
 
 
