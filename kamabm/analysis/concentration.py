@@ -37,8 +37,8 @@ import pandas as pd
 from scipy.optimize import minimize
 from scipy.special import expit, log_expit
 
+from kamabm.analysis.mechanisms import summarise_outcome
 from kamabm.names import CAPTURE_RATE, CLIENT_SHARE, kams_per_run, pct
-from kamabm.stats import summarise
 
 #: The number of key clients (the parameter split across).
 KEY_BUYERS = "n_key_buyers"
@@ -264,8 +264,7 @@ def concentration(runs: pd.DataFrame, *, n_boot: int = 200, seed: int = 0
             raise ValueError(f"results have no column {column!r}")
     if runs[KEY_BUYERS].nunique() < 2 or runs[CLIENT_SHARE].nunique() < 2:
         raise ValueError("the runs need two buyer counts and two key shares or more")
-    summary = summarise(runs.assign(**{_KAMS: kams_per_run(runs)}), CAPTURE_RATE,
-                        [KEY_BUYERS, CLIENT_SHARE], trials=_KAMS)
+    summary = summarise_outcome(runs, CAPTURE_RATE, [KEY_BUYERS, CLIENT_SHARE])
     points = _points(runs)
     # capture alike at every point (none captured, say): no curve to fit, no axis better
     varies = bool(np.ptp(points["mean"].to_numpy(float)) > 0)

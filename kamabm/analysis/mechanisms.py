@@ -40,7 +40,7 @@ KNOCKOUT_OUTCOMES = (CAPTURE_RATE, "captured_months", SUPPLIER_MARGIN)
 _KAMS = "kams"
 
 
-def summarise_outcome(runs: pd.DataFrame, outcome: str, by: str) -> pd.DataFrame:
+def summarise_outcome(runs: pd.DataFrame, outcome: str, by: str | list[str]) -> pd.DataFrame:
     """:func:`~kamabm.stats.summarise` of ``outcome``; a share of KAMs gets a Wilson interval.
 
     A capture rate is a count of KAMs out of the run's KAMs, so its interval is the

@@ -28,6 +28,7 @@ happens at the negotiating table, in his diary and among his colleagues, tip him
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 import mesa
@@ -186,12 +187,27 @@ class KAM(mesa.Agent):
         senior = self.supplier.levers.senior_support
         if senior > 0.0:
             side = blend(side, self.senior_stance(account, floor), senior)
-        authority = 1.0 if account.renegotiate else self.supplier.levers.deal_review
-        authority_floor = 1.0 + (floor - 1.0) * authority
+        authority_floor = 1.0 + (floor - 1.0) * self.reviewed_share(account)
         if side.reservation >= authority_floor:
             return side
-        return Side(opening=max(side.opening, authority_floor), reservation=authority_floor,
-                    beta=side.beta, delta=side.delta, reciprocity=side.reciprocity)
+        return replace(side, opening=max(side.opening, authority_floor),
+                       reservation=authority_floor)
+
+    def reviewed_share(self, account: Account) -> float:
+        """Share of his deals and grants on ``account`` that someone else must approve.
+
+        ``deal_review``; all of them on an account management is renegotiating.
+        """
+        return 1.0 if account.renegotiate else self.supplier.levers.deal_review
+
+    @property
+    def own_share_of_outcome(self) -> float:
+        """Share of a negotiation's stress and blame he carries himself.
+
+        A senior colleague at the table carries ``senior_share`` of it.
+        """
+        p = self.model.params
+        return 1.0 - p.senior_share * self.supplier.levers.senior_support
 
     def senior_stance(self, account: Account, floor: float) -> Side:
         """What a senior colleague brings to the table (E7; Workman, Homburg & Jensen 2003).
@@ -236,7 +252,7 @@ class KAM(mesa.Agent):
         A senior colleague at the table carries ``senior_share`` of its outcome.
         """
         p = self.model.params
-        own = 1.0 - p.senior_share * self.supplier.levers.senior_support
+        own = self.own_share_of_outcome
         if not outcome.agreed:
             self.stress += own * p.stress_deadlock
             self.hard_negotiation = True
@@ -254,9 +270,8 @@ class KAM(mesa.Agent):
         ``turnover_lost`` is the share of his firm's monthly turnover that went to rivals.
         A senior colleague who was at the table takes ``senior_share`` of the blame.
         """
-        p = self.model.params
-        own = 1.0 - p.senior_share * self.supplier.levers.senior_support
-        self.stress += own * p.blame_weight * turnover_lost
+        self.stress += (self.own_share_of_outcome * self.model.params.blame_weight
+                        * turnover_lost)
 
     # --- stage: respond ------------------------------------------------------------------
     def respond(self) -> None:
@@ -275,8 +290,7 @@ class KAM(mesa.Agent):
         assert account is not None  # every KAM has an account once the model is built
         loyal_refusal = self.alignment * (
             1.0 - p.refusal_pressure * self.must_agree * (1.0 - self.skill))
-        review = 1.0 if account.renegotiate else self.supplier.levers.deal_review
-        granted = (1.0 - review) * (1.0 - loyal_refusal)
+        granted = (1.0 - self.reviewed_share(account)) * (1.0 - loyal_refusal)
         account.granted_demand = granted * account.pending_demand
 
         typical = max(p.demand_rate, 1e-3) * max(account.revenue, 1e-9)

@@ -66,6 +66,11 @@ def key_unit_cost(p: Parameters) -> float:
     return 1.0 + (1.0 - p.key_service_saving) * p.service_cost
 
 
+def key_service_per_unit(p: Parameters) -> float:
+    """Ordinary cost to serve one unit sold to a key buyer (the service part of its cost)."""
+    return key_unit_cost(p) - 1.0
+
+
 def smb_unit_cost(p: Parameters) -> float:
     """Full cost of one unit sold to an SMB client: production, service and selling."""
     return 1.0 + p.service_cost + p.smb_selling_cost
@@ -163,8 +168,7 @@ class Supplier(mesa.Agent):
 
     def key_service_need(self) -> float:
         """The pool's ordinary service to the key accounts this month (money)."""
-        p = self.model.params
-        return (key_unit_cost(p) - 1.0) * self.key_volume()
+        return key_service_per_unit(self.model.params) * self.key_volume()
 
     def people_cost(self) -> tuple[float, float]:
         """The month's cost of KAMs and of the levers that take people's time or fees.
@@ -263,7 +267,7 @@ class Supplier(mesa.Agent):
         people, lever_people = self.people_cost()
         self.deals_reviewed = 0.0
         self.handovers = 0
-        service = ((key_unit_cost(p) - 1.0) * key_volume
+        service = (key_service_per_unit(p) * key_volume
                    + p.service_cost * smb_volume * self.service_level)
         selling = p.smb_selling_cost * smb_volume
         restructuring, self._restructuring = self._restructuring, 0.0
@@ -295,13 +299,13 @@ class Supplier(mesa.Agent):
         self.cumulative_profit += profit
         if not self.failed_month and self.cumulative_profit < -self.equity:
             self.failed_month = self.model.month
+        unit_cost = key_unit_cost(p)
         for a in self.accounts:
-            contribution = (a.price - key_unit_cost(p)) * a.volume - a.delivered_demand
+            contribution = (a.price - unit_cost) * a.volume - a.delivered_demand
             a.profit = contribution - self.kam_month_cost
             a.year_profit += a.profit
             loss = p.breakdown_shift * max(0.0, contribution)
             a.dependence = loss / (loss + self.profit_cushion) if loss > 0.0 else 0.0
-
 
     def close_year(self) -> None:
         """What management does at the end of a KPI year that lost money, and on accounts.
