@@ -25,9 +25,10 @@ import mesa
 import numpy as np
 
 from kamabm.model.account import Account, kam_in_charge
+from kamabm.model.books import Trace
 from kamabm.model.buyer import KeyBuyer
 from kamabm.model.kam import KAM
-from kamabm.model.params import CAPTURED_BELOW, FIVE_YEARS, Parameters
+from kamabm.model.params import FIVE_YEARS, Parameters
 from kamabm.model.supplier import Supplier, smb_price
 
 
@@ -139,7 +140,7 @@ class KAMMarket(mesa.Model):
         for supplier in self.suppliers:
             key_revenue = sum(a.revenue for a in supplier.accounts)
             supplier.open_books(key_revenue * (1.0 - share) / share)
-        self.trace = _Trace(p.horizon_months, len(self.kams), p.kpi_months)
+        self.trace = Trace(p.horizon_months, len(self.kams), p.kpi_months)
         self.collect = collect
         self.datacollector = mesa.DataCollector(model_reporters=MODEL_REPORTERS,
                                                 agenttype_reporters={KAM: KAM_REPORTERS})
@@ -220,44 +221,3 @@ class KAMMarket(mesa.Model):
                 account.satisfaction *= 1.0 - p.handover_trust_loss * leaving.familiarity
                 supplier.handovers += 1
                 kam.take_over(account)
-
-
-class _Trace:
-    """Per-month series a run keeps cheaply (preallocated arrays, filled each step)."""
-
-    def __init__(self, months: int, n_kams: int, kpi_months: int) -> None:
-        self.alignment = np.ones((months, n_kams))
-        #: Price concessions (price cut x volume) by month of the KAM's KPI year (P7).
-        self.concessions_by_kpi_month = np.zeros(kpi_months)
-        #: Each account's monthly profit after its demands and its KAM (P9), in the order
-        #: of ``model.kams``' first accounts (suppliers, then buyers).
-        self.account_profit = np.zeros((months, n_kams))
-        self.operational_share = np.zeros((months, n_kams))
-        self.activity = np.zeros((months, n_kams))
-        self.key_price = np.zeros(months)
-        self.captured = np.zeros(months)
-        self.mean_alignment = np.ones(months)
-        self.mean_identification = np.zeros(months)
-
-    def record_concession(self, kpi_month: int, amount: float) -> None:
-        """Add a tender's price cut (times volume) at its month of the KPI year."""
-        if amount > 0.0:
-            self.concessions_by_kpi_month[kpi_month] += amount
-
-    def record(self, model: KAMMarket) -> None:
-        t = model.month - 1
-        alignment = [kam.alignment for kam in model.kams]
-        self.alignment[t] = alignment
-        self.operational_share[t] = [kam.operational_share for kam in model.kams]
-        self.account_profit[t] = [a.profit for s in model.suppliers for a in s.accounts]
-        self.activity[t] = [kam.activity for kam in model.kams]
-        volume = revenue = 0.0
-        for s in model.suppliers:
-            for a in s.accounts:
-                volume += a.volume
-                revenue += a.price * a.volume
-        self.key_price[t] = revenue / volume
-        self.captured[t] = sum(x < CAPTURED_BELOW for x in alignment)
-        self.mean_alignment[t] = sum(alignment) / len(alignment)
-        self.mean_identification[t] = sum(k.tie.identification for k in model.kams) / len(
-            alignment)

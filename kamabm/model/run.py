@@ -13,35 +13,22 @@ from typing import Any
 import mesa
 import numpy as np
 
-from kamabm.model.account import kam_in_charge
+from kamabm.model import measure
+from kamabm.model.account import Account, kam_in_charge
 from kamabm.model.kam import KAM
 from kamabm.model.market import KAMMarket
+from kamabm.model.measure import SERIES, RunRecord
 from kamabm.model.outcomes import CAPTURE_THRESHOLDS, OUTCOMES
 from kamabm.model.params import (
     CAPTURED_BELOW,
-    FIVE_YEARS,
     LAST_YEAR,
-    MONTHS_PER_YEAR,
     ParameterError,
     Parameters,
 )
-from kamabm.model.supplier import smb_unit_cost
-
-#: Per-month series ``run_one`` can return (``keep_series``), each one value per month.
-SERIES: dict[str, str] = {
-    "captured_share": "share of KAMs captured",
-    "mean_alignment": "mean KAM alignment",
-    "key_price": "volume-weighted mean key-account price",
-    "operational_share": "mean share of KAM time spent on fulfilment",
-    "kam_activity": "mean KAM working time",
-    "key_account_margin": "gross margin on key accounts that month",
-    "supplier_margin": "net margin of all suppliers that month",
-}
-
 
 __all__ = ["CAPTURED_BELOW", "CAPTURE_THRESHOLDS", "OUTCOMES", "SERIES", "account_history",
            "account_table", "customer_profits", "finished_model", "new_model", "outcomes",
-           "release", "run_one", "run_table", "run_with_table", "series"]
+           "record_of", "release", "run_one", "run_table", "run_with_table", "series"]
 
 
 def new_model(params: Parameters, seed: int) -> KAMMarket:
@@ -83,10 +70,7 @@ def run_one(params: Parameters, seed: int, *, keep_series: Sequence[str] = ()) -
         if name not in SERIES:
             raise ParameterError(f"{name}: unknown series, expected one of {', '.join(SERIES)}")
     model = KAMMarket(params, seed=seed, collect=False).run()
-    result = outcomes(model)
-    if keep_series:
-        every = series(model)
-        result["series"] = {name: every[name].tolist() for name in keep_series}
+    result = measure.result(record_of(model), keep_series)
     release(model)
     return result
 
@@ -167,87 +151,53 @@ def release(model: KAMMarket) -> None:
         counters.pop(model, None)
 
 
-def _mean_or_zero(values: np.ndarray) -> float:
-    """Mean of ``values``, 0 when there are none (a market with one key buyer)."""
-    return float(values.mean()) if len(values) else 0.0
+def record_of(model: KAMMarket) -> RunRecord:
+    """The Mesa model's run as plain arrays, what its outcomes are read from."""
+    kams = model.kams
+    accounts = [a for s in model.suppliers for a in s.accounts]
+    return RunRecord(
+        params=model.params, months=model.month, steady=model.steady,
+        initial_key_price=model.initial_key_price,
+        ledgers=[s.ledger for s in model.suppliers], trace=model.trace,
+        kam_supplier=np.array([k.supplier.index for k in kams]),
+        kam_buyer=np.array([kam_account(k).buyer.index for k in kams]),
+        kam_alignment=np.array([k.alignment for k in kams]),
+        kam_skill=np.array([k.skill for k in kams]),
+        kam_operational_share=np.array([k.operational_share for k in kams]),
+        kam_activity=np.array([k.activity for k in kams]),
+        account_price=np.array([a.price for a in accounts]),
+        account_satisfaction=np.array([a.satisfaction for a in accounts]),
+        account_buyer=np.array([a.buyer.index for a in accounts]),
+        tenders=sum(b.tenders for b in model.buyers),
+        deadlocks=sum(b.deadlocks for b in model.buyers),
+        smb_price=model.suppliers[0].smb_price,
+        smb_initial_count=np.array([s.smb_initial_count for s in model.suppliers]),
+        smb_volumes=[s.smb_volumes for s in model.suppliers],
+        failed_month=np.array([s.failed_month for s in model.suppliers]))
 
 
-def _ratio(a: float, b: float) -> float:
-    return float(a / b) if b else 0.0
+def kam_account(kam: KAM) -> Account:
+    """The account ``kam`` manages now."""
+    assert kam.account is not None  # every KAM has an account once the model is built
+    return kam.account
 
 
-def co_capture(captured: np.ndarray, same: np.ndarray, other: np.ndarray) -> float:
-    """How much more often a pair is both captured when it shares something.
-
-    ``same`` and ``other`` are boolean pair matrices: pairs that share the tie studied
-    (the same supplier, or the same buyer) and comparison pairs that share neither. The
-    result is the share of ``same`` pairs both captured less that of ``other`` pairs: 0
-    when captures are independent of the tie, positive when they cluster along it.
-    """
-    both = np.outer(captured, captured)
-    upper = np.triu(np.ones_like(both, dtype=bool), k=1)
-    same, other = same & upper, other & upper
-    if not same.any() or not other.any():
-        return 0.0
-    return float(both[same].mean() - both[other].mean())
+def outcomes(model: KAMMarket) -> dict[str, Any]:
+    """Outcomes of a finished (or stopped) Mesa model; see :data:`OUTCOMES`."""
+    return measure.outcomes(record_of(model))
 
 
-def _loyalty_discount(model: KAMMarket) -> float:
-    """Relative price gap between each buyer's less and more satisfied suppliers (P6)."""
-    gaps = []
-    for buyer in model.buyers:
-        accounts = sorted(buyer.accounts, key=lambda a: a.satisfaction)
-        half = len(accounts) // 2
-        if half == 0:
-            continue
-        low = np.mean([a.price for a in accounts[:half]])
-        high = np.mean([a.price for a in accounts[-half:]])
-        gaps.append((low - high) / np.mean([a.price for a in accounts]))
-    return float(np.mean(gaps)) if gaps else 0.0
+def series(model: KAMMarket) -> dict[str, np.ndarray]:
+    """Per-month series of a Mesa model's run; see :data:`SERIES`."""
+    return measure.series(record_of(model))
 
 
 def customer_profits(model: KAMMarket) -> list[tuple[np.ndarray, np.ndarray]]:
-    """Each supplier's customers' profit over the last year, sorted best first (P9).
+    """Each supplier's customers' profit over the last year, best first (P9).
 
-    Customers are the key accounts (after their delivered demands and their KAM's cost)
-    and the SMB clients (gross margin after cost to serve).
-
-    Returns:
-        One ``(profits, is_key)`` pair of arrays per supplier, most profitable first.
-
+    See :func:`kamabm.model.measure.customer_profits`.
     """
-    months = model.month
-    first = max(0, months - LAST_YEAR)
-    profit_12m = model.trace.account_profit[first:months].sum(axis=0)
-    curves = []
-    k = 0
-    for supplier in model.suppliers:
-        n = len(supplier.accounts)
-        key = profit_12m[k:k + n]
-        k += n
-        margin = supplier.smb_price - smb_unit_cost(model.params)
-        profits = np.concatenate([key, margin * supplier.smb_volumes * (months - first)])
-        is_key = np.arange(len(profits)) < n
-        order = np.argsort(-profits, kind="stable")
-        curves.append((profits[order], is_key[order]))
-    return curves
-
-
-def _whale_curve(model: KAMMarket) -> tuple[float, float]:
-    """Peak of the cumulative-profit curve and key accounts at both of its ends (P9)."""
-    peaks, both_ends = [], []
-    for profits, is_key in customer_profits(model):
-        total = profits.sum()
-        if total > 0.0:
-            peaks.append(float(np.cumsum(profits).max() / total))
-        both_ends.append(float(is_key[0] and is_key[-1]))
-    return (float(np.mean(peaks)) if peaks else 0.0), float(np.mean(both_ends))
-
-
-def _buyer_index(kam: KAM) -> int:
-    """Index of the buyer whose account ``kam`` manages now."""
-    assert kam.account is not None  # every KAM has an account once the model is built
-    return kam.account.buyer.index
+    return measure.customer_profits(record_of(model))
 
 
 def account_table(model: KAMMarket) -> dict[str, np.ndarray]:
@@ -270,114 +220,6 @@ def account_table(model: KAMMarket) -> dict[str, np.ndarray]:
         "dependence": np.array([a.dependence for a in accounts]),
         "alignment": np.array([kam_in_charge(a).alignment for a in accounts]),
         "profit_12m": profit,
-    }
-
-
-def outcomes(model: KAMMarket) -> dict[str, Any]:
-    """Outcomes of a finished (or stopped) model run; see :data:`OUTCOMES`."""
-    months = model.month
-    books = [s.ledger for s in model.suppliers]
-    revenue = sum(b.revenue[:months].sum() for b in books)
-    profit = sum(b.profit[:months].sum() for b in books)
-    last = slice(max(0, months - LAST_YEAR), months)
-    first_year = slice(0, min(months, LAST_YEAR))
-    key_revenue = sum(b.key_revenue[last].sum() for b in books)
-    key_cogs = sum(b.key_cogs[last].sum() for b in books)
-    revenue_12m = sum(b.revenue[last].sum() for b in books)
-    cogs_12m = key_cogs + sum(b.smb_cogs[last].sum() for b in books)
-    captured = model.trace.captured[:months]
-    first = np.flatnonzero(captured > 0)
-    kams = model.kams
-    alignment = np.array([k.alignment for k in kams])
-    is_captured = alignment < CAPTURED_BELOW
-    supplier = np.array([k.supplier.index for k in kams])
-    buyer = np.array([_buyer_index(k) for k in kams])
-    same_supplier = supplier[:, None] == supplier[None, :]
-    same_buyer = buyer[:, None] == buyer[None, :]
-    accounts = [a for s in model.suppliers for a in s.accounts]
-    negotiations = sum(b.tenders for b in model.buyers) * model.params.n_suppliers
-    smb_start = sum(s.smb_initial_count for s in model.suppliers)
-    by_kpi_month = model.trace.concessions_by_kpi_month
-    kpi_months = len(by_kpi_month)
-    whale_peak, whale_ends = _whale_curve(model)
-    survivors = [b for s, b in zip(model.suppliers, books, strict=True) if not s.failed_month]
-    years = months // MONTHS_PER_YEAR
-    yearly = [b.profit[:years * MONTHS_PER_YEAR].reshape(years, MONTHS_PER_YEAR).sum(axis=1)
-              for b in books]
-    return {
-        "capture_rate": float(is_captured.mean()),
-        "capture_rate_5y": float(captured[min(months, FIVE_YEARS) - 1] / len(kams)),
-        "captured_months": float(captured.sum() / (months * len(kams))),
-        **{f"capture_rate_t{round(100 * t)}": float((alignment < t).mean())
-           for t in CAPTURE_THRESHOLDS},
-        "co_capture_supplier": co_capture(is_captured, same_supplier & ~same_buyer,
-                                          ~same_supplier & ~same_buyer),
-        "co_capture_buyer": co_capture(is_captured, same_buyer & ~same_supplier,
-                                       ~same_supplier & ~same_buyer),
-        "capture_rivals_first_buyer": _mean_or_zero(is_captured[(supplier > 0) & (buyer == 0)]),
-        "capture_rivals_other_buyers": _mean_or_zero(is_captured[(supplier > 0) & (buyer > 0)]),
-        "months_run": months,
-        "steady_state": float(model.steady),
-        "time_to_first_capture": int(first[0]) + 1 if len(first) else None,
-        "key_account_margin": _ratio(key_revenue - key_cogs, key_revenue),
-        "gross_margin": _ratio(revenue_12m - cogs_12m, revenue_12m),
-        "key_account_share": _ratio(key_revenue, revenue_12m),
-        "supplier_margin": _ratio(profit, revenue),
-        "margin_first_year": _ratio(sum(b.profit[first_year].sum() for b in books),
-                                    sum(b.revenue[first_year].sum() for b in books)),
-        "margin_last_year": _ratio(sum(b.profit[last].sum() for b in books), revenue_12m),
-        "selling_cost_share": _ratio(sum((b.service + b.selling + b.people + b.demands)[last]
-                                         .sum() for b in books), revenue_12m),
-        "survival_rate": len(survivors) / len(books),
-        "survivors_margin": _ratio(sum(b.profit[:months].sum() for b in survivors),
-                                   sum(b.revenue[:months].sum() for b in survivors))
-        if survivors else None,
-        "loss_years": float(np.mean([(y < 0.0).mean() for y in yearly])) if years else 0.0,
-        "operational_share": float(np.mean([k.operational_share for k in kams])),
-        "mean_alignment": float(alignment.mean()),
-        "mean_skill": float(np.mean([k.skill for k in kams])),
-        "kam_activity": float(np.mean([k.activity for k in kams])),
-        "deadlock_rate": _ratio(sum(b.deadlocks for b in model.buyers), negotiations),
-        "key_price_change": _ratio(model.trace.key_price[months - 1], model.initial_key_price)
-        - 1.0,
-        "client_satisfaction": float(np.mean([a.satisfaction for a in accounts])),
-        "smb_service_level": float(np.mean(
-            [s.ledger.service_level[:months].mean() for s in model.suppliers])),
-        "smb_base_change": _ratio(sum(len(s.smb_volumes) for s in model.suppliers), smb_start)
-        - 1.0 if smb_start else 0.0,
-        "erosion_price": _ratio(sum(b.concessions[:months].sum() for b in books), revenue),
-        "erosion_demands": _ratio(sum(b.demands[:months].sum() for b in books), revenue),
-        "erosion_resources": _ratio(sum(b.resources[:months].sum() for b in books), revenue),
-        "lever_costs": _ratio(sum(b.lever_people[:months].sum() + b.acquisition[:months].sum()
-                                  for b in books), revenue),
-        "year_end_concessions": _ratio(by_kpi_month[kpi_months - kpi_months // 4:].sum(),
-                                       by_kpi_month.sum()),
-        "loyalty_discount": _loyalty_discount(model),
-        "whale_peak": whale_peak,
-        "whale_key_at_both_ends": whale_ends,
-    }
-
-
-def series(model: KAMMarket) -> dict[str, np.ndarray]:
-    """Per-month series of a run; see :data:`SERIES`."""
-    months = model.month
-    trace = model.trace
-    books = [s.ledger for s in model.suppliers]
-    revenue = sum(b.revenue[:months] for b in books)
-    key_revenue = sum(b.key_revenue[:months] for b in books)
-    key_cogs = sum(b.key_cogs[:months] for b in books)
-    profit = sum(b.profit[:months] for b in books)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        key_margin = np.where(key_revenue > 0, (key_revenue - key_cogs) / key_revenue, 0.0)
-        margin = np.where(revenue > 0, profit / revenue, 0.0)
-    return {
-        "captured_share": trace.captured[:months] / len(model.kams),
-        "mean_alignment": trace.alignment[:months].mean(axis=1),
-        "key_price": trace.key_price[:months].copy(),
-        "operational_share": trace.operational_share[:months].mean(axis=1),
-        "kam_activity": trace.activity[:months].mean(axis=1),
-        "key_account_margin": key_margin,
-        "supplier_margin": margin,
     }
 
 

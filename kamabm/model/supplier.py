@@ -25,6 +25,7 @@ import mesa
 import numpy as np
 
 from kamabm.model.account import kam_in_charge
+from kamabm.model.books import Ledger
 from kamabm.model.negotiation import nash_bargaining, rubinstein_share
 from kamabm.model.params import MONTHS_PER_YEAR, Parameters
 
@@ -127,7 +128,7 @@ class Supplier(mesa.Agent):
         self._restructuring = 0.0
         self._pool_left = 0.0
         self._peer_sum = self._peer_weight = 0.0
-        self.ledger = _Ledger(model.params.horizon_months)
+        self.ledger = Ledger(model.params.horizon_months)
 
     @property
     def kam_pressure(self) -> float:
@@ -326,64 +327,3 @@ class Supplier(mesa.Agent):
             self.overhead -= saving
             self._restructuring = p.restructuring_cost * MONTHS_PER_YEAR * saving
         self._year_profit = self._year_revenue = 0.0
-
-
-class _Ledger:
-    """Monthly books of one supplier: one row per month, one column per line item.
-
-    Each item is readable as an attribute (``ledger.key_revenue``: a column view).
-    """
-
-    ITEMS = ("key_revenue", "smb_revenue", "key_cogs", "smb_cogs", "service", "selling",
-             "demands",
-             "concessions", "resources", "service_level", "people", "overhead",
-             "restructuring", "acquisition", "lever_people")
-
-    # The columns of ``rows``, set as attributes in ``__init__`` (one per item of ITEMS).
-    key_revenue: np.ndarray
-    smb_revenue: np.ndarray
-    key_cogs: np.ndarray
-    smb_cogs: np.ndarray
-    service: np.ndarray
-    #: SMB selling and admin costs (the field sales force; key accounts' is their KAM).
-    selling: np.ndarray
-    demands: np.ndarray
-    concessions: np.ndarray
-    resources: np.ndarray
-    service_level: np.ndarray
-    people: np.ndarray
-    overhead: np.ndarray
-    #: One-off cost of cutting fixed costs after a losing year (severance, closures).
-    restructuring: np.ndarray
-    acquisition: np.ndarray
-    #: Memo: the part of ``people`` that levers and learning take (not a cost of its own).
-    lever_people: np.ndarray
-
-    def __init__(self, months: int) -> None:
-        self.rows = np.zeros((months, len(self.ITEMS)))
-        for column, item in enumerate(self.ITEMS):
-            setattr(self, item, self.rows[:, column])
-
-    def book(self, month: int, values: tuple[float, ...]) -> None:
-        """Book one month's line items, in the order of :attr:`ITEMS`."""
-        self.rows[month] = values
-
-    @property
-    def revenue(self) -> np.ndarray:
-        """Monthly revenue."""
-        return self.key_revenue + self.smb_revenue
-
-    @property
-    def costs(self) -> np.ndarray:
-        """Monthly costs.
-
-        Production, cost to serve, SMB selling, extra demands delivered, people and
-        levers, fixed costs and restructuring, SMB acquisition.
-        """
-        return (self.key_cogs + self.smb_cogs + self.service + self.selling + self.demands
-                + self.people + self.overhead + self.restructuring + self.acquisition)
-
-    @property
-    def profit(self) -> np.ndarray:
-        """Monthly profit: revenue less costs."""
-        return self.revenue - self.costs
