@@ -51,6 +51,15 @@ class Ledger:
         for column, item in enumerate(self.ITEMS):
             setattr(self, item, self.rows[:, column])
 
+    @classmethod
+    def of_rows(cls, rows: np.ndarray) -> Ledger:
+        """A ledger over ``rows`` (months x items, filled elsewhere: the compiled engine)."""
+        ledger = cls(0)
+        ledger.rows = rows
+        for column, item in enumerate(cls.ITEMS):
+            setattr(ledger, item, rows[:, column])
+        return ledger
+
     def book(self, month: int, values: tuple[float, ...]) -> None:
         """Book one month's line items, in the order of :attr:`ITEMS`."""
         self.rows[month] = values

@@ -27,12 +27,24 @@ import numpy as np
 
 from kamabm.model.account import kam_in_charge
 from kamabm.model.negotiation import Outcome, Side, alternating_offers
-from kamabm.model.params import MONTHS_PER_YEAR
+from kamabm.model.params import MONTHS_PER_YEAR, Parameters
 from kamabm.model.supplier import key_unit_cost
 
 if TYPE_CHECKING:
     from kamabm.model.account import Account
     from kamabm.model.market import KAMMarket
+
+
+def viable_price(p: Parameters) -> float:
+    """The lowest price a buyer's target asks of any supplier.
+
+    The supplier's full unit cost of a key-account unit plus ``viable_markup``.
+
+    A buyer needs its suppliers to stay in business (Inderst & Montez 2019): its
+    procedure knows the supplier's cost (should-cost analysis) and stops asking for
+    cuts there. Its negotiator may still take less from a KAM who offers it.
+    """
+    return key_unit_cost(p) * (1.0 + p.viable_markup)
 
 
 class KeyBuyer(mesa.Agent):
@@ -134,16 +146,8 @@ class KeyBuyer(mesa.Agent):
         return own + p.rival_benchmark * (rival - own)
 
     def viable_price(self) -> float:
-        """The lowest price the buyer's target asks of any supplier.
-
-        The supplier's full unit cost of a key-account unit plus ``viable_markup``.
-
-        A buyer needs its suppliers to stay in business (Inderst & Montez 2019): its
-        procedure knows the supplier's cost (should-cost analysis) and stops asking for
-        cuts there. Its negotiator may still take less from a KAM who offers it.
-        """
-        p = self.model.params
-        return key_unit_cost(p) * (1.0 + p.viable_markup)
+        """The lowest price the buyer's target asks of any supplier (:func:`viable_price`)."""
+        return viable_price(self.model.params)
 
     def best_rival_price(self, account: Account) -> float:
         """Lowest price any other supplier charges this buyer (the outside option, E5)."""
@@ -206,7 +210,10 @@ class KeyBuyer(mesa.Agent):
         utility = (-p.price_sensitivity * (prices / prices.mean() - 1.0)
                    + p.service_sensitivity * (satisfaction - satisfaction.mean())
                    + p.knowledge_sensitivity * (knowledge - knowledge.mean()))
-        weight = np.exp(utility - utility.max())
+        # The C library's exp (math.exp), not numpy's: numpy's SIMD loop gives a last digit
+        # that depends on the processor, and the compiled engine uses the C library's.
+        top = utility.max()
+        weight = np.array([math.exp(u - top) for u in utility])
         volumes = np.array([a.volume for a in self.accounts])
         for account in deadlocked:  # "if you don't agree, the next supplier will"
             k = self.accounts.index(account)
