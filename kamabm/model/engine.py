@@ -82,31 +82,71 @@ def _max(a: float, b: float) -> float:
 
 
 @_jit
-def _pairwise(x: np.ndarray, first: int, n: int) -> float:
-    """The pairwise sum numpy computes of ``x[first:first + n]`` (its C ``pairwise_sum``)."""
+def _block(x: np.ndarray, first: int, n: int) -> float:
+    """The sum numpy computes of one block, ``x[first:first + n]`` with ``n <= 128``."""
     if n < _UNROLL:
         total = -0.0
         for i in range(first, first + n):
             total += x[i]
         return total
-    if n <= _PAIRWISE_BLOCK:
-        r = np.empty(_UNROLL)
+    r = np.empty(_UNROLL)
+    for j in range(_UNROLL):
+        r[j] = x[first + j]
+    i = _UNROLL
+    whole = n - n % _UNROLL
+    while i < whole:
         for j in range(_UNROLL):
-            r[j] = x[first + j]
-        i = _UNROLL
-        whole = n - n % _UNROLL
-        while i < whole:
-            for j in range(_UNROLL):
-                r[j] += x[first + i + j]
-            i += _UNROLL
-        total = ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]))
-        while i < n:
-            total += x[first + i]
-            i += 1
-        return total
+            r[j] += x[first + i + j]
+        i += _UNROLL
+    total = ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]))
+    while i < n:
+        total += x[first + i]
+        i += 1
+    return total
+
+
+@_jit
+def _half(n: int) -> int:
+    """Where numpy splits ``n`` numbers in two: half of them, down to a multiple of 8."""
     half = n // 2
-    half -= half % _UNROLL
-    return _pairwise(x, first, half) + _pairwise(x, first + half, n - half)
+    return half - half % _UNROLL
+
+
+@_jit
+def _pairwise(x: np.ndarray, first: int, n: int) -> float:
+    """The sum numpy computes of ``x[first:first + n]`` (its C ``pairwise_sum``).
+
+    Blocks of up to 128 numbers are summed with 8 accumulators; longer runs are split in
+    two (:func:`_half`) and their sums added. Numpy recurses; this walks the same tree
+    with a stack, because numba cannot cache a recursive function.
+    """
+    if n <= _PAIRWISE_BLOCK:
+        return _block(x, first, n)
+    depth = 64
+    start = np.empty(depth, dtype=np.int64)
+    size = np.empty(depth, dtype=np.int64)
+    waiting = np.zeros(depth, dtype=np.int64)   # 0 new, 1 left half under way, 2 right half
+    left = np.empty(depth)
+    top = 0
+    start[0], size[0] = first, n
+    while True:
+        if size[top] > _PAIRWISE_BLOCK:   # split: the left half first
+            waiting[top] = 1
+            start[top + 1], size[top + 1], waiting[top + 1] = start[top], _half(size[top]), 0
+            top += 1
+            continue
+        value = _block(x, start[top], size[top])
+        top -= 1
+        while top >= 0 and waiting[top] == 2:   # both halves done: add them
+            value = left[top] + value
+            top -= 1
+        if top < 0:
+            return value
+        left[top] = value   # the left half is done: now the right
+        waiting[top] = 2
+        half = _half(size[top])
+        start[top + 1], size[top + 1], waiting[top + 1] = start[top] + half, size[top] - half, 0
+        top += 1
 
 
 @_jit
