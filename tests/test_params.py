@@ -32,7 +32,7 @@ def test_parameters_are_immutable():
     ("client_revenue_share", 1.2, "(0, 1]"),
     ("kam_pressure", -0.1, "[0, 1]"),
     ("buyer_detachment", 2, "[0, 1]"),
-    ("n_suppliers", 1, "[2, 10]"),
+    ("n_suppliers", 1, "[2, 20]"),
     ("kam_pressure", float("nan"), "[0, 1]"),
 ])
 def test_out_of_range_values_name_the_field_and_its_range(name, value, shown):

@@ -76,10 +76,10 @@ class Parameters:
         "splits by key_share_concentration", MARKET, low_open=True,
         label="each key client's share of turnover")
     n_suppliers: int = _p(
-        4, "suppliers", 2, 10, "competing suppliers; each key buyer's alternatives are the "
+        4, "suppliers", 2, 20, "competing suppliers; each key buyer's alternatives are the "
         "rivals (E5)", MARKET, label="competing suppliers")
     n_key_buyers: int = _p(
-        3, "clients", 1, 10, "large buyers; every supplier serves each through one KAM", MARKET,
+        3, "clients", 1, 20, "large buyers; every supplier serves each through one KAM", MARKET,
         label="key clients", scale="each supplier has one KAM per client")
     focal_levers_only: int = _p(
         0, "switch", 0, 1, "1: only the first supplier (the client a diagnosis describes) "
