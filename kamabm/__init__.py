@@ -17,9 +17,9 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from kamabm.experiments.tables import load_results, load_series, run_parameters
+    from kamabm.model.batch import run_many
     from kamabm.model.market import KAMMarket
     from kamabm.model.params import ParameterError, Parameters
-    from kamabm.model.batch import run_many
     from kamabm.model.run import OUTCOMES, SERIES, run_one
 
 _WHERE = {

@@ -40,6 +40,7 @@ import pandas as pd
 
 from kamabm.diagnosis.client import KPI_MIX, Client, ClientFileError
 from kamabm.diagnosis.runs import MAP_MONTHS, RunsStored, Task, run_all, run_seeds
+from kamabm.experiments.seeds import spawned_generator
 from kamabm.model.params import Parameters
 from kamabm.names import human, pct, value_text
 from kamabm.stats import wilson
@@ -60,7 +61,7 @@ MAP_PRESSURES: tuple[float, ...] = tuple(round(0.2 * k, 2) for k in range(6))
 BOOTSTRAP = 2000
 CONFIDENCE = 0.95
 
-# SeedSequence spawn keys of the three random streams.
+# Spawn keys of the three random streams (kamabm.experiments.seeds).
 _DIAGNOSIS_STREAM, _MAP_STREAM, _BOOTSTRAP_STREAM = 0, 1, 2
 
 #: What the model assumes, in plain words, for the report's box.
@@ -305,8 +306,7 @@ def diagnose(client: Client, *, workers: int | None = None,
                               "low": low, "high": high, "replications": reps})
     capture_risk = pd.DataFrame(risk_rows)
 
-    rng = np.random.default_rng(np.random.SeedSequence(client.seed,
-                                                       spawn_key=(_BOOTSTRAP_STREAM,)))
+    rng = spawned_generator(client.seed, (_BOOTSTRAP_STREAM,))
     last_year = stack("status quo", "last_year_profit") * scale
     mar_rows = []
     for j, account in enumerate(client.accounts):

@@ -22,6 +22,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from kamabm.diagnosis.client import Client
+from kamabm.experiments.seeds import spawned_seeds
 from kamabm.experiments.store import StoreError
 from kamabm.model.params import Parameters
 
@@ -82,8 +83,7 @@ def _run_chunk(chunk: Sequence[tuple[int, Task]]) -> list[tuple[int, dict[str, A
 
 def run_seeds(master: int, stream: int, n: int) -> list[int]:
     """``n`` seeds (below ``2**63``) of one stream of the master seed."""
-    return [int(np.random.SeedSequence(master, spawn_key=(stream, r)).generate_state(
-        1, np.uint64)[0] >> np.uint64(1)) for r in range(n)]
+    return spawned_seeds(master, (stream,), n)
 
 
 # --- the runs as journaled parts ----------------------------------------------------------------

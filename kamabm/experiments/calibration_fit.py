@@ -10,7 +10,7 @@ means the targets are matched to within their tolerances jointly. The history li
 SQLite file in the results folder, so a stopped fit resumes from its last finished
 generation. The accepted particles of the last generation are the posterior.
 
-Seeds: a particle's runs use seeds spawned with :class:`numpy.random.SeedSequence` from
+Seeds: a particle's runs use seeds spawned (:mod:`kamabm.experiments.seeds`) from
 the master seed and the particle's values, so the same constants always give the same
 summary statistics; the sampling of each particle (from the prior, or perturbed from the
 previous generation) is seeded from the master seed, the generation and the particle's
@@ -42,6 +42,7 @@ import numpy as np
 import pandas as pd
 
 from kamabm.experiments.calibration import MEASURES, AbcSettings, Calibration, CalibrationError
+from kamabm.experiments.seeds import entropy_seeds, entropy_words
 from kamabm.model.params import Parameters
 from kamabm.stats import weighted_quantiles
 
@@ -60,9 +61,7 @@ def particle_seeds(calibration: Calibration, values: Mapping[str, float]) -> lis
     """Replication seeds of a particle: spawned from the master seed and its values."""
     blob = json.dumps({k: float(values[k]) for k in sorted(values)}).encode()
     words = np.frombuffer(hashlib.sha256(blob).digest(), dtype=np.uint32)
-    sequence = np.random.SeedSequence([calibration.seed, *map(int, words)])
-    return [int(s >> np.uint64(1))
-            for s in sequence.generate_state(calibration.replications, np.uint64)]
+    return entropy_seeds([calibration.seed, *map(int, words)], calibration.replications)
 
 
 def summary_statistics(calibration: Calibration, values: Mapping[str, float], *,
@@ -119,11 +118,10 @@ REPRODUCIBLE = ("the same file and seed give the same posterior whatever the num
 def particle_state(master: int, t: int, job: int) -> list[int]:
     """The random state of particle ``job`` of generation ``t``, as 32-bit words.
 
-    Spawned from the master seed with :class:`numpy.random.SeedSequence`; ``t`` is ``-1``
+    Spawned from the master seed (:func:`kamabm.experiments.seeds.entropy_words`); ``t`` is ``-1``
     for pyabc's calibration sample.
     """
-    words = np.random.SeedSequence([master, t + 1, job]).generate_state(4)
-    return [int(w) for w in words]
+    return entropy_words([master, t + 1, job], 4)
 
 
 def simulate_particle(simulate_one: bytes, state: Sequence[int]) -> Any:

@@ -8,8 +8,8 @@ design points, and how many replications each point gets. Every value is checked
 object checks itself when built, whoever builds it: the experiment file's reader
 (:mod:`kamabm.experiments.files`) or refinement (:mod:`kamabm.experiments.refine`).
 
-Seeds: one per (design point, replication), derived from the master seed with
-:class:`numpy.random.SeedSequence`. With common random numbers (the default) the same
+Seeds: one per (design point, replication), derived from the master seed by
+:func:`kamabm.experiments.seeds.spawned_seed`. With common random numbers (the default) the same
 replication index gets the same seed at every design point, so comparisons between
 points are paired. With an ensemble (:class:`kamabm.experiments.ensemble.Ensemble`)
 each (design point, draw, replication) is one run, and replication ``r`` gets the same
@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
+from kamabm.experiments.seeds import spawned_generator, spawned_seed
 from kamabm.experiments.validation import unknown_parameter
 from kamabm.model.params import ParameterError, Parameters, Spec
 
@@ -433,8 +434,7 @@ class Experiment:
             key = (_OWN_STREAM, point, replication)
         else:
             key = (_OWN_STREAM, point, replication, draw)
-        state = np.random.SeedSequence(self.seed, spawn_key=key).generate_state(1, np.uint64)
-        return int(state[0] >> np.uint64(1))
+        return spawned_seed(self.seed, key)
 
     def runs(self) -> Iterator[RunSpec]:
         """All runs in order: every replication of point 0, then of point 1, and so on.
@@ -470,7 +470,7 @@ class Experiment:
         return self.base.replace(**values)
 
     def _unit_samples(self) -> np.ndarray:
-        rng = np.random.default_rng(np.random.SeedSequence(self.seed, spawn_key=(_DESIGN_STREAM,)))
+        rng = spawned_generator(self.seed, (_DESIGN_STREAM,))
         d = len(self.variables)
         if self.design.method == "latin_hypercube":
             from scipy.stats import qmc

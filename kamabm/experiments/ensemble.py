@@ -27,6 +27,7 @@ from typing import Any, Literal
 import numpy as np
 
 from kamabm.experiments.design import ExperimentError, Number, checked_value
+from kamabm.experiments.seeds import spawned_generator
 from kamabm.model.params import Parameters
 
 Sample = Literal["weighted", "top"]
@@ -173,8 +174,7 @@ class Ensemble:
         weights = np.asarray(self._weights, dtype=float)
         if self.sample == "top":
             return [int(i) for i in np.argsort(-weights, kind="stable")[:self.draws]]
-        rng = np.random.default_rng(np.random.SeedSequence(seed,
-                                                           spawn_key=(_ENSEMBLE_STREAM,)))
+        rng = spawned_generator(seed, (_ENSEMBLE_STREAM,))
         cumulative = np.cumsum(weights)
         picks = np.searchsorted(cumulative / cumulative[-1], rng.random(self.draws),
                                 side="right")

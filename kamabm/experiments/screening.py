@@ -33,7 +33,7 @@ Whole-number factors are rounded onto their range after scaling, as in sweeps.
 Runs are stored in parts (``parts/part-NNNNN.csv``, each written whole: a temporary file
 flushed to disk, then renamed) so an interrupted screening resumes where it stopped (its
 workers, spawned, leave with it); the seeds are spawned from the master
-seed with :class:`numpy.random.SeedSequence`, one per replication and shared by every
+seed (:func:`kamabm.experiments.seeds.spawned_seeds`), one per replication and shared by every
 design point (common random numbers make the elementary effects less noisy).
 """
 
@@ -54,6 +54,7 @@ import numpy as np
 import pandas as pd
 from pydantic import Field, PrivateAttr, ValidationInfo, field_validator, model_validator
 
+from kamabm.experiments.seeds import spawned_seed32, spawned_seeds
 from kamabm.experiments.validation import (
     Bounds,
     Invalid,
@@ -139,8 +140,7 @@ class Screening:
 
         problem = {"num_vars": len(self.factors), "names": self.names,
                    "bounds": [[0.0, 1.0]] * len(self.factors)}
-        rng = np.random.SeedSequence(self.seed, spawn_key=(_DESIGN_STREAM,))
-        seed = int(rng.generate_state(1)[0] >> 1)
+        seed = spawned_seed32(self.seed, (_DESIGN_STREAM,))
         return morris.sample(problem, self.trajectories, num_levels=self.levels, seed=seed)
 
     def design(self) -> pd.DataFrame:
@@ -150,9 +150,7 @@ class Screening:
 
     def seeds(self) -> list[int]:
         """One seed per replication, shared by every design point."""
-        return [int(np.random.SeedSequence(self.seed, spawn_key=(_REPLICATION_STREAM, r))
-                    .generate_state(1, np.uint64)[0] >> np.uint64(1))
-                for r in range(self.replications)]
+        return spawned_seeds(self.seed, (_REPLICATION_STREAM,), self.replications)
 
     @property
     def n_runs(self) -> int:
