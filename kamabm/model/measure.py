@@ -157,13 +157,16 @@ def outcomes(record: RunRecord) -> dict[str, Any]:
     """Outcomes of a finished (or stopped) run; see :data:`~kamabm.model.outcomes.OUTCOMES`."""
     months = record.months
     books = record.ledgers
-    revenue = sum(b.revenue[:months].sum() for b in books)
-    profit = sum(b.profit[:months].sum() for b in books)
+    # Each ledger's revenue and profit columns, computed once.
+    revenues = [b.revenue for b in books]
+    profits = [b.profit for b in books]
+    revenue = sum(r[:months].sum() for r in revenues)
+    profit = sum(q[:months].sum() for q in profits)
     last = slice(max(0, months - LAST_YEAR), months)
     first_year = slice(0, min(months, LAST_YEAR))
     key_revenue = sum(b.key_revenue[last].sum() for b in books)
     key_cogs = sum(b.key_cogs[last].sum() for b in books)
-    revenue_12m = sum(b.revenue[last].sum() for b in books)
+    revenue_12m = sum(r[last].sum() for r in revenues)
     cogs_12m = key_cogs + sum(b.smb_cogs[last].sum() for b in books)
     captured = record.trace.captured[:months]
     first = np.flatnonzero(captured > 0)
@@ -179,10 +182,10 @@ def outcomes(record: RunRecord) -> dict[str, Any]:
     by_kpi_month = record.trace.concessions_by_kpi_month
     kpi_months = len(by_kpi_month)
     whale_peak, whale_ends = _whale_curve(record)
-    survivors = [b for failed, b in zip(record.failed_month, books, strict=True) if not failed]
+    survivors = [s for s, failed in enumerate(record.failed_month) if not failed]
     years = months // MONTHS_PER_YEAR
-    yearly = [b.profit[:years * MONTHS_PER_YEAR].reshape(years, MONTHS_PER_YEAR).sum(axis=1)
-              for b in books]
+    yearly = [q[:years * MONTHS_PER_YEAR].reshape(years, MONTHS_PER_YEAR).sum(axis=1)
+              for q in profits]
     return {
         "capture_rate": float(is_captured.mean()),
         "capture_rate_5y": float(captured[min(months, FIVE_YEARS) - 1] / n_kams),
@@ -202,14 +205,14 @@ def outcomes(record: RunRecord) -> dict[str, Any]:
         "gross_margin": _ratio(revenue_12m - cogs_12m, revenue_12m),
         "key_account_share": _ratio(key_revenue, revenue_12m),
         "supplier_margin": _ratio(profit, revenue),
-        "margin_first_year": _ratio(sum(b.profit[first_year].sum() for b in books),
-                                    sum(b.revenue[first_year].sum() for b in books)),
-        "margin_last_year": _ratio(sum(b.profit[last].sum() for b in books), revenue_12m),
+        "margin_first_year": _ratio(sum(q[first_year].sum() for q in profits),
+                                    sum(r[first_year].sum() for r in revenues)),
+        "margin_last_year": _ratio(sum(q[last].sum() for q in profits), revenue_12m),
         "selling_cost_share": _ratio(sum((b.service + b.selling + b.people + b.demands)[last]
                                          .sum() for b in books), revenue_12m),
         "survival_rate": len(survivors) / len(books),
-        "survivors_margin": _ratio(sum(b.profit[:months].sum() for b in survivors),
-                                   sum(b.revenue[:months].sum() for b in survivors))
+        "survivors_margin": _ratio(sum(profits[s][:months].sum() for s in survivors),
+                                   sum(revenues[s][:months].sum() for s in survivors))
         if survivors else None,
         "loss_years": float(np.mean([(y < 0.0).mean() for y in yearly])) if years else 0.0,
         "operational_share": float(np.mean(record.kam_operational_share)),
