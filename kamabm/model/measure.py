@@ -8,6 +8,7 @@ and the customers' profit curves are computed here from that record, once for bo
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -275,7 +276,7 @@ def series(record: RunRecord) -> dict[str, np.ndarray]:
     }
 
 
-def result(record: RunRecord, keep_series: tuple[str, ...] | list[str] = ()) -> dict[str, Any]:
+def result(record: RunRecord, keep_series: Sequence[str] = ()) -> dict[str, Any]:
     """What ``run_one`` returns for the run: its outcomes, and the series asked for."""
     values = outcomes(record)
     if keep_series:
