@@ -96,6 +96,19 @@ def positive_int(text: str) -> int:
     return value
 
 
+def add_engine_argument(parser: argparse.ArgumentParser) -> None:
+    """Add ``--engine {compiled,mesa}`` (into ``args.engine``; default compiled).
+
+    A value outside the choices is a usage error (exit status 2) naming them.
+    """
+    from kamabm.model.batch import DEFAULT_ENGINE, ENGINES
+
+    parser.add_argument("--engine", choices=ENGINES, default=DEFAULT_ENGINE,
+                        help="the model's engine: compiled (numba, the default; the same "
+                             "numbers, many times faster) or mesa (the reference Mesa "
+                             "model)")
+
+
 def add_set_argument(parser: argparse.ArgumentParser, help_text: str, dest: str = "set") -> None:
     """Add the repeatable ``--set NAME=VALUE`` option (into ``args.<dest>``, a list)."""
     parser.add_argument("--set", dest=dest, action="append", default=[],

@@ -24,7 +24,15 @@ from pathlib import Path
 
 from kamabm.analysis.results import BOUNDARY_ENTRY, ResultsError, load
 from kamabm.analysis.tables import capture_boundaries
-from kamabm.cli.common import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, fail, interrupted, say
+from kamabm.cli.common import (
+    EXIT_FAILURE,
+    EXIT_OK,
+    EXIT_USAGE,
+    add_engine_argument,
+    fail,
+    interrupted,
+    say,
+)
 from kamabm.experiments.backends import available_cores
 from kamabm.experiments.design import DEFAULT_MAX_RUNS, ExperimentError
 from kamabm.experiments.files import load_experiment
@@ -104,6 +112,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-runs", type=int, default=DEFAULT_MAX_RUNS, metavar="N",
                         help="refuse an experiment of more runs than this (default "
                              f"{DEFAULT_MAX_RUNS:,})")
+    add_engine_argument(parser)
 
 
 def run(args: argparse.Namespace, *, run_fn: RunFunction | None = None,
@@ -154,7 +163,8 @@ def run(args: argparse.Namespace, *, run_fn: RunFunction | None = None,
             summary = run_sweep(experiment, out, run_fn=run_fn, outcomes=known_outcomes,
                                 workers=args.workers, scheduler=args.scheduler,
                                 dask_workers=args.dask_workers, overwrite=args.overwrite,
-                                progress=not args.quiet, max_runs=args.max_runs)
+                                progress=not args.quiet, max_runs=args.max_runs,
+                                engine=args.engine)
             if not args.quiet:
                 print(_summary(summary, bool(experiment.series)))
             if args.refine and not summary.failures:
@@ -162,7 +172,8 @@ def run(args: argparse.Namespace, *, run_fn: RunFunction | None = None,
                                           max_rounds=args.refine_rounds, run_fn=run_fn,
                                           workers=args.workers, scheduler=args.scheduler,
                                           dask_workers=args.dask_workers,
-                                          progress=not args.quiet, typical_runs=False)
+                                          progress=not args.quiet, typical_runs=False,
+                                          engine=args.engine)
                 if not args.quiet:
                     print(_refine_summary(refined))
             boundary = keep_boundary(out)

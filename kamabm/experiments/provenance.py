@@ -16,8 +16,16 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-#: The modules of :mod:`kamabm.model` whose source is the model's code version.
-MODEL_MODULES = ("params", "negotiation", "account", "kam", "buyer", "supplier", "market", "run")
+_MODEL = Path(__file__).resolve().parents[1] / "model"
+#: Modules of :mod:`kamabm.model` that compute no run: words and documentation tables.
+WORDS_ONLY = ("outcomes", "doc_tables")
+#: The modules of :mod:`kamabm.model` whose source is the model's code version (paths
+#: under ``kamabm/model/`` without ``.py``): every one but :data:`WORDS_ONLY`, the Mesa
+#: model, the compiled engine (``engine``, ``compiled/...``) and the batch door included,
+#: found in the folder so that a module added to the model is never left out.
+MODEL_MODULES = tuple(sorted(
+    path.relative_to(_MODEL).with_suffix("").as_posix() for path in _MODEL.rglob("*.py")
+    if path.stem not in WORDS_ONLY and "__pycache__" not in path.parts))
 #: The distributions whose versions a manifest records.
 PACKAGES = ("kamabm", "mesa", "numpy", "pandas", "pyarrow", "scipy", "SALib", "tqdm",
             "dask", "distributed")
@@ -41,8 +49,8 @@ def code_version(run_fn: Callable[..., Any] | None = None) -> dict[str, Any]:
     """
     from kamabm import __version__
 
-    package = Path(__file__).resolve().parents[1]
-    paths = [package / "model" / f"{name}.py" for name in MODEL_MODULES]
+    package = _MODEL.parent
+    paths = [_MODEL / f"{name}.py" for name in MODEL_MODULES]
     if run_fn is not None and not run_fn.__module__.startswith("kamabm."):
         source = sys.modules.get(run_fn.__module__)
         source_file = getattr(source, "__file__", None)

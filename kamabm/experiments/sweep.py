@@ -1,10 +1,19 @@
-"""Running an experiment: every (design point, replication) through a run function.
+"""Running an experiment: every (design point, replication), chunk by chunk.
 
-The sweep knows nothing of the model beyond the run function's contract,
+The one runner of every workflow that runs the model: sweeps, refinement, Sobol designs,
+ensembles and screenings. Runs are grouped in chunks of consecutive runs; each chunk is
+computed by one worker and stored as one part, so results stream to disk, memory stays
+flat, and an interrupted sweep resumes where it stopped. A chunk of the model's runs is
+one call of :func:`kamabm.model.batch.run_many` on the chosen engine (``"compiled"``, the
+default, or ``"mesa"``); if that call raises, the chunk's runs are run one by one so that
+the failing run is recorded as failed and the others are kept. The engine is recorded in
+each session of the manifest; it is not part of the folder's identity, because both
+engines give the same numbers (``tests/test_engine_equivalence.py``): a sweep started on
+one engine may be resumed on the other.
+
+Tests pass their own run function instead of the model (``run_fn``), with the contract
 ``run_fn(params, seed, *, keep_series=()) -> {outcome: float | None, "series": {...}}``
-(the default is :func:`kamabm.model.run.run_one`). Runs are grouped in chunks of consecutive
-runs; each chunk is computed by one worker and stored as one part, so results stream to
-disk, memory stays flat, and an interrupted sweep resumes where it stopped.
+of :func:`kamabm.model.run.run_one`; such a sweep calls it run by run.
 
 Backends (:mod:`kamabm.experiments.backends`): the calling process (one worker), a local process
 pool, or Dask distributed (an existing scheduler, or a local cluster). Each run depends
@@ -49,6 +58,7 @@ from kamabm.experiments.store import (
 )
 from kamabm.experiments.tables import load_results
 from kamabm.experiments.typical import ENTRY, keep_typical_runs
+from kamabm.model.batch import DEFAULT_ENGINE, check_engine
 from kamabm.model.params import Parameters
 
 RunFunction = Callable[..., Mapping[str, Any]]
@@ -161,17 +171,20 @@ def series_schema(series: Sequence[str]) -> pa.Schema:
                      + [pa.field(n, pa.float64()) for n in series])
 
 
-def run_chunk(run_fn: RunFunction, base: Parameters, specs: Chunk,
-              outcomes: Sequence[str], series: Sequence[str]
-              ) -> tuple[pa.Table, pa.Table | None]:
+def run_chunk(run_fn: RunFunction | None, base: Parameters, specs: Chunk,
+              outcomes: Sequence[str], series: Sequence[str], *,
+              engine: str = DEFAULT_ENGINE) -> tuple[pa.Table, pa.Table | None]:
     """Compute a chunk of runs; a run that raises is recorded with its traceback.
 
     Args:
-        run_fn: the run function.
+        run_fn: the run function, called run by run; ``None`` runs the model, the whole
+            chunk in one call of :func:`kamabm.model.batch.run_many` (run by run only if
+            that call raises, to find the failing run).
         base: the parameters the runs share; each run changes its design point's.
         specs: the runs.
         outcomes: outcome names to keep.
         series: series names to keep (none: ``keep_series`` is not passed).
+        engine: the model's engine (``run_fn`` ``None`` only).
 
     Returns:
         The runs table (with a ``draw`` column when the runs belong to an ensemble) and,
@@ -182,7 +195,9 @@ def run_chunk(run_fn: RunFunction, base: Parameters, specs: Chunk,
     rows: list[dict[str, Any]] = []
     months: dict[str, list[Any]] = {name: [] for name in ("run", "key", "month", *series)}
     ensemble = any(spec.draw is not None for spec in specs)
-    for spec in specs:
+    computed = (_model_results(base, specs, series, engine) if run_fn is None
+                else _function_results(run_fn, base, specs, series))
+    for spec, result in zip(specs, computed, strict=True):
         run, key = spec.run, spec.key
         row: dict[str, Any] = {"run": run, "key": key, "point": spec.point,
                                "replication": spec.replication, "seed": spec.seed,
@@ -190,13 +205,14 @@ def run_chunk(run_fn: RunFunction, base: Parameters, specs: Chunk,
         if ensemble:
             row[DRAW] = spec.draw
         try:
-            kwargs = {"keep_series": tuple(series)} if series else {}
-            result = run_fn(base.replace(**spec.values), spec.seed, **kwargs)
+            if isinstance(result, _Failed):
+                raise result.error
             kept = {name: _outcome(result, name) for name in outcomes}
             columns = _series(result, series) if series else {}
         except Exception:  # noqa: BLE001 -- fault isolation: record it, go on
             row.update(dict.fromkeys(outcomes), status=STATUS_ERROR,
-                       error=traceback.format_exc())
+                       error=result.text if isinstance(result, _Failed)
+                       else traceback.format_exc())
         else:
             row.update(kept, status=STATUS_OK, error=None)
             n = len(next(iter(columns.values()))) if columns else 0
@@ -210,6 +226,62 @@ def run_chunk(run_fn: RunFunction, base: Parameters, specs: Chunk,
     if not series:
         return table, None
     return table, pa.Table.from_pydict(months, schema=series_schema(series))
+
+
+class _Failed:
+    """A run that raised: the exception and its traceback as text."""
+
+    def __init__(self, error: Exception) -> None:
+        self.error = error
+        self.text = traceback.format_exc()
+
+
+Computed = Mapping[str, Any] | _Failed
+
+
+def _function_results(run_fn: RunFunction, base: Parameters, specs: Chunk,
+                      series: Sequence[str]) -> list[Computed]:
+    """Each run's result from ``run_fn``, run by run (a run that raises: :class:`_Failed`)."""
+    kwargs = {"keep_series": tuple(series)} if series else {}
+    out: list[Computed] = []
+    for spec in specs:
+        try:
+            out.append(run_fn(base.replace(**spec.values), spec.seed, **kwargs))
+        except Exception as exc:  # noqa: BLE001 -- recorded by run_chunk
+            out.append(_Failed(exc))
+    return out
+
+
+def _model_results(base: Parameters, specs: Chunk, series: Sequence[str],
+                   engine: str) -> list[Computed]:
+    """Each run's outcomes from the model: the chunk in one :func:`run_many` call.
+
+    If the batch raises, its runs are run one by one (each a batch of one), so that only
+    the run that raises is recorded as failed.
+    """
+    from kamabm.model import batch  # looked up at call time: tests replace run_many
+
+    out: list[Computed] = []
+    todo: list[tuple[int, Parameters, int]] = []
+    for i, spec in enumerate(specs):
+        try:
+            todo.append((i, base.replace(**spec.values), spec.seed))
+            out.append({})
+        except Exception as exc:  # noqa: BLE001 -- a design point the model refuses
+            out.append(_Failed(exc))
+    keep = tuple(series)
+    try:
+        found = batch.run_many([p for _, p, _ in todo], [s for _, _, s in todo],
+                               keep_series=keep, engine=engine)
+        for (i, _, _), result in zip(todo, found, strict=True):
+            out[i] = result
+    except Exception:  # noqa: BLE001 -- find the run that raised, keep the others
+        for i, params, seed in todo:
+            try:
+                out[i] = batch.run_many([params], [seed], keep_series=keep, engine=engine)[0]
+            except Exception as exc:  # noqa: BLE001 -- recorded by run_chunk
+                out[i] = _Failed(exc)
+    return out
 
 
 def _cells(values: Mapping[str, Any]) -> dict[str, Any]:
@@ -247,16 +319,20 @@ def chunked(runs: Iterable[RunSpec], size: int) -> Iterator[Chunk]:
 
 
 class _Job:
-    """The picklable work of one chunk: ``run_chunk`` with the sweep's fixed arguments."""
+    """The picklable work of one chunk: ``run_chunk`` with the sweep's fixed arguments.
 
-    def __init__(self, run_fn: RunFunction, base: Parameters,
-                 outcomes: Sequence[str], series: Sequence[str]) -> None:
+    ``run_fn`` ``None`` runs the model on ``engine``, a chunk per :func:`run_many` call.
+    """
+
+    def __init__(self, run_fn: RunFunction | None, base: Parameters,
+                 outcomes: Sequence[str], series: Sequence[str],
+                 engine: str = DEFAULT_ENGINE) -> None:
         self.args = (run_fn, base)
         self.outcomes, self.series = tuple(outcomes), tuple(series)
+        self.engine = engine
 
     def __call__(self, chunk: Chunk) -> tuple[pa.Table, pa.Table | None]:
-        return run_chunk(*self.args, chunk, self.outcomes, self.series)
-
+        return run_chunk(*self.args, chunk, self.outcomes, self.series, engine=self.engine)
 
 
 def missing_runs(experiment: Experiment, stored: Sequence[tuple[int, int]]) -> Iterator[RunSpec]:
@@ -319,14 +395,16 @@ def run_sweep(experiment: Experiment, directory: str | Path, *,
               dask_workers: int | None = None, overwrite: bool = False,
               progress: bool = True, chunk_size: int | None = None,
               command: str | None = None, max_runs: int = DEFAULT_MAX_RUNS,
-              notify: Notify | None = None, typical_runs: bool = True) -> SweepSummary:
+              notify: Notify | None = None, typical_runs: bool = True,
+              engine: str = DEFAULT_ENGINE) -> SweepSummary:
     """Run every missing run of an experiment and store the results in ``directory``.
 
     Args:
         experiment: the experiment.
         directory: the results folder; runs already stored there are not run again.
-        run_fn: the run function (default :func:`kamabm.model.run.run_one`); it must be
-            picklable, i.e. defined at module level.
+        run_fn: a run function to call run by run instead of the model (tests); it must
+            be picklable, i.e. defined at module level. Default: the model, each chunk
+            one :func:`kamabm.model.batch.run_many` call on ``engine``.
         outcomes: outcomes to keep when the experiment does not say (default: those of
             :func:`kamabm.model.run.run_one`).
         workers: local worker processes (default: the available cores).
@@ -344,11 +422,15 @@ def run_sweep(experiment: Experiment, directory: str | Path, *,
             :func:`kamabm.model.run.run_with_table`). Only a sweep of the default run
             function can: another run function has no per-month table, and its sweep
             keeps none.
+        engine: the model's engine, ``"compiled"`` (default) or ``"mesa"``; both give the
+            same numbers. Recorded in the manifest's session; a folder started on one
+            engine is resumed on the other (the identity does not include it).
 
     Returns:
         What was done.
 
     Raises:
+        ParameterError: ``engine`` is not one of :data:`kamabm.model.batch.ENGINES`.
         ExperimentError: the experiment has more than ``max_runs`` runs.
         FolderLockedError: another process is writing the folder.
         StoreError: the folder holds something else, or other model code's runs.
@@ -358,8 +440,10 @@ def run_sweep(experiment: Experiment, directory: str | Path, *,
 
     """
     start = time.perf_counter()
+    check_engine(engine)
     experiment.check_size(max_runs)
-    typical_runs = typical_runs and run_fn is None
+    model = run_fn is None
+    typical_runs = typical_runs and model
     run_fn = run_fn or default_run_function()
     kept = experiment.outcomes or tuple(outcomes or default_outcomes())
     code = code_version(run_fn)
@@ -380,6 +464,7 @@ def run_sweep(experiment: Experiment, directory: str | Path, *,
         n_done = store.n_stored()
         manifest = _manifest(store, experiment, identity, code, n_runs)
         session = {"command": command or " ".join(sys.argv), "backend": backend.label,
+                   "engine": engine if model else function_name(run_fn),
                    "started": now(), "finished": None, "runs_run": 0, **environment()}
         _warn_if_uncommitted(session["code_version"], code, store.notify)
         manifest["sessions"].append(session)
@@ -387,7 +472,8 @@ def run_sweep(experiment: Experiment, directory: str | Path, *,
         store.write_manifest(manifest)
         size = chunk_size or max(1, min(_MAX_CHUNK, (n_runs - n_done)
                                         // (_CHUNKS_PER_WORKER * backend.workers)))
-        job = _Job(run_fn, experiment.base, kept, experiment.series)
+        job = _Job(None if model else run_fn, experiment.base, kept, experiment.series,
+                   engine)
         bar = stack.enter_context(tqdm(total=n_runs - n_done, unit="run",
                                        desc=experiment.name, disable=not progress,
                                        dynamic_ncols=True))
