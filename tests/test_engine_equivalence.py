@@ -143,3 +143,19 @@ def test_a_run_is_the_same_alone_and_in_a_batch() -> None:
     assert all(_same(a, b) and _same(a, c)
                for a, b, c in zip(batch, reverse, alone, strict=True))
     assert not _same(batch[0], batch[1])
+
+
+@pytest.mark.parametrize("case", range(8))
+def test_engines_agree_on_the_account_history(case: int) -> None:
+    """The diagnosis's month-by-month reading of one supplier is the same on both engines."""
+    from kamabm.model.batch import account_history
+
+    rng = np.random.default_rng([20261208, case])
+    params = random_parameters(rng)
+    supplier = int(rng.integers(0, params.n_suppliers))
+    compiled = account_history(params, case, supplier)
+    mesa = account_history(params, case, supplier, engine="mesa")
+    assert compiled.keys() == mesa.keys()
+    for name in mesa:
+        assert compiled[name].dtype == mesa[name].dtype, name
+        assert np.array_equal(compiled[name], mesa[name], equal_nan=True), name

@@ -12,6 +12,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+import numpy as np
+
 from kamabm.model.params import ParameterError, Parameters
 
 #: The engines a batch can run on: ``"compiled"`` (numba, the default) and ``"mesa"``.
@@ -59,3 +61,41 @@ def run_many(params_list: Sequence[Parameters], seeds: Sequence[int], *,
 
     return [run_one(p, int(s), keep_series=keep_series)
             for p, s in zip(params_list, seeds, strict=True)]
+
+
+def account_history(params: Parameters, seed: int, supplier: int = 0, *,
+                    engine: str = DEFAULT_ENGINE) -> dict[str, np.ndarray]:
+    """Run the model once; return one supplier's key accounts month by month.
+
+    Under rotation the KAM in charge of an account changes, so whether an account is in
+    a captured KAM's hands is read each month from whoever holds it then (alignment below
+    :data:`~kamabm.model.constants.CAPTURED_BELOW`).
+
+    Args:
+        params: the run's parameters.
+        seed: seed of the model's random generator.
+        supplier: index of the supplier read (0, the focal supplier, by default).
+        engine: ``"compiled"`` (default) or ``"mesa"``; both give the same numbers.
+
+    Returns:
+        Arrays with one row per month simulated and, for the account columns, one column
+        per key buyer (in buyer order): ``kam`` (index in ``model.kams`` of the KAM in
+        charge), ``alignment`` (his alignment), ``captured`` (bool), ``profit`` (the
+        account's profit that month: gross margin after cost to serve, less the demands
+        delivered and its KAM's cost) and ``revenue``; and one value per month for the
+        supplier: ``supplier_revenue``, ``supplier_profit`` (after every cost its ledger
+        books, lever costs included) and ``supplier_people`` (KAMs, senior time,
+        training, deal review, handovers) and ``supplier_acquisition`` (extra SMB
+        clients won). ``opening_revenue`` (one value) is the supplier's monthly turnover
+        when the run starts, the scale of its money.
+
+    """
+    check_engine(engine)
+    if engine == "compiled":
+        from kamabm.model.engine import record
+        from kamabm.model.measure import account_history as read_history
+
+        return read_history(record(params, int(seed)), supplier)
+    from kamabm.model.run import account_history as mesa_history
+
+    return mesa_history(params, int(seed), supplier)

@@ -95,6 +95,10 @@ class Trace:
         #: Each account's monthly profit after its demands and its KAM (P9), in the order
         #: of ``model.kams``' first accounts (suppliers, then buyers).
         self.account_profit = np.zeros((months, n_kams))
+        #: Each account's revenue that month, in the same order.
+        self.account_revenue = np.zeros((months, n_kams))
+        #: The KAM in charge of each account that month (his index in ``model.kams``).
+        self.holder = np.zeros((months, n_kams), dtype=np.int64)
         self.operational_share = np.zeros((months, n_kams))
         self.activity = np.zeros((months, n_kams))
         self.key_price = np.zeros(months)
@@ -113,7 +117,10 @@ class Trace:
         alignment = [kam.alignment for kam in model.kams]
         self.alignment[t] = alignment
         self.operational_share[t] = [kam.operational_share for kam in model.kams]
-        self.account_profit[t] = [a.profit for s in model.suppliers for a in s.accounts]
+        accounts = [a for s in model.suppliers for a in s.accounts]
+        self.account_profit[t] = [a.profit for a in accounts]
+        self.account_revenue[t] = [a.revenue for a in accounts]
+        self.holder[t] = [a.kam.index for a in accounts]
         self.activity[t] = [kam.activity for kam in model.kams]
         volume = revenue = 0.0
         for s in model.suppliers:

@@ -83,14 +83,15 @@ def record(params: Parameters, seed: int) -> RunRecord:
     trace = Trace(months, n_a, p.kpi_months)
     kam_out = np.zeros((5, n_a))
     account_out = np.zeros((2, n_a))
-    supplier_out = np.zeros((2, n_s), dtype=np.int64)
+    supplier_out = np.zeros((3, n_s))
     smb_count = np.zeros(n_s, dtype=np.int64)
     smb_buffer = np.zeros((n_s, 2 * p.n_smb_clients))
     done, steady, tenders, deadlocks, smb_buffer = simulate(
         _scalars(p), derived, np.random.default_rng(seed), buyer_volume, detachment, offsets,
         levers, ledger, trace.alignment, trace.account_profit, trace.operational_share,
         trace.activity, trace.key_price, trace.captured, trace.mean_alignment,
-        trace.mean_identification, trace.concessions_by_kpi_month, kam_out, account_out,
+        trace.mean_identification, trace.concessions_by_kpi_month, trace.holder,
+        trace.account_revenue, kam_out, account_out,
         supplier_out, smb_buffer, smb_count)
     return RunRecord(
         params=p, months=int(done), steady=bool(steady), initial_key_price=derived.smb_price,
@@ -100,9 +101,10 @@ def record(params: Parameters, seed: int) -> RunRecord:
         kam_activity=kam_out[3], account_price=account_out[0],
         account_satisfaction=account_out[1], account_buyer=np.arange(n_a) % n_b,
         tenders=int(tenders), deadlocks=int(deadlocks), smb_price=derived.smb_price,
-        smb_initial_count=supplier_out[0].copy(),
+        smb_initial_count=supplier_out[0].astype(np.int64),
         smb_volumes=[smb_buffer[s, :smb_count[s]].copy() for s in range(n_s)],
-        failed_month=supplier_out[1].copy())
+        failed_month=supplier_out[1].astype(np.int64),
+        opening_revenue=supplier_out[2].copy())
 
 
 def run_compiled(params: Parameters, seed: int, *, keep_series: Sequence[str] = ()

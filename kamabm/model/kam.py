@@ -79,9 +79,11 @@ class KAM(mesa.Agent):
 
     model: KAMMarket
 
-    def __init__(self, model: KAMMarket, supplier: Supplier) -> None:
+    def __init__(self, model: KAMMarket, supplier: Supplier, index: int) -> None:
         super().__init__(model)
         p = model.params
+        #: His place among the market's KAMs (``model.kams[index]``).
+        self.index = index
         self.supplier = supplier
         self.account: Account | None = None
         self.ties: dict[Account, Tie] = {}

@@ -130,7 +130,7 @@ class KAMMarket(mesa.Model):
                                   satisfaction=p.initial_satisfaction)
                 supplier.accounts.append(account)
                 buyer.accounts.append(account)
-                kam = KAM(self, supplier)
+                kam = KAM(self, supplier, len(self.kams))
                 kam.take_over(account, established=True)
                 self.kams.append(kam)
         if p.pin_first_kam:  # the causal test of contagion: one KAM held captured

@@ -51,6 +51,7 @@ class RunRecord:
         smb_initial_count: each supplier's SMB clients at the start.
         smb_volumes: each supplier's SMB clients' monthly volumes at the end.
         failed_month: each supplier's month of failure (0: never).
+        opening_revenue: each supplier's monthly turnover at the start.
 
     """
 
@@ -75,6 +76,7 @@ class RunRecord:
     smb_initial_count: np.ndarray
     smb_volumes: list[np.ndarray]
     failed_month: np.ndarray
+    opening_revenue: np.ndarray
 
 
 def _mean_or_zero(values: np.ndarray) -> float:
@@ -283,3 +285,28 @@ def result(record: RunRecord, keep_series: Sequence[str] = ()) -> dict[str, Any]
         every = series(record)
         values["series"] = {name: every[name].tolist() for name in keep_series}
     return values
+
+
+def account_history(record: RunRecord, supplier: int = 0) -> dict[str, np.ndarray]:
+    """One supplier's key accounts month by month.
+
+    See :func:`kamabm.model.batch.account_history` for the columns.
+    """
+    done = record.months
+    n = record.params.n_key_buyers
+    columns = slice(supplier * n, (supplier + 1) * n)
+    trace = record.trace
+    kam = trace.holder[:done, columns].copy()
+    alignment = trace.alignment[np.arange(done)[:, None], kam]
+    ledger = record.ledgers[supplier]
+    return {
+        "kam": kam, "alignment": alignment,
+        "captured": alignment < CAPTURED_BELOW,
+        "profit": trace.account_profit[:done, columns].copy(),
+        "revenue": trace.account_revenue[:done, columns].copy(),
+        "supplier_revenue": ledger.revenue[:done].copy(),
+        "supplier_profit": ledger.profit[:done].copy(),
+        "supplier_people": ledger.people[:done].copy(),
+        "supplier_acquisition": ledger.acquisition[:done].copy(),
+        "opening_revenue": np.array(float(record.opening_revenue[supplier])),
+    }

@@ -100,40 +100,8 @@ def account_history(params: Parameters, seed: int, supplier: int = 0) -> dict[st
         when the run starts, the scale of its money.
 
     """
-    model = KAMMarket(params, seed=seed, collect=False)
-    firm = model.suppliers[supplier]
-    accounts = sorted(firm.accounts, key=lambda a: a.buyer.index)
-    months, n = params.horizon_months, len(accounts)
-    position = {id(kam): k for k, kam in enumerate(model.kams)}
-    kam = np.zeros((months, n), dtype=int)
-    alignment = np.zeros((months, n))
-    revenue = np.zeros((months, n))
-    opening = float(firm.monthly_revenue)
-    while model.running:
-        t = model.month
-        model.step()
-        if model.month == t:  # nothing simulated: past the horizon or at a steady state
-            break
-        for j, account in enumerate(accounts):
-            holder = kam_in_charge(account)
-            kam[t, j] = position[id(holder)]
-            alignment[t, j] = holder.alignment
-            revenue[t, j] = account.revenue
-    done = model.month
-    first = sum(len(s.accounts) for s in model.suppliers[:supplier])
-    columns = [first + firm.accounts.index(a) for a in accounts]
-    ledger = firm.ledger
-    history = {
-        "kam": kam[:done], "alignment": alignment[:done],
-        "captured": alignment[:done] < CAPTURED_BELOW,
-        "profit": model.trace.account_profit[:done][:, columns].copy(),
-        "revenue": revenue[:done],
-        "supplier_revenue": ledger.revenue[:done].copy(),
-        "supplier_profit": ledger.profit[:done].copy(),
-        "supplier_people": ledger.people[:done].copy(),
-        "supplier_acquisition": ledger.acquisition[:done].copy(),
-        "opening_revenue": np.array(opening),
-    }
+    model = KAMMarket(params, seed=seed, collect=False).run()
+    history = measure.account_history(record_of(model), supplier)
     release(model)
     return history
 
@@ -173,7 +141,8 @@ def record_of(model: KAMMarket) -> RunRecord:
         smb_price=model.suppliers[0].smb_price,
         smb_initial_count=np.array([s.smb_initial_count for s in model.suppliers]),
         smb_volumes=[s.smb_volumes for s in model.suppliers],
-        failed_month=np.array([s.failed_month for s in model.suppliers]))
+        failed_month=np.array([s.failed_month for s in model.suppliers]),
+        opening_revenue=np.array([s.opening_revenue for s in model.suppliers]))
 
 
 def kam_account(kam: KAM) -> Account:

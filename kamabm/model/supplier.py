@@ -114,6 +114,7 @@ class Supplier(mesa.Agent):
         self.service_level = 1.0
         self.smb_volume_lost_to_service = 0.0
         self.monthly_revenue = 0.0
+        self.opening_revenue = 0.0
         self.overhead = 0.0
         self.kam_month_cost = 0.0
         self.profit_cushion = 0.0
@@ -154,6 +155,8 @@ class Supplier(mesa.Agent):
                                                      + p.service_cost * self.smb_volumes.sum())
         key_revenue = sum(a.revenue for a in self.accounts)
         self.monthly_revenue = key_revenue + smb_revenue
+        #: Monthly turnover when the run starts: the scale of the firm's money.
+        self.opening_revenue = self.monthly_revenue
         for account in self.accounts:
             account.revenue_share = account.revenue / self.monthly_revenue
         self.overhead = p.overhead_share * self.monthly_revenue

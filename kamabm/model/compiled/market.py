@@ -39,7 +39,8 @@ def simulate(p: Any, d: Any, rng: np.random.Generator, buyer_volume: np.ndarray,
               tr_operational: np.ndarray, tr_activity: np.ndarray, tr_key_price: np.ndarray,
               tr_captured: np.ndarray, tr_mean_alignment: np.ndarray,
               tr_mean_identification: np.ndarray, tr_concessions: np.ndarray,
-              kam_out: np.ndarray, account_out: np.ndarray, supplier_out: np.ndarray,
+              tr_holder: np.ndarray, tr_revenue: np.ndarray, kam_out: np.ndarray,
+              account_out: np.ndarray, supplier_out: np.ndarray,
               smb_buffer: np.ndarray, smb_count: np.ndarray) -> tuple:
     """Run the market to its horizon (or a steady state), filling the output arrays.
 
@@ -101,6 +102,7 @@ def simulate(p: Any, d: Any, rng: np.random.Generator, buyer_volume: np.ndarray,
     service_level = np.ones(n_s)
     lost_to_service = np.zeros(n_s)
     monthly_revenue = np.zeros(n_s)
+    opening_revenue = np.zeros(n_s)
     overhead = np.zeros(n_s)
     kam_month_cost = np.zeros(n_s)
     cushion = np.zeros(n_s)
@@ -146,6 +148,7 @@ def simulate(p: Any, d: Any, rng: np.random.Generator, buyer_volume: np.ndarray,
             a = s * n_b + b
             key_revenue += price[a] * volume[a]
         monthly_revenue[s] = key_revenue + smb_revenue
+        opening_revenue[s] = monthly_revenue[s]
         for b in range(n_b):
             a = s * n_b + b
             revenue_share[a] = price[a] * volume[a] / monthly_revenue[s]
@@ -382,6 +385,8 @@ def simulate(p: Any, d: Any, rng: np.random.Generator, buyer_volume: np.ndarray,
         key_volume = key_revenue = 0.0
         for a in range(n_a):
             tr_profit[t, a] = profit[a]
+            tr_revenue[t, a] = price[a] * volume[a]
+            tr_holder[t, a] = kam_of[a]
             key_volume += volume[a]
             key_revenue += price[a] * volume[a]
         tr_key_price[t] = key_revenue / key_volume
@@ -414,6 +419,7 @@ def simulate(p: Any, d: Any, rng: np.random.Generator, buyer_volume: np.ndarray,
     for s in range(n_s):
         supplier_out[0, s] = smb_initial[s]
         supplier_out[1, s] = failed[s]
+        supplier_out[2, s] = opening_revenue[s]
     return month, steady, tenders.sum(), deadlocks.sum(), smb_buffer
 
 
