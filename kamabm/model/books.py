@@ -8,11 +8,25 @@ measured by one piece of code.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
 
 from kamabm.model.constants import CAPTURED_BELOW
+
+
+def running_sum(values: Iterable[float]) -> float:
+    """The sum of ``values`` added left to right, as Python 3.11's ``sum`` adds floats.
+
+    Python 3.12's ``sum`` compensates rounding (Neumaier), which moves the last digit; the
+    model adds with this function so that its numbers do not depend on the Python
+    version, and the compiled engine adds the same way.
+    """
+    total = 0.0
+    for value in values:
+        total += value
+    return total
 
 
 class Ledger:
@@ -129,6 +143,6 @@ class Trace:
                 revenue += a.price * a.volume
         self.key_price[t] = revenue / volume
         self.captured[t] = sum(x < CAPTURED_BELOW for x in alignment)
-        self.mean_alignment[t] = sum(alignment) / len(alignment)
-        self.mean_identification[t] = sum(k.tie.identification for k in model.kams) / len(
-            alignment)
+        self.mean_alignment[t] = running_sum(alignment) / len(alignment)
+        self.mean_identification[t] = running_sum(
+            k.tie.identification for k in model.kams) / len(alignment)

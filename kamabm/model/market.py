@@ -25,7 +25,7 @@ import mesa
 import numpy as np
 
 from kamabm.model.account import Account, kam_in_charge
-from kamabm.model.books import Trace
+from kamabm.model.books import Trace, running_sum
 from kamabm.model.buyer import KeyBuyer
 from kamabm.model.kam import KAM
 from kamabm.model.params import FIVE_YEARS, Parameters
@@ -138,7 +138,7 @@ class KAMMarket(mesa.Model):
             self.kams[0].alignment = p.pinned_alignment
         share = p.client_revenue_share
         for supplier in self.suppliers:
-            key_revenue = sum(a.revenue for a in supplier.accounts)
+            key_revenue = running_sum(a.revenue for a in supplier.accounts)
             supplier.open_books(key_revenue * (1.0 - share) / share)
         self.trace = Trace(p.horizon_months, len(self.kams), p.kpi_months)
         self.collect = collect

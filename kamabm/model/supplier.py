@@ -25,7 +25,7 @@ import mesa
 import numpy as np
 
 from kamabm.model.account import kam_in_charge
-from kamabm.model.books import Ledger
+from kamabm.model.books import Ledger, running_sum
 from kamabm.model.negotiation import nash_bargaining, rubinstein_share
 from kamabm.model.params import MONTHS_PER_YEAR, Parameters
 
@@ -153,7 +153,7 @@ class Supplier(mesa.Agent):
         self.smb_initial_count = len(self.smb_volumes)
         self.capacity = (1.0 + p.resource_slack) * (self.key_service_need()
                                                      + p.service_cost * self.smb_volumes.sum())
-        key_revenue = sum(a.revenue for a in self.accounts)
+        key_revenue = running_sum(a.revenue for a in self.accounts)
         self.monthly_revenue = key_revenue + smb_revenue
         #: Monthly turnover when the run starts: the scale of the firm's money.
         self.opening_revenue = self.monthly_revenue
@@ -162,13 +162,13 @@ class Supplier(mesa.Agent):
         self.overhead = p.overhead_share * self.monthly_revenue
         self.equity = p.equity_to_sales * MONTHS_PER_YEAR * self.monthly_revenue
         self.kam_month_cost = p.kam_cost * key_revenue / len(self.accounts)
-        margin = (self.smb_price - smb_unit_cost(p)) * self.smb_volumes.sum() + sum(
+        margin = (self.smb_price - smb_unit_cost(p)) * self.smb_volumes.sum() + running_sum(
             (a.price - key_unit_cost(p)) * a.volume for a in self.accounts)
         self.profit_cushion = max(0.0, margin - self.overhead - self.people_cost()[0])
 
     def key_volume(self) -> float:
         """Monthly volume sold to key buyers."""
-        return sum(a.volume for a in self.accounts)
+        return running_sum(a.volume for a in self.accounts)
 
     def key_service_need(self) -> float:
         """The pool's ordinary service to the key accounts this month (money)."""
@@ -187,7 +187,8 @@ class Supplier(mesa.Agent):
         n = len(self.accounts)
         kam_months = n * (1.0 + levers.senior_support * p.senior_time * p.senior_cost_rate
                           + levers.training * p.training_fee / MONTHS_PER_YEAR)
-        kam_months += sum(a.kam.learning_time for a in self.accounts if a.kam is not None)
+        kam_months += running_sum(a.kam.learning_time for a in self.accounts
+                                  if a.kam is not None)
         kam_months += p.review_time * self.deals_reviewed
         kam_months += p.handover_months * self.handovers
         return kam_months * self.kam_month_cost, (kam_months - n) * self.kam_month_cost
