@@ -28,7 +28,7 @@ for name in "${names[@]}"; do
   echo "== $name"
   case "$name" in
     patterns) .venv/bin/kamabm patterns --out results/patterns ;;
-    screening)  # from scratch: stored parts of an older model must not be resumed
+    screening)  # from scratch (runs of other model code would be refused anyway)
       rm -rf results/screening
       .venv/bin/kamabm screen experiments/screening.toml --quiet ;;
     sobol_screened)  # Sobol indices of the factors the screening kept

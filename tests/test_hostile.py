@@ -358,7 +358,7 @@ def test_a_full_disk_while_writing_the_calibration_keeps_its_history(tmp_path, c
     assert (out / "posterior.csv").exists() and (out / "charts" / "targets.png").exists()
 
 
-def test_a_full_disk_while_writing_the_screening_keeps_its_parts(tmp_path, capsys,
+def test_a_full_disk_while_writing_the_screening_keeps_its_runs(tmp_path, capsys,
                                                                 monkeypatch):
     path = tmp_path / "tiny.toml"
     path.write_text(SMALL_SCREENING)
@@ -367,7 +367,7 @@ def test_a_full_disk_while_writing_the_screening_keeps_its_parts(tmp_path, capsy
     argv = ["screen", str(path), "--out", str(out), "--workers", "1", "--quiet"]
     assert main(argv) == 2
     assert "cannot write there (No space left on device)" in one_line(capsys.readouterr().err)
-    assert all(name.startswith(("out/parts/", "out/.lock")) for name in files(out))
+    assert all(name.startswith(("out/sweep/", "out/.lock")) for name in files(out))
     monkeypatch.undo()
     assert main(argv) in (0, 1)  # 1: some runs of the tiny screening may raise
     assert "kamabm screen: resuming:" in capsys.readouterr().err

@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
 
 from kamabm.experiments.screening import (
+    SWEEP,
     Screening,
     ScreeningError,
     morris_indices,
     parse_screening,
     run_screening,
 )
-from kamabm.model.params import RUN, Parameters
+from kamabm.model.params import RUN, ParameterError, Parameters
 from kamabm.report.charts.screening import plot_screening
 
 MINIMAL = """
@@ -105,16 +108,83 @@ def test_seeds_come_from_the_master_seed_and_are_shared_across_points() -> None:
     assert other.seeds()[0] != a.seeds()[0]
 
 
+class Stop(KeyboardInterrupt):
+    """Ctrl-C while a run computes."""
+
+
+_CALLS = [0]
+
+
+def stopping_outcomes(params: Parameters, seed: int) -> dict[str, float]:
+    """:func:`linear_outcomes`, with Ctrl-C pressed at the 50th run of this process."""
+    _CALLS[0] += 1
+    if _CALLS[0] == 50:
+        raise Stop
+    return linear_outcomes(params, seed)
+
+
 def test_interrupted_screening_resumes_with_the_same_indices(tmp_path) -> None:
     screening = small(runs_per_part="20")
-    first = run_screening(screening, tmp_path, workers=1, run_fn=linear_outcomes)
-    parts = sorted((tmp_path / "parts").glob("part-*.csv"))
-    for part in parts[1::2]:  # as if killed with half the parts on disk
-        part.unlink()
-    again = run_screening(screening, tmp_path, workers=1, run_fn=linear_outcomes)
-    assert again.runs_resumed + again.runs_now == screening.n_runs
-    assert 0 < again.runs_now < screening.n_runs
-    pd.testing.assert_frame_equal(first.indices, again.indices)
+    whole = run_screening(screening, tmp_path / "whole", workers=1, run_fn=linear_outcomes)
+    _CALLS[0] = 0
+    with pytest.raises(Stop):  # stopped in its third chunk: two stored
+        run_screening(screening, tmp_path / "out", workers=1, run_fn=stopping_outcomes)
+    manifest = json.loads((tmp_path / "out" / SWEEP / "manifest.json").read_text())
+    assert manifest["status"] == "interrupted" and manifest["runs_done"] == 40
+    said: list[str] = []
+    again = run_screening(screening, tmp_path / "out", workers=1, run_fn=stopping_outcomes,
+                          notify=said.append)
+    assert (again.runs_resumed, again.runs_now) == (40, screening.n_runs - 40)
+    assert any(line.startswith(f"resuming: 40 of {screening.n_runs} runs") for line in said)
+    pd.testing.assert_frame_equal(whole.indices, again.indices)
+    assert (tmp_path / "whole" / "runs.csv").read_text() == (
+        tmp_path / "out" / "runs.csv").read_text()
+
+
+def test_the_screening_runs_its_morris_design_on_its_seeds_as_a_sweep(tmp_path) -> None:
+    screening = small(replications="2")
+    experiment = screening.experiment()
+    points = pd.DataFrame(experiment.points())[screening.names]
+    pd.testing.assert_frame_equal(points, screening.design(), check_dtype=False)
+    assert [s.seed for s in experiment.runs()][:2] == screening.seeds()
+    assert experiment.n_runs == screening.n_runs
+    run_screening(screening, tmp_path, workers=1, run_fn=linear_outcomes)
+    runs = pd.read_csv(tmp_path / "runs.csv")
+    assert list(runs.columns[:5]) == ["point", "replication", "seed", "error", "capture_rate"]
+    assert sorted(set(runs["seed"])) == sorted(screening.seeds())
+    expected = 3.0 * runs["kam_pressure"] - 2.0 * runs["buyer_detachment"]
+    assert np.allclose(runs["capture_rate"], expected)
+
+
+def test_runs_of_other_model_code_are_refused_unless_overwrite(tmp_path, monkeypatch) -> None:
+    import kamabm.experiments.provenance
+
+    run_screening(small(), tmp_path, workers=1, run_fn=linear_outcomes)
+    real = kamabm.experiments.provenance.code_version
+    monkeypatch.setattr(kamabm.experiments.provenance, "code_version",
+                        lambda *a: {**real(*a), "version": "0.0.1+changed"})
+    with pytest.raises(ScreeningError, match="other model code") as refused:
+        run_screening(small(), tmp_path, workers=1, run_fn=linear_outcomes)
+    assert "--overwrite" in str(refused.value)
+    again = run_screening(small(), tmp_path, workers=1, run_fn=linear_outcomes,
+                          overwrite=True)
+    assert again.runs_resumed == 0 and again.runs_now == small().n_runs
+
+
+def test_both_engines_give_the_same_screening(tmp_path) -> None:
+    from kamabm.model.run import OUTCOMES
+
+    text = MINIMAL.replace("trajectories = 4", "trajectories = 2") + "horizon = 12\n"
+    screening = parse_screening(text, known_outcomes=list(OUTCOMES))
+    found = {engine: run_screening(screening, tmp_path / engine, workers=1, engine=engine)
+             for engine in ("compiled", "mesa")}
+    pd.testing.assert_frame_equal(found["compiled"].indices, found["mesa"].indices)
+    assert (tmp_path / "compiled" / "runs.csv").read_text() == (
+        tmp_path / "mesa" / "runs.csv").read_text()
+    manifest = json.loads((tmp_path / "mesa" / "manifest.json").read_text())
+    assert manifest["engine"] == "mesa" and manifest["runs_folder"] == SWEEP
+    with pytest.raises(ParameterError, match="compiled, mesa"):
+        run_screening(screening, tmp_path / "bad", engine="fast")
 
 
 def test_a_folder_of_another_screening_is_refused(tmp_path) -> None:

@@ -1,12 +1,16 @@
 """``kamabm screen FILE``: Morris screening of every parameter and structural constant.
 
-Runs are kept as parts of the results folder as they finish, so a screening stopped in
-any way resumes where it stopped, saying so; its workers are started with ``spawn`` and
-leave by themselves if the command is killed. The runs table, indices, manifest and chart
-are written into a temporary folder and moved into place once all are written.
+The runs go through the sweep's runner into ``<out>/sweep/`` (a chunk of runs a call of
+the model's batch door, on the compiled engine unless ``--engine mesa``), stored as they
+finish, so a screening stopped in any way resumes where it stopped, saying so; runs of
+another screening file or of other model code are refused; its workers are started with
+``spawn`` and leave by themselves if the command is killed. The runs table, indices,
+manifest and chart are written into a temporary folder and moved into place once all are
+written.
 
 Exit status: 0 success; 1 some runs raised (recorded in runs.csv, their trajectories left
-out); 2 bad input (one line naming the file and key), a folder in the way, or output that
+out), or the workers could not be started; 2 bad input (an unknown ``--engine`` among
+them) (one line naming the file and key), a folder in the way, or output that
 does not fit (a full disk, a read-only folder: one line); 130 interrupted by Ctrl-C,
 128 + N by signal N (143 for SIGTERM), with one line saying how to resume.
 """
@@ -21,6 +25,7 @@ from kamabm.cli.common import (
     EXIT_FAILURE,
     EXIT_OK,
     EXIT_USAGE,
+    add_engine_argument,
     fail,
     interrupted,
     say,
@@ -46,7 +51,9 @@ def add_parser(commands: argparse._SubParsersAction) -> argparse.ArgumentParser:
     parser.add_argument("--workers", type=int, default=None, metavar="N",
                         help="worker processes (default: all cores)")
     parser.add_argument("--overwrite", action="store_true",
-                        help="discard stored runs of a different screening in --out")
+                        help="discard stored runs of a different screening, or of other "
+                             "model code, in --out")
+    add_engine_argument(parser)
     parser.add_argument("--quiet", action="store_true", help="no progress lines")
     return parser
 
@@ -75,10 +82,12 @@ def run(args: argparse.Namespace) -> int:
         print(f"{screening.name}: {len(screening.factors)} factors, {screening.n_runs} runs "
               f"-> {out}", file=sys.stderr)
     from kamabm.experiments.lock import FolderLockedError, folder_lock
+    from kamabm.experiments.screening import SWEEP
+    from kamabm.experiments.sweep import SweepError
     from kamabm.report.charts.screening import chart_title, plot_screening
 
     def stopped(how: str) -> str:
-        return (f"{how}; the parts finished are kept in {out / 'parts'}, run the same "
+        return (f"{how}; the runs finished are kept in {out / SWEEP}, run the same "
                 "command again to resume")
 
     try:
@@ -86,17 +95,20 @@ def run(args: argparse.Namespace) -> int:
             with staged(out) as tmp:
                 summary = run_screening(screening, out, workers=args.workers,
                                         overwrite=args.overwrite, progress=not args.quiet,
-                                        notify=lambda line: say(COMMAND, line), results=tmp)
+                                        notify=lambda line: say(COMMAND, line), results=tmp,
+                                engine=args.engine)
                 files = [in_target(f, tmp, out) for f in plot_screening(
                     summary.indices, tmp / "charts", title=chart_title(summary.indices))]
     except ScreeningError as exc:
         return fail(None, str(exc))
     except FolderLockedError as exc:
         return fail(COMMAND, str(exc), label=None)
+    except SweepError as exc:
+        return fail(COMMAND, str(exc), EXIT_FAILURE, label=None)
     except KeyboardInterrupt as exc:  # a signal (SweepInterrupted) or Ctrl-C
         return interrupted(COMMAND, exc, stopped)
     except OSError as exc:
-        return fail(COMMAND, cannot_write(exc, out) + "; the parts finished are kept, run "
+        return fail(COMMAND, cannot_write(exc, out) + "; the runs finished are kept, run "
                     "the same command again once there is room", EXIT_USAGE, label=None)
     for outcome, table in summary.indices.groupby("outcome", sort=False):
         top = ", ".join(f"{r.parameter} {r.mu_star:.3g}" for r in table.head(5).itertuples())

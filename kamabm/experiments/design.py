@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
-from kamabm.experiments.seeds import spawned_generator, spawned_seed
+from kamabm.experiments.seeds import spawned_generator, spawned_seed, spawned_seed32
 from kamabm.experiments.validation import unknown_parameter
 from kamabm.model.params import ParameterError, Parameters, Spec
 
@@ -40,9 +40,12 @@ if TYPE_CHECKING:
 
 Number = int | float
 Role = Literal["uncertainty", "lever"]
-Method = Literal["grid", "latin_hypercube", "sobol"]
+Method = Literal["grid", "latin_hypercube", "sobol", "morris"]
 
+#: The designs an experiment file may ask for.
 METHODS: tuple[str, ...] = ("grid", "latin_hypercube", "sobol")
+#: Every design: a Morris design is built by a screening (:mod:`~.screening`), not a file.
+DESIGN_METHODS: tuple[str, ...] = (*METHODS, "morris")
 ROLES: tuple[str, ...] = ("uncertainty", "lever")
 #: Most runs a sweep may plan unless told otherwise (``kamabm sweep --max-runs``).
 DEFAULT_MAX_RUNS = 5_000_000
@@ -51,6 +54,7 @@ DEFAULT_MAX_RUNS = 5_000_000
 _SHARED_STREAM = 0  # (0, replication): common random numbers
 _OWN_STREAM = 1  # (1, point, replication): independent seeds
 _DESIGN_STREAM = 2  # (2,): the sampler of Latin hypercube and Sobol designs
+_MORRIS_STREAM = 1  # (1,): the Morris sampler's seed, as screenings always drew it
 # (3,): the draws of an ensemble from its posterior (kamabm.experiments.ensemble)
 # (1, point, replication, draw): independent seeds of an ensemble without common numbers
 _NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
@@ -164,11 +168,14 @@ class Design:
 
     Attributes:
         method: ``"grid"`` (every combination of the listed values),
-            ``"latin_hypercube"`` (``samples`` points, scipy.stats.qmc) or ``"sobol"``
+            ``"latin_hypercube"`` (``samples`` points, scipy.stats.qmc), ``"sobol"``
             (Saltelli's scheme through SALib: ``samples * (2 d + 2)`` points with second
-            order indices, ``samples * (d + 2)`` without).
-        samples: number of samples for the sampled designs.
+            order indices, ``samples * (d + 2)`` without) or ``"morris"`` (``samples``
+            Morris trajectories through SALib, ``samples * (d + 1)`` points; built by a
+            screening).
+        samples: number of samples (trajectories for Morris) for the sampled designs.
         second_order: for ``"sobol"``, whether second-order indices can be estimated.
+        levels: for ``"morris"``, the grid levels (even).
 
     Raises:
         ExperimentError: an unknown method, samples given to a grid or missing from a
@@ -180,11 +187,14 @@ class Design:
     method: Method = "grid"
     samples: int | None = None
     second_order: bool = False
+    levels: int = 4
 
     def __post_init__(self) -> None:
-        if self.method not in METHODS:
+        if self.method not in DESIGN_METHODS:
             raise ExperimentError(f"design.method: expected {_choices(METHODS)}, got "
                                   f"{self.method!r}")
+        if self.method == "morris" and (self.levels < 2 or self.levels % 2):
+            raise ExperimentError(f"levels: expected an even number >= 2, got {self.levels}")
         if self.method == "grid":
             if self.samples is not None:
                 raise ExperimentError("design.samples: only for latin_hypercube or sobol "
@@ -213,6 +223,8 @@ class Design:
         if self.method == "latin_hypercube":
             return samples
         d = len(variables)
+        if self.method == "morris":
+            return samples * (d + 1)
         return samples * (2 * d + 2 if self.second_order else d + 2)
 
 
@@ -339,7 +351,8 @@ class Experiment:
             "name": self.name,
             "base": self.base.as_dict(),
             "variables": [[v.name, v.role, v.low, v.high, v.values] for v in self.variables],
-            "design": [self.design.method, self.design.samples, self.design.second_order],
+            "design": [self.design.method, self.design.samples, self.design.second_order]
+            + ([self.design.levels] if self.design.method == "morris" else []),
             "replications": self.replications,
             "seed": self.seed,
             "common_random_numbers": self.common_random_numbers,
@@ -469,9 +482,21 @@ class Experiment:
         """The full parameter object at a design point."""
         return self.base.replace(**values)
 
+    def unit_design(self) -> np.ndarray:
+        """A sampled design's points in the unit cube, one column per variable."""
+        return self._unit_samples()
+
     def _unit_samples(self) -> np.ndarray:
-        rng = spawned_generator(self.seed, (_DESIGN_STREAM,))
         d = len(self.variables)
+        if self.design.method == "morris":
+            from SALib.sample import morris
+
+            problem = {"num_vars": d, "names": [v.name for v in self.variables],
+                       "bounds": [[0.0, 1.0]] * d}
+            return morris.sample(problem, self.design.samples or 0,
+                                 num_levels=self.design.levels,
+                                 seed=spawned_seed32(self.seed, (_MORRIS_STREAM,)))
+        rng = spawned_generator(self.seed, (_DESIGN_STREAM,))
         if self.design.method == "latin_hypercube":
             from scipy.stats import qmc
 

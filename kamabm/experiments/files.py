@@ -44,6 +44,7 @@ import numpy as np
 from pydantic import Field, PrivateAttr, ValidationInfo, field_validator, model_validator
 
 from kamabm.experiments.design import (
+    METHODS,
     Design,
     Experiment,
     ExperimentError,
@@ -157,7 +158,11 @@ class ExperimentFile(ParameterFile):
 
     @model_validator(mode="after")
     def _fits_together(self) -> Self:
-        # The design checks itself (a method it knows, samples that fit it).
+        # The design checks itself (a method it knows, samples that fit it); a Morris
+        # design is a screening's (kamabm screen), not an experiment file's.
+        if self.design.method not in METHODS:
+            raise ExperimentError(f"design.method: expected 'grid', 'latin_hypercube' or "
+                                  f"'sobol', got {self.design.method!r}")
         self._design = Design(cast(Method, self.design.method), self.design.samples,
                               self.design.second_order)
         method = self._design.method

@@ -30,11 +30,15 @@ so ``mu_star`` is the mean absolute change of an outcome when a factor moves by 
 design's step, expressed per full range: factors with different units are comparable.
 Whole-number factors are rounded onto their range after scaling, as in sweeps.
 
-Runs are stored in parts (``parts/part-NNNNN.csv``, each written whole: a temporary file
-flushed to disk, then renamed) so an interrupted screening resumes where it stopped (its
-workers, spawned, leave with it); the seeds are spawned from the master
-seed (:func:`kamabm.experiments.seeds.spawned_seeds`), one per replication and shared by every
-design point (common random numbers make the elementary effects less noisy).
+The runs go through the sweep's runner (:func:`kamabm.experiments.sweep.run_sweep`): the
+screening is an experiment whose design is the Morris design (:meth:`Screening.experiment`),
+stored as a sweep in ``<out>/sweep/``, so a screening has what a sweep has: its folder
+locked while it runs, an interrupted screening resumed where it stopped (its workers,
+spawned, leave with it), runs of other model code or another screening file refused, and
+the model run a chunk at a time on the compiled engine (or ``engine="mesa"``). The seeds
+are spawned from the master seed (:mod:`kamabm.experiments.seeds`), one per replication
+and shared by every design point (common random numbers make the elementary effects less
+noisy), the same seeds and design points screenings had before they ran as sweeps.
 """
 
 from __future__ import annotations
@@ -54,7 +58,8 @@ import numpy as np
 import pandas as pd
 from pydantic import Field, PrivateAttr, ValidationInfo, field_validator, model_validator
 
-from kamabm.experiments.seeds import spawned_seed32, spawned_seeds
+from kamabm.experiments.design import Design, Experiment, Variable
+from kamabm.experiments.seeds import spawned_seeds
 from kamabm.experiments.validation import (
     Bounds,
     Invalid,
@@ -65,6 +70,7 @@ from kamabm.experiments.validation import (
     read_text,
     unknown_parameter,
 )
+from kamabm.model.batch import DEFAULT_ENGINE, check_engine
 from kamabm.model.params import RUN, Parameters
 
 RunFunction = Callable[[Parameters, int], Mapping[str, Any]]
@@ -74,8 +80,8 @@ OPEN_END_MARGIN = 1e-3
 #: A factor is kept for variance-based analysis when its mu* reaches this share of the
 #: largest mu* of at least one outcome (a common screening rule; the file may change it).
 KEEP_SHARE = 0.1
-PARTS, RUNS_CSV, INDICES_CSV, INDICES_JSON, MANIFEST = (
-    "parts", "runs.csv", "morris.csv", "morris.json", "manifest.json")
+SWEEP, RUNS_CSV, INDICES_CSV, INDICES_JSON, MANIFEST = (
+    "sweep", "runs.csv", "morris.csv", "morris.json", "manifest.json")
 
 
 class ScreeningError(ValueError):
@@ -134,14 +140,20 @@ class Screening:
         """The factors' names, in design order."""
         return [f.name for f in self.factors]
 
+    def experiment(self) -> Experiment:
+        """The screening as an experiment the sweep runs: the Morris design over the factors.
+
+        Its design points and seeds are the screening's (:meth:`design`, :meth:`seeds`).
+        """
+        variables = tuple(Variable(f.name, "uncertainty", f.low, f.high, None)
+                          for f in self.factors)
+        return Experiment(self.name, self.description, None, self.text, self.base, variables,
+                          Design("morris", self.trajectories, levels=self.levels),
+                          self.replications, self.seed, True, self.outcomes, ())
+
     def unit_design(self) -> np.ndarray:
         """The Morris design in the unit cube: ``trajectories * (k + 1)`` rows, ``k`` columns."""
-        from SALib.sample import morris
-
-        problem = {"num_vars": len(self.factors), "names": self.names,
-                   "bounds": [[0.0, 1.0]] * len(self.factors)}
-        seed = spawned_seed32(self.seed, (_DESIGN_STREAM,))
-        return morris.sample(problem, self.trajectories, num_levels=self.levels, seed=seed)
+        return self.experiment().unit_design()
 
     def design(self) -> pd.DataFrame:
         """The design points in parameter units, one column per factor."""
@@ -158,9 +170,9 @@ class Screening:
         return self.trajectories * (len(self.factors) + 1) * self.replications
 
 
-# SeedSequence spawn keys of different lengths, so the streams cannot coincide.
+# Spawn keys of the replications (those of a sweep with common random numbers); the
+# design's sampler draws from (1,) (kamabm.experiments.design's Morris stream).
 _REPLICATION_STREAM = 0
-_DESIGN_STREAM = 1
 
 
 # --- the file ---------------------------------------------------------------------------
@@ -395,91 +407,91 @@ class ScreeningSummary:
 def run_screening(screening: Screening, out: str | Path, *, workers: int | None = None,
                   run_fn: RunFunction | None = None, overwrite: bool = False,
                   progress: bool = False, notify: Callable[[str], None] | None = None,
-                  results: str | Path | None = None) -> ScreeningSummary:
-    """Run (or resume) a screening, then write its indices and chart.
+                  results: str | Path | None = None, engine: str = DEFAULT_ENGINE
+                  ) -> ScreeningSummary:
+    """Run (or resume) a screening through the sweep's runner, then compute its indices.
 
-    Each finished part is written whole (a temporary file, flushed to disk, renamed), so
-    a screening stopped in any way resumes where it stopped. Local workers are started
-    with ``spawn`` and leave by themselves when the screening ends or is killed
-    (:class:`kamabm.experiments.backends.LocalPool`); the folder is held by one process
-    at a time (:mod:`kamabm.experiments.lock`).
+    The runs are a sweep of :meth:`Screening.experiment` stored in ``<out>/sweep/``
+    (:func:`kamabm.experiments.sweep.run_sweep`): each chunk of
+    ``runs_per_part`` runs is stored as it finishes, so a screening stopped in any way
+    resumes where it stopped; local workers are started with ``spawn`` and leave by
+    themselves when the screening ends or is killed; the folder is held by one process at
+    a time (:mod:`kamabm.experiments.lock`); and the sweep's identity (the screening's
+    content and the model's code version) refuses to mix runs of two screenings or two
+    model versions.
 
     Args:
         screening: the validated screening.
-        out: the results folder (created if missing); its runs go to ``parts/``.
+        out: the results folder (created if missing); its runs go to ``sweep/``.
         workers: processes (default: all cores); 1 runs in this process.
         run_fn: ``run_fn(params, seed) -> {outcome: value}``, a module-level function
-            (default :func:`kamabm.model.run.run_one`).
-        overwrite: start afresh in a folder holding another screening's parts.
-        progress: print a line per finished part on stderr.
+            called run by run instead of the model (tests).
+        overwrite: start afresh in a folder holding another screening's runs, or runs of
+            other model code.
+        progress: a progress bar on stderr.
         notify: called with one-line notices ("resuming: N of M runs already stored").
         results: folder for ``runs.csv``, the indices and the manifest (default ``out``),
             e.g. a staging folder the caller moves into place.
+        engine: the model's engine, ``"compiled"`` (default) or ``"mesa"``; the same
+            numbers either way, so a screening resumes across engines.
 
     Returns:
         The counts, wall time and the tidy indices table.
 
     Raises:
-        ScreeningError: the folder holds another screening (and not ``overwrite``).
-        ScreeningError: fewer than two trajectories of an outcome are complete.
+        ParameterError: ``engine`` is not an engine.
+        ScreeningError: the folder holds another screening's runs, or runs of other model
+            code (and not ``overwrite``); fewer than two trajectories of an outcome are
+            complete.
         FolderLockedError: another process is writing the folder.
+        kamabm.experiments.sweep.SweepError: the workers cannot be started.
         kamabm.experiments.sweep.SweepInterrupted: SIGTERM or SIGHUP (KeyboardInterrupt
-            on Ctrl-C), after the workers are stopped; the parts written are kept.
+            on Ctrl-C), after the workers are stopped; the runs stored are kept.
 
-    A run that raises is recorded (``error`` column of ``runs.csv``) and its trajectory
-    is left out of the indices, as the sweep records failed runs and goes on.
+    A run that raises is recorded (``error`` column of ``runs.csv``: the last line of its
+    traceback) and its trajectory is left out of the indices, as the sweep records failed
+    runs and goes on.
 
     """
-    from kamabm.experiments.backends import available_cores, open_backend
     from kamabm.experiments.lock import folder_lock
-    from kamabm.experiments.sweep import stop_on_signals
+    from kamabm.experiments.store import ResultsStore
+    from kamabm.experiments.sweep import run_sweep
+    from kamabm.experiments.tables import load_results
 
-    if run_fn is None:
-        from kamabm.model.run import run_one
-
-        run_fn = run_one
-    fn: RunFunction = run_fn
+    check_engine(engine)
     start = time.perf_counter()
     directory = Path(out)
     target = Path(results) if results is not None else directory
-    parts = directory / PARTS
+    experiment = screening.experiment()
     design = screening.design()
-    seeds = screening.seeds()
-    tasks = [(p, r, seeds[r]) for p in range(len(design)) for r in range(screening.replications)]
-    chunks = [tasks[i:i + screening.runs_per_part]
-              for i in range(0, len(tasks), screening.runs_per_part)]
-    records = design.to_dict("records")
-    base = screening.base.as_dict()
-    n_workers = workers or available_cores()
     directory.mkdir(parents=True, exist_ok=True)
     with folder_lock(directory, purpose="screening"):
-        _claim(directory, screening, overwrite)
-        done = {int(p.stem.split("-")[1]) for p in parts.glob("part-*.csv")}
-        todo = [i for i in range(len(chunks)) if i not in done]
-        resumed = sum(len(chunks[i]) for i in done if i < len(chunks))
+        runs_dir = directory / SWEEP
+        _check_runs(runs_dir, experiment, run_fn, overwrite)
+        stored = ResultsStore(runs_dir)
+        resumed = stored.n_stored() if stored.read_manifest() is not None else 0
         if resumed and notify is not None:
             notify(f"resuming: {resumed:,} of {screening.n_runs:,} runs already stored in "
-                   f"{parts}" + ("" if todo else "; nothing left to run"))
-        finished = 0
-        job = _ChunkJob(fn, base, screening.outcomes)
-        with stop_on_signals(), open_backend(
-                workers=1 if len(todo) <= 1 else n_workers) as backend:
-            for i, frame in backend.map(job, ((i, [(p, r, s, records[p])
-                                                   for p, r, s in chunks[i]])
-                                              for i in todo), screening.runs_per_part):
-                _write_part(parts, i, frame)
-                finished += 1
-                _report(progress, finished, len(todo))
-        runs = pd.concat([pd.read_csv(parts / f"part-{i:05d}.csv")
-                          for i in range(len(chunks))],
-                         ignore_index=True).sort_values(["point", "replication"],
-                                                        ignore_index=True)
+                   f"{runs_dir}" + ("" if resumed < screening.n_runs
+                                    else "; nothing left to run"))
+        summary = run_sweep(experiment, runs_dir, run_fn=run_fn, workers=workers,
+                            overwrite=overwrite, progress=progress,
+                            chunk_size=screening.runs_per_part, notify=notify,
+                            typical_runs=False, engine=engine)
+        found = load_results(runs_dir, refinements=False)
+    errors = found["error"].where(found["status"] != "ok")
+    runs = pd.DataFrame({"point": found["point"], "replication": found["replication"],
+                         "seed": found["seed"],
+                         "error": errors.map(_last_line, na_action="ignore")})
+    for name in screening.outcomes:
+        runs[name] = found[name].astype(float)
+    runs = runs.sort_values(["point", "replication"], ignore_index=True)
     table = design.copy()
     table.insert(0, "point", np.arange(len(design)))
     runs = runs.merge(table, on="point")
     target.mkdir(parents=True, exist_ok=True)
     _atomic_csv(runs, target / RUNS_CSV)
-    failed = int(runs["error"].notna().sum())  # read back from CSV: no error is missing
+    failed = int(runs["error"].notna().sum())
     if failed and progress:
         print(f"{failed} runs raised; their trajectories are left out (errors in "
               f"{directory / RUNS_CSV})", file=sys.stderr)
@@ -495,68 +507,37 @@ def run_screening(screening: Screening, out: str | Path, *, workers: int | None 
                "indices": {o: indices[indices["outcome"] == o].drop(columns="outcome")
                            .to_dict("records") for o in screening.outcomes}}
     _atomic_text(json.dumps(payload, indent=1), target / INDICES_JSON)
-    _write_manifest(target, screening, resumed=resumed, now_runs=screening.n_runs - resumed,
-                    wall=wall, workers=n_workers, failed=failed)
-    return ScreeningSummary(directory, screening.n_runs, resumed, screening.n_runs - resumed,
-                            wall, failed, indices)
+    _write_manifest(target, screening, resumed=summary.runs_resumed,
+                    now_runs=summary.runs_now, wall=wall, workers=summary.backend,
+                    failed=failed, engine=engine if run_fn is None else None)
+    return ScreeningSummary(directory, screening.n_runs, summary.runs_resumed,
+                            summary.runs_now, wall, failed, indices)
 
 
-class _ChunkJob:
-    """The picklable work of one part: :func:`_run_chunk` with the screening's arguments."""
+def _check_runs(runs_dir: Path, experiment: Experiment, run_fn: RunFunction | None,
+                overwrite: bool) -> None:
+    """Refuse a runs folder of another screening or other model code, in one line."""
+    from kamabm.experiments.provenance import code_version
+    from kamabm.experiments.store import ResultsStore, StoreError
+    from kamabm.experiments.sweep import default_run_function, sweep_identity
 
-    def __init__(self, run_fn: RunFunction, base: dict[str, Any],
-                 outcomes: Sequence[str]) -> None:
-        self.run_fn, self.base, self.outcomes = run_fn, base, tuple(outcomes)
-
-    def __call__(self, chunk: tuple[int, list[tuple[int, int, int, dict[str, Any]]]]
-                 ) -> tuple[int, pd.DataFrame]:
-        index, rows = chunk
-        return index, _run_chunk(self.run_fn, self.base, rows, self.outcomes)
-
-
-def _run_chunk(run_fn: RunFunction, base: dict[str, Any],
-               rows: list[tuple[int, int, int, dict[str, Any]]],
-               outcomes: Sequence[str]) -> pd.DataFrame:
-    out = []
-    template = Parameters(**base)
-    for point, replication, seed, values in rows:
-        params = template.replace(**{k: int(v) if Parameters.is_integer(k) else float(v)
-                                     for k, v in values.items()})
-        row: dict[str, Any] = {"point": point, "replication": replication, "seed": seed,
-                               "error": None}
-        try:
-            result = run_fn(params, seed)
-        except Exception as exc:  # noqa: BLE001 (recorded; its trajectory is left out)
-            result = {}
-            row["error"] = f"{type(exc).__name__}: {exc}".replace("\n", " ")
-        for name in outcomes:
-            value = result.get(name)
-            row[name] = float("nan") if value is None else float(value)
-        out.append(row)
-    return pd.DataFrame(out)
+    code = code_version(run_fn or default_run_function())
+    identity = sweep_identity(experiment, run_fn, code=code)
+    store = ResultsStore(runs_dir)
+    old = (store.read_manifest() or {}).get("identity") or {}
+    if old and old.get("experiment") != identity["experiment"] and not overwrite:
+        raise ScreeningError(f"{runs_dir.parent}: holds runs of another screening (the file "
+                             "changed); use --overwrite or another --out")
+    try:
+        store.check(identity, overwrite=overwrite, code=code)
+    except StoreError as exc:
+        raise ScreeningError(str(exc)) from None
 
 
-def _report(progress: bool, finished: int, total: int) -> None:
-    """A line at every tenth of the parts (and the last)."""
-    if progress and (finished == total or finished * 10 // total > (finished - 1) * 10 // total):
-        print(f"parts {finished}/{total} done", file=sys.stderr, flush=True)
-
-
-def _claim(directory: Path, screening: Screening, overwrite: bool) -> None:
-    """Make the folder this screening's, refusing one that holds another's parts."""
-    marker = directory / PARTS / "digest"
-    if marker.exists() and marker.read_text().strip() != screening.digest:
-        if not overwrite:
-            raise ScreeningError(f"{directory}: holds runs of another screening (the file "
-                                 "changed); use --overwrite or another --out")
-        for old in (directory / PARTS).glob("part-*.csv"):
-            old.unlink()
-    (directory / PARTS).mkdir(parents=True, exist_ok=True)
-    _atomic_text(screening.digest, marker)
-
-
-def _write_part(parts: Path, index: int, frame: pd.DataFrame) -> None:
-    _atomic_csv(frame, parts / f"part-{index:05d}.csv")
+def _last_line(text: str) -> str:
+    """A run's error as one line: the last line of its traceback."""
+    lines = [line for line in str(text).strip().splitlines() if line.strip()]
+    return lines[-1].strip() if lines else "error"
 
 
 def _atomic_csv(frame: pd.DataFrame, target: Path) -> None:
@@ -582,7 +563,7 @@ def _atomic_bytes(data: bytes, target: Path) -> None:
 
 
 def _write_manifest(directory: Path, screening: Screening, *, resumed: int, now_runs: int,
-                    wall: float, workers: int, failed: int) -> None:
+                    wall: float, workers: str, failed: int, engine: str | None) -> None:
     from kamabm.experiments.provenance import environment, now
 
     manifest = {"kind": "morris_screening", "name": screening.name,
@@ -590,7 +571,7 @@ def _write_manifest(directory: Path, screening: Screening, *, resumed: int, now_
                 "finished": now(), "command": " ".join(sys.argv),
                 "runs_total": screening.n_runs, "runs_resumed": resumed,
                 "runs_this_call": now_runs, "failed_runs": failed,
-                "wall_time_s": round(wall, 2),
+                "wall_time_s": round(wall, 2), "runs_folder": SWEEP, "engine": engine,
                 "workers": workers, "factors": [f.__dict__ for f in screening.factors],
                 "screening_file": screening.text, **environment()}
     _atomic_text(json.dumps(manifest, indent=1, default=str), directory / MANIFEST)
