@@ -86,6 +86,21 @@ def test_summary_statistics_read_each_setting_on_the_same_seeds() -> None:
     assert seen == first  # a particle's runs depend only on its values and the master seed
 
 
+def test_a_particle_gives_the_same_statistics_on_both_engines(tmp_path) -> None:
+    from kamabm.experiments.calibration_fit import fit
+    from kamabm.model.params import ParameterError
+
+    calibration = load_calibration(FILE).quick_version()
+    values = {p.name: (p.low + p.high) / 2 for p in calibration.priors}
+    found = {engine: summary_statistics(calibration, values, engine=engine)
+             for engine in ("compiled", "mesa")}
+    assert found["compiled"] == found["mesa"]
+    assert all(np.isfinite(v) for v in found["mesa"].values())
+    with pytest.raises(ParameterError, match="compiled, mesa"):
+        fit(calibration, tmp_path / "out", engine="numba")
+    assert not (tmp_path / "out").exists()
+
+
 def test_the_calibration_file_is_valid_and_every_target_has_a_source() -> None:
     calibration = load_calibration(FILE)
     text = FILE.read_text()

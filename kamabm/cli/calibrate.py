@@ -8,7 +8,10 @@ the generations its history (``abc.db``) holds, saying so. The posterior, tables
 and manifest are written into a temporary folder and moved into place once all are
 written.
 
-Exit status: 0 success; 2 bad input (one line naming the file and key), pyabc missing, a
+The model runs on the compiled engine unless ``--engine mesa`` (the same numbers).
+
+Exit status: 0 success; 2 bad input (one line naming the file and key, or an unknown
+``--engine``), pyabc missing, a
 folder in the way, or output that does not fit (a full disk, a read-only folder: one
 line); 130 interrupted by Ctrl-C, 128 + N by signal N (143 for SIGTERM).
 """
@@ -22,6 +25,7 @@ from pathlib import Path
 from kamabm.cli.common import (
     EXIT_OK,
     EXIT_USAGE,
+    add_engine_argument,
     fail,
     interrupted,
     say,
@@ -56,6 +60,7 @@ def add_parser(commands: argparse._SubParsersAction) -> argparse.ArgumentParser:
     parser.add_argument("--overwrite", action="store_true",
                         help="discard the history of a different calibration in --out")
     parser.add_argument("--quiet", action="store_true", help="no progress lines")
+    add_engine_argument(parser)
     return parser
 
 
@@ -97,7 +102,8 @@ def run(args: argparse.Namespace) -> int:
             with staged(out) as tmp:
                 summary = fit(calibration, out, workers=args.workers, scheduler=args.scheduler,
                               overwrite=args.overwrite, progress=not args.quiet,
-                              notify=lambda line: say(COMMAND, line), results=tmp)
+                              notify=lambda line: say(COMMAND, line), results=tmp,
+                              engine=args.engine)
                 from kamabm.report.charts.calibration import plot_calibration
 
                 files = [in_target(f, tmp, out) for f in plot_calibration(

@@ -43,6 +43,7 @@ import pandas as pd
 
 from kamabm.experiments.calibration import MEASURES, AbcSettings, Calibration, CalibrationError
 from kamabm.experiments.seeds import entropy_seeds, entropy_words
+from kamabm.model.batch import DEFAULT_ENGINE, check_engine
 from kamabm.model.params import Parameters
 from kamabm.stats import weighted_quantiles
 
@@ -65,25 +66,33 @@ def particle_seeds(calibration: Calibration, values: Mapping[str, float]) -> lis
 
 
 def summary_statistics(calibration: Calibration, values: Mapping[str, float], *,
-                       run_fn: RunFunction | None = None) -> dict[str, float]:
+                       run_fn: RunFunction | None = None,
+                       engine: str = DEFAULT_ENGINE) -> dict[str, float]:
     """The model's value of every target for one set of fitted constants.
 
     Each setting is run ``replications`` times on the particle's seeds (the same seeds at
     every setting); each target's measure reads its outcome's values at its settings.
     A target whose value is undefined (e.g. a change from a zero mean) gets NaN, which
     pyabc treats as an infinite distance, so the particle is rejected.
-    """
-    if run_fn is None:
-        from kamabm.model.run import run_one
 
-        run_fn = run_one
+    The model's runs of a particle are one :func:`kamabm.model.batch.run_many` call on
+    ``engine``; ``run_fn`` (tests) is called run by run instead.
+    """
     params = calibration.base.replace(**{k: float(v) for k, v in values.items()})
     seeds = particle_seeds(calibration, values)
     outcomes = {t.outcome for t in calibration.targets}
+    settings = list(calibration.settings)
+    batch = [(params.replace(**dict(setting)), seed) for setting in settings for seed in seeds]
+    results: Sequence[Mapping[str, Any]]
+    if run_fn is None:
+        from kamabm.model.batch import run_many
+
+        results = run_many([p for p, _ in batch], [s for _, s in batch], engine=engine)
+    else:
+        results = [run_fn(here, seed) for here, seed in batch]
     found: dict[tuple, dict[str, np.ndarray]] = {}
-    for setting in calibration.settings:
-        here = params.replace(**dict(setting))
-        runs = [run_fn(here, seed) for seed in seeds]
+    for i, setting in enumerate(settings):
+        runs = results[i * len(seeds):(i + 1) * len(seeds)]
         found[setting] = {o: np.array([np.nan if r[o] is None else float(r[o]) for r in runs])
                           for o in outcomes}
     stats = {}
@@ -99,11 +108,13 @@ class ModelSimulator:
 
     calibration: Calibration
     run_fn: RunFunction | None = None
+    engine: str = DEFAULT_ENGINE
 
     def __call__(self, parameter: Mapping[str, float]) -> dict[str, float]:
         """Simulate one particle."""
         values = {p.name: float(parameter[p.name]) for p in self.calibration.priors}
-        return summary_statistics(self.calibration, values, run_fn=self.run_fn)
+        return summary_statistics(self.calibration, values, run_fn=self.run_fn,
+                                  engine=self.engine)
 
 
 # --- sampling: particles seeded by their place, workers that cannot outlive the fit ------
@@ -221,7 +232,7 @@ def fit(calibration: Calibration, out: str | Path, *, workers: int | None = None
         simulator: Simulator | None = None, scheduler: str | None = None,
         overwrite: bool = False, progress: bool = False,
         notify: Callable[[str], None] | None = None,
-        results: str | Path | None = None) -> FitSummary:
+        results: str | Path | None = None, engine: str = DEFAULT_ENGINE) -> FitSummary:
     """Fit the calibration's priors by ABC-SMC (pyabc), resuming a stopped fit.
 
     The fit is reproducible: the same calibration (and seed) gives the same posterior on
@@ -245,8 +256,12 @@ def fit(calibration: Calibration, out: str | Path, *, workers: int | None = None
             g"); default: none.
         results: folder for the tables and manifest (default ``out``), e.g. a staging
             folder the caller moves into place.
+        engine: the model's engine (default simulator only): ``"compiled"`` (default) or
+            ``"mesa"``. Both give the same numbers, so the posterior does not depend on it
+            and a fit stopped on one engine resumes on the other.
 
     Raises:
+        ParameterError: ``engine`` is not an engine.
         CalibrationError: pyabc is missing, or the folder holds another calibration.
         FolderLockedError: another process is writing the folder.
         kamabm.experiments.sweep.SweepInterrupted: SIGTERM or SIGHUP (KeyboardInterrupt
@@ -263,12 +278,13 @@ def fit(calibration: Calibration, out: str | Path, *, workers: int | None = None
     from kamabm.experiments.lock import folder_lock
     from kamabm.experiments.sweep import stop_on_signals
 
+    check_engine(engine)
     start = time.perf_counter()
     directory = Path(out)
     target = Path(results) if results is not None else directory
     directory.mkdir(parents=True, exist_ok=True)
     db = directory / DB
-    model = simulator or ModelSimulator(calibration)
+    model = simulator or ModelSimulator(calibration, engine=engine)
     n_workers = workers or available_cores()
     url = f"sqlite:///{db.resolve()}"
     with ExitStack() as stack:
@@ -326,7 +342,8 @@ def fit(calibration: Calibration, out: str | Path, *, workers: int | None = None
     _atomic_csv(populations, target / POPULATIONS)
     wall = time.perf_counter() - start
     _write_manifest(target, calibration, history, wall=wall, workers=n_workers,
-                    scheduler=scheduler, resumed_from=resumed_from, reason=reason)
+                    scheduler=scheduler, resumed_from=resumed_from, reason=reason,
+                    engine=engine if simulator is None else None)
     return FitSummary(directory, int(history.max_t) + 1, int(history.total_nr_simulations),
                       float(populations["epsilon"].iloc[-1]), wall, resumed_from, posterior,
                       targets, reason)
@@ -480,7 +497,7 @@ def _atomic_text(text: str, target: Path) -> None:
 
 def _write_manifest(directory: Path, calibration: Calibration, history: Any, *, wall: float,
                     workers: int, scheduler: str | None, resumed_from: int,
-                    reason: str) -> None:
+                    reason: str, engine: str | None) -> None:
     from kamabm.experiments.provenance import environment, now
 
     manifest = {
@@ -491,6 +508,7 @@ def _write_manifest(directory: Path, calibration: Calibration, history: Any, *, 
         "model_runs": int(history.total_nr_simulations) * calibration.runs_per_particle,
         "runs_per_particle": calibration.runs_per_particle, "stopped_because": reason,
         "wall_time_s_this_call": round(wall, 2), "workers": workers, "scheduler": scheduler,
+        "engine": engine,
         "reproducible": REPRODUCIBLE,
         "abc": calibration.abc.__dict__, "replications": calibration.replications,
         "targets": [t.name for t in calibration.targets],
