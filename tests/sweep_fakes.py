@@ -63,3 +63,10 @@ def slower_run(params: Parameters, seed: int, *, keep_series: Sequence[str] = ()
     """Like :func:`fake_run`, but takes 100 ms, so a test can act while a sweep runs."""
     time.sleep(0.1)
     return fake_run(params, seed, keep_series=keep_series)
+
+
+def chunk_pid(chunk: object) -> int:
+    """A backend job: the id of the process that computed the chunk."""
+    import os
+
+    return os.getpid()

@@ -8,10 +8,11 @@ the engine is recorded per session and a folder resumes across engines.
 from __future__ import annotations
 
 import argparse
+import os
 from pathlib import Path
 
 import pytest
-from sweep_fakes import fake_run
+from sweep_fakes import chunk_pid, fake_run
 
 from kamabm.cli.sweep import add_arguments as add_sweep_arguments
 from kamabm.cli.sweep import run as run_sweep_command
@@ -142,3 +143,28 @@ def test_the_code_version_covers_every_module_that_computes_a_run():
     assert {"kamabm/model/engine.py", "kamabm/model/batch.py", "kamabm/model/run.py",
             "kamabm/model/market.py"} <= set(files)
     assert any(name.startswith("kamabm/model/compiled/") for name in files)
+
+
+@pytest.mark.parametrize("recycle", [True, False])
+def test_workers_are_replaced_only_when_asked(recycle, monkeypatch):
+    """Mesa runs recycle workers (their memory grows); compiled runs keep them."""
+    import kamabm.experiments.backends as backends
+
+    here = os.path.dirname(__file__)
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([here, os.environ.get("PYTHONPATH", "")]))
+    monkeypatch.setattr(backends, "RUNS_PER_PROCESS", 1)
+    with backends.LocalPool(2) as pool:
+        pids = set(pool.map(chunk_pid, range(6), 1, recycle=recycle))
+    assert len(pids) > 2 if recycle else len(pids) <= 2
+
+
+@pytest.mark.parametrize("command", ["sweep", "screen", "calibrate"])
+def test_every_command_that_runs_many_runs_takes_engine_and_refuses_a_bad_one(command, capsys):
+    from kamabm.cli import build_parser, main
+
+    with pytest.raises(SystemExit) as stop:
+        main([command, "file.toml", "--engine", "numba"])
+    assert stop.value.code == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "--engine" in err and "'compiled', 'mesa'" in err
+    assert build_parser().parse_args([command, "file.toml"]).engine == "compiled"

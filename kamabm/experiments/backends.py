@@ -51,13 +51,18 @@ class Backend(AbstractContextManager):
     label = "in-process"
     workers = 1
 
-    def map(self, job: Job, chunks: Iterable[T], chunk_size: int = 1) -> Iterator[Any]:
+    def map(self, job: Job, chunks: Iterable[T], chunk_size: int = 1, *,
+            recycle: bool = True) -> Iterator[Any]:
         """Yield ``job(chunk)`` for every chunk, as each finishes (any order).
 
         Args:
             job: a picklable callable (it may run in another process).
             chunks: the chunks, consumed lazily.
             chunk_size: runs per chunk, a hint for recycling worker processes.
+            recycle: replace a local worker process after about
+                :data:`RUNS_PER_PROCESS` runs (the Mesa model's memory); ``False`` keeps
+                them (the compiled engine, whose memory stays flat and which a new
+                process must load again).
 
         """
         for chunk in chunks:
@@ -120,7 +125,7 @@ class LocalPool(Backend):
         self.context = multiprocessing.get_context(START_METHOD)
         self.lifeline, self.alive = self.context.Pipe(duplex=False)
 
-    def executor(self, runs_per_task: int = 1) -> ProcessPoolExecutor:
+    def executor(self, runs_per_task: int = 1, *, recycle: bool = True) -> ProcessPoolExecutor:
         """The pool as a :class:`concurrent.futures.Executor` (started on first use).
 
         For callers that submit their own tasks (the calibration's sampler); its workers
@@ -130,6 +135,7 @@ class LocalPool(Backend):
         Args:
             runs_per_task: model runs one task makes, so that a worker process is
                 replaced after about :data:`RUNS_PER_PROCESS` runs.
+            recycle: whether to replace worker processes at all.
 
         """
         if self.pool is None:
@@ -137,13 +143,15 @@ class LocalPool(Backend):
             # about 75 kB a run here; fresh worker processes now and then keep memory flat.
             self.pool = ProcessPoolExecutor(
                 max_workers=self.workers, mp_context=self.context,
-                max_tasks_per_child=max(1, RUNS_PER_PROCESS // max(1, runs_per_task)),
+                max_tasks_per_child=(max(1, RUNS_PER_PROCESS // max(1, runs_per_task))
+                                     if recycle else None),
                 initializer=_watch_parent, initargs=(os.getpid(), self.lifeline))
         return self.pool
 
-    def map(self, job: Job, chunks: Iterable[T], chunk_size: int = 1) -> Iterator[Any]:
+    def map(self, job: Job, chunks: Iterable[T], chunk_size: int = 1, *,
+            recycle: bool = True) -> Iterator[Any]:
         """See :meth:`Backend.map`."""
-        pool = self.executor(chunk_size)
+        pool = self.executor(chunk_size, recycle=recycle)
 
         def first(pending: set[Any]) -> Any:
             return wait_futures(pending, return_when=FIRST_COMPLETED)
@@ -199,7 +207,8 @@ class DaskBackend(Backend):
                                ) from None
         self.workers = max(1, len(self.client.scheduler_info()["workers"]))
 
-    def map(self, job: Job, chunks: Iterable[T], chunk_size: int = 1) -> Iterator[Any]:
+    def map(self, job: Job, chunks: Iterable[T], chunk_size: int = 1, *,
+            recycle: bool = True) -> Iterator[Any]:
         """See :meth:`Backend.map`."""
         def first(pending: set[Any]) -> tuple[set[Any], set[Any]]:
             done, rest = self.distributed.wait(list(pending), return_when="FIRST_COMPLETED")

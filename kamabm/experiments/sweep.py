@@ -478,8 +478,11 @@ def run_sweep(experiment: Experiment, directory: str | Path, *,
                                        desc=experiment.name, disable=not progress,
                                        dynamic_ncols=True))
         try:
+            # The compiled engine's workers are kept: their memory stays flat (the Mesa
+            # model's grows, mesa/mesa#3179) and a new one loads the engine again.
+            recycle = not (model and engine == "compiled")
             for runs, series in backend.map(job, chunked(missing_runs(experiment, stored),
-                                                         size), size):
+                                                         size), size, recycle=recycle):
                 store.write_part(runs, series)
                 session["runs_run"] += runs.num_rows
                 bar.update(runs.num_rows)
