@@ -36,6 +36,7 @@ from kamabm.model.market import key_buyer_weights
 from kamabm.model.measure import RunRecord, result
 from kamabm.model.params import SEQUENCES, Parameters
 from kamabm.model.supplier import (
+    LEVER_NAMES,
     Levers,
     key_service_per_unit,
     key_unit_cost,
@@ -51,6 +52,8 @@ _INTEGERS = frozenset(name for name in SCALARS if Parameters.is_integer(name))
 #: by the same functions the Mesa model calls).
 _D = namedtuple("_D", ["key_unit_cost", "key_service_per_unit", "smb_unit_cost",
                        "smb_price", "viable_price"])
+# The kernels read each supplier's levers by column, in the order of Levers' fields.
+assert LEVERS == LEVER_NAMES, "kamabm.model.compiled.levers.LEVERS must follow Levers"
 #: Columns of the ledger, in the order of :attr:`Ledger.ITEMS`.
 _ITEMS = len(Ledger.ITEMS)
 
@@ -77,8 +80,8 @@ def record(params: Parameters, seed: int) -> RunRecord:
                           else [p.buyer_detachment] * n_b, dtype=float)
     offsets = np.array([q - p.kam_pressure for q in p.supplier_pressures]
                        if p.supplier_pressures else [0.0] * n_s, dtype=float)
-    levers = np.array([[float(getattr(Levers.of(p, s), name)) for name in LEVERS]
-                       for s in range(n_s)])
+    levers = np.array([[getattr(lever, name) for name in LEVER_NAMES]
+                       for lever in map(Levers.of, [p] * n_s, range(n_s))], dtype=float)
     ledger = np.zeros((n_s, months, _ITEMS))
     trace = Trace(months, n_a, p.kpi_months)
     kam_out = np.zeros((5, n_a))

@@ -55,7 +55,11 @@ class Levers:
         """The levers supplier ``index`` runs under parameters ``p``."""
         if p.focal_levers_only and index > 0:
             return cls()
-        return cls(**{f.name: getattr(p, f.name) for f in fields(cls)})
+        return cls(*(getattr(p, name) for name in LEVER_NAMES))
+
+
+#: The levers' names, in the order of :class:`Levers`' fields.
+LEVER_NAMES = tuple(f.name for f in fields(Levers))
 
 
 def key_unit_cost(p: Parameters) -> float:
