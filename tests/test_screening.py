@@ -174,7 +174,9 @@ def test_runs_of_other_model_code_are_refused_unless_overwrite(tmp_path, monkeyp
 def test_both_engines_give_the_same_screening(tmp_path) -> None:
     from kamabm.model.run import OUTCOMES
 
-    text = MINIMAL.replace("trajectories = 4", "trajectories = 2") + "horizon = 12\n"
+    text = MINIMAL.replace("trajectories = 4", "trajectories = 2") + (  # small markets
+        "horizon = 12\n[ranges]\nn_suppliers = [2, 3]\nn_key_buyers = [1, 2]\n"
+        "n_smb_clients = [20, 60]\n")
     screening = parse_screening(text, known_outcomes=list(OUTCOMES))
     found = {engine: run_screening(screening, tmp_path / engine, workers=1, engine=engine)
              for engine in ("compiled", "mesa")}
