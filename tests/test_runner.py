@@ -48,7 +48,9 @@ def test_both_engines_store_the_same_runs_and_series(tmp_path):
     tables = {}
     for engine in batch.ENGINES:
         out = tmp_path / engine
-        run_sweep(tiny(), out, workers=1, progress=False, engine=engine, typical_runs=False)
+        summary = run_sweep(tiny(), out, workers=1, progress=False, engine=engine,
+                            typical_runs=False)
+        assert summary.engine == engine
         tables[engine] = (load_results(out), load_series(out))
         sessions = ResultsStore(out).read_manifest()["sessions"]
         assert [s["engine"] for s in sessions] == [engine]

@@ -273,5 +273,6 @@ def _summary(s: SweepSummary, series: bool) -> str:
                       + ["manifest.json"])
     resumed = f", {s.runs_resumed} already stored" if s.runs_resumed else ""
     return (f"{s.experiment}: {s.runs_total} runs, {s.failures} failed, {s.runs_now} run "
-            f"now{resumed}, wall time {s.wall_time:.1f} s ({s.backend})\n"
+            f"now{resumed}, wall time {s.wall_time:.1f} s ({s.backend}"
+            f"{f', {s.engine} engine' if s.engine else ''})\n"
             f"results: {s.directory}/ ({files})")

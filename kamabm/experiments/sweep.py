@@ -108,6 +108,7 @@ class SweepSummary:
         wall_time: seconds this call took.
         backend: how the runs were computed, e.g. ``"local x2"``.
         typical_runs: whether the folder keeps two typical runs month by month.
+        engine: the model's engine this call ran on (``None``: a test's run function).
 
     """
 
@@ -120,6 +121,7 @@ class SweepSummary:
     wall_time: float
     backend: str
     typical_runs: bool = False
+    engine: str | None = None
 
 
 def default_run_function() -> RunFunction:
@@ -510,7 +512,7 @@ def run_sweep(experiment: Experiment, directory: str | Path, *,
                 store.write_manifest(manifest)
     return SweepSummary(experiment.name, store.directory, n_runs, n_done,
                         session["runs_run"], failures, time.perf_counter() - start,
-                        backend.label, ENTRY in manifest)
+                        backend.label, ENTRY in manifest, engine if model else None)
 
 
 def _keep_typical(store: ResultsStore) -> dict[str, Any] | None:
