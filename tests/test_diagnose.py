@@ -243,6 +243,39 @@ def test_same_numbers_for_one_and_two_workers_and_the_same_seed():
     assert other.seeds != one.seeds
 
 
+def test_both_engines_give_the_same_diagnosis(tmp_path):
+    from kamabm.diagnosis.runs import RunsStored, diagnosis_identity
+    from kamabm.experiments.store import ResultsStore
+    from kamabm.model.params import ParameterError
+
+    in_place = {k: v for k, v in ALL_LEVERS.items() if k != "rotation_months"}
+    accounts = (KeyAccount("Hypermarkets", 0.5, "procurement", 0.9),
+                KeyAccount("Chain", 0.35, "procurement", 0.8))
+    client = two_accounts(accounts=accounts, pressure=0.9, replications=3, horizon_years=5,
+                          levers=in_place)  # rotation is tested: KAMs change accounts
+    shares, pressures = (0.3, 0.9), (0.9,)
+    found = {engine: diagnose(client, workers=1, engine=engine, map_shares=shares,
+                              map_pressures=pressures) for engine in ("compiled", "mesa")}
+    for name in ("capture_risk", "margin_at_risk", "levers", "capture_map"):
+        pd.testing.assert_frame_equal(getattr(found["compiled"], name),
+                                      getattr(found["mesa"], name))
+    assert found["compiled"].status_quo == found["mesa"].status_quo
+    assert found["mesa"].engine == "mesa"
+    assert found["mesa"].capture_risk["captured"].max() > 0  # equal, and not all zeros
+    assert "rotation_months" in set(found["mesa"].levers["lever"])
+    # a stored diagnosis resumes on the other engine; each session names its engine
+    stored = RunsStored(tmp_path / "out", diagnosis_identity(client), notify=lambda line: None)
+    diagnose(client, workers=1, engine="mesa", map_shares=shares, map_pressures=pressures,
+             store=stored)
+    again = diagnose(client, workers=1, map_shares=shares, map_pressures=pressures,
+                     store=stored)
+    assert again.runs_resumed == again.runs
+    sessions = ResultsStore(tmp_path / "out").read_manifest()["sessions"]
+    assert [s["engine"] for s in sessions] == ["mesa", "compiled"]
+    with pytest.raises(ParameterError, match="compiled, mesa"):
+        diagnose(client, workers=1, engine="numba")
+
+
 def test_owner_run_account_is_captured_less_than_procurement_run():
     # Two accounts alike but for their negotiator (30 % of turnover each, pressure 0.8).
     # Tolerance: over 20 replications, for each of three master seeds, the owner-run

@@ -160,7 +160,7 @@ def test_workers_are_replaced_only_when_asked(recycle, monkeypatch):
     assert len(pids) > 2 if recycle else len(pids) <= 2
 
 
-@pytest.mark.parametrize("command", ["sweep", "screen", "calibrate"])
+@pytest.mark.parametrize("command", ["sweep", "screen", "calibrate", "diagnose"])
 def test_every_command_that_runs_many_runs_takes_engine_and_refuses_a_bad_one(command, capsys):
     from kamabm.cli import build_parser, main
 

@@ -8,8 +8,9 @@ The runs are journaled in the output folder as they finish (``parts/``, as a swe
 its runs), so a diagnosis stopped in any way (Ctrl-C, SIGTERM, ``kill -9``, a full disk)
 resumes where it stopped when the same command is run again; a folder holding runs of
 another client file or other model code is refused (``--overwrite`` starts afresh). The
-report, tables and charts are written into a temporary folder and moved into place once
-all are written.
+model runs on the compiled engine unless ``--engine mesa`` (the same numbers; a folder
+resumes on either). The report, tables and charts are written into a temporary folder and
+moved into place once all are written.
 
 Exit status: 0 success; 2 bad input (a one-line message naming the field and its allowed
 range, nothing written), a folder in the way, or output that does not fit (a full disk, a
@@ -26,6 +27,7 @@ from pathlib import Path
 from kamabm.cli.common import (
     EXIT_OK,
     EXIT_USAGE,
+    add_engine_argument,
     fail,
     interrupted,
     say,
@@ -60,6 +62,7 @@ def add_parser(commands: argparse._SubParsersAction) -> argparse.ArgumentParser:
     parser.add_argument("--deck", action="store_true",
                         help="also write a slide deck (needs the deck extra: python-pptx)")
     parser.add_argument("--quiet", action="store_true", help="no progress lines")
+    add_engine_argument(parser)
     return parser
 
 
@@ -134,7 +137,8 @@ def run(args: argparse.Namespace) -> int:
                         notify=lambda line: say(COMMAND, line))
     try:
         with folder_lock(out, purpose="diagnosis"):  # through the report too
-            diag = diagnose(client, workers=args.workers, progress=progress, store=stored)
+            diag = diagnose(client, workers=args.workers, progress=progress, store=stored,
+                            engine=args.engine)
             with staged(out) as tmp:
                 written = [in_target(path, tmp, out)
                            for path in write_diagnosis(diag, tmp, deck=args.deck,

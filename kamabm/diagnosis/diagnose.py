@@ -41,6 +41,7 @@ import pandas as pd
 from kamabm.diagnosis.client import KPI_MIX, Client, ClientFileError
 from kamabm.diagnosis.runs import MAP_MONTHS, RunsStored, Task, run_all, run_seeds
 from kamabm.experiments.seeds import spawned_generator
+from kamabm.model.batch import DEFAULT_ENGINE, check_engine
 from kamabm.model.params import Parameters
 from kamabm.names import human, pct, value_text
 from kamabm.stats import wilson
@@ -183,6 +184,7 @@ class Diagnosis:
         workers: worker processes used (None: every core).
         runs_resumed: runs read back from the folder's parts rather than run (a resumed
             diagnosis); ``runs - runs_resumed`` were run by this call, in ``wall_time``.
+        engine: the model's engine this call ran on.
 
     """
 
@@ -202,6 +204,7 @@ class Diagnosis:
     wall_time: float
     workers: int | None
     runs_resumed: int = 0
+    engine: str = DEFAULT_ENGINE
 
     def money(self, value: float, *, sign: bool = False) -> str:
         """An amount with thousands separators and the currency: ``EUR 1,234,000``."""
@@ -235,7 +238,7 @@ def diagnose(client: Client, *, workers: int | None = None,
              levers: Sequence[str] | None = None,
              map_shares: Sequence[float] = MAP_SHARES,
              map_pressures: Sequence[float] = MAP_PRESSURES,
-             store: RunsStored | None = None) -> Diagnosis:
+             store: RunsStored | None = None, engine: str = DEFAULT_ENGINE) -> Diagnosis:
     """Run the client's market and read its capture risk, margin at risk and levers.
 
     Args:
@@ -250,8 +253,11 @@ def diagnose(client: Client, *, workers: int | None = None,
         store: keep the runs as journaled parts of a folder and resume those already
             there (``kamabm diagnose`` keeps them in its output folder); by default they
             are kept in memory only. The numbers are the same either way.
+        engine: the model's engine, ``"compiled"`` (default) or ``"mesa"``: the same
+            numbers either way, so a stored diagnosis resumes on either.
 
     Raises:
+        ParameterError: ``engine`` is not an engine.
         ClientFileError: a lever asked for is unknown or already in place.
         StoreError: the folder of ``store`` holds runs of another diagnosis.
         FolderLockedError: another process is writing that folder.
@@ -262,6 +268,7 @@ def diagnose(client: Client, *, workers: int | None = None,
         The :class:`Diagnosis`.
 
     """
+    check_engine(engine)
     start = time.perf_counter()
     base = client.parameters()
     reps = client.replications
@@ -288,7 +295,7 @@ def diagnose(client: Client, *, workers: int | None = None,
                                        horizon_months=max(12, map_months))
             tasks += [Task(("map", share, pressure, r), params, seed, ())
                       for r, seed in enumerate(map_seeds)]
-    readings, resumed = run_all(tasks, workers, progress, store)
+    readings, resumed = run_all(tasks, workers, progress, store, engine)
 
     def stack(name: str, item: str) -> np.ndarray:
         return np.stack([readings[("run", name, r)][item] for r in range(reps)])
@@ -373,7 +380,7 @@ def diagnose(client: Client, *, workers: int | None = None,
                      status_quo=status_quo, levers=lever_table, capture_map=pd.DataFrame(map_rows),
                      map_months=map_months, seeds=tuple(seeds), map_seeds=tuple(map_seeds),
                      runs=len(tasks), wall_time=time.perf_counter() - start, workers=workers,
-                     runs_resumed=resumed)
+                     runs_resumed=resumed, engine=engine)
 
 
 # --- plain words -------------------------------------------------------------------------------

@@ -308,6 +308,7 @@ def provenance(diag: Diagnosis, command: str = "") -> dict[str, Any]:
         "runs_resumed": diag.runs_resumed,
         "wall_time_s": round(diag.wall_time, 2),
         "workers": diag.workers,
+        "engine": diag.engine,
         "environment": environment(),
         "code_version": code_version()["version"],
     }

@@ -1,16 +1,20 @@
 """The diagnosis's runs: each a task, computed on the sweep's workers, kept as journaled parts.
 
-A diagnosis is many runs of the client's market (and of its capture map). They are
-computed on the sweep's backends and kept in the output folder as journaled parts by
-the sweep's :class:`~kamabm.experiments.store.ResultsStore`, so a diagnosis that is
-stopped (kill -9, SIGTERM, Ctrl-C) resumes where it stopped; the folder's identity (the
-client as read and the model's code version) refuses a resume of another file or model.
+A diagnosis is many runs of the client's market (and of its capture map), each read
+month by month through :func:`kamabm.model.batch.account_history` on the compiled engine
+(or the Mesa engine: the same numbers). They are computed on the sweep's backends and
+kept in the output folder as journaled parts by the sweep's
+:class:`~kamabm.experiments.store.ResultsStore`, so a diagnosis that is stopped (kill -9,
+SIGTERM, Ctrl-C) resumes where it stopped; the folder's identity (the client as read and
+the model's code version, not the engine) refuses a resume of another file or model, and
+each session records its engine.
 :mod:`kamabm.diagnosis.diagnose` turns the readings into the diagnosis.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass
@@ -24,6 +28,7 @@ import pyarrow.parquet as pq
 from kamabm.diagnosis.client import Client
 from kamabm.experiments.seeds import spawned_seeds
 from kamabm.experiments.store import StoreError
+from kamabm.model.batch import DEFAULT_ENGINE
 from kamabm.model.params import Parameters
 
 #: The capture map's reading, in months (or the horizon if shorter).
@@ -49,19 +54,20 @@ class Task:
     read_months: tuple[int, ...]
 
 
-def _run_chunk(chunk: Sequence[tuple[int, Task]]) -> list[tuple[int, dict[str, Any]]]:
-    """Run a chunk of numbered tasks (in a worker process); return each run's readings.
+def _run_chunk(chunk: Sequence[tuple[int, Task]], engine: str = DEFAULT_ENGINE
+               ) -> list[tuple[int, dict[str, Any]]]:
+    """Run a chunk of numbered tasks (in a worker process) on ``engine``; return readings.
 
     Only what the diagnosis needs leaves the worker: whether each account's KAM is
     captured at the months read, each account's profit over the last year (a year's
     worth), and the client's profit, revenue and people and acquisition costs summed
     over the run, all in model units; or, for the map, the share captured.
     """
-    from kamabm.model.run import account_history
+    from kamabm.model.batch import account_history
 
     out: list[tuple[int, dict[str, Any]]] = []
     for run, task in chunk:
-        h = account_history(task.params, task.seed)
+        h = account_history(task.params, task.seed, engine=engine)
         reading: dict[str, Any]
         if task.read_months:
             months = len(h["captured"])
@@ -164,11 +170,13 @@ class RunsStored:
 
 
 def run_all(tasks: list[Task], workers: int | None,
-             progress: Callable[[int, int], None] | None,
-             stored: RunsStored | None = None) -> tuple[dict[tuple[Any, ...], Any], int]:
+            progress: Callable[[int, int], None] | None,
+            stored: RunsStored | None = None, engine: str = DEFAULT_ENGINE
+            ) -> tuple[dict[tuple[Any, ...], Any], int]:
     """Every task's readings, by key, and how many were read back rather than run.
 
-    The readings are computed here or by worker processes, or read back from the store.
+    The readings are computed here or by worker processes on ``engine``, or read back
+    from the store (whatever engine computed them: both give the same numbers).
 
     With ``stored``, each finished chunk is journaled as a part of its folder as it comes
     (a kill at any moment loses at most the chunks being computed) and the runs already
@@ -185,7 +193,7 @@ def run_all(tasks: list[Task], workers: int | None,
         stack.enter_context(stop_on_signals())
         store = manifest = None
         if stored is not None:
-            store, manifest = _open_store(stack, stored, tasks)
+            store, manifest = _open_store(stack, stored, tasks, engine)
             for part in store.stored_parts():
                 table = pq.read_table(store.parts / part.runs["file"])
                 readings.update(_readings(table, tasks))
@@ -199,8 +207,10 @@ def run_all(tasks: list[Task], workers: int | None,
         chunks = list(_consecutive(missing, CHUNK))
         if progress is not None:
             progress(len(readings), len(tasks))
+        job = functools.partial(_run_chunk, engine=engine)
         try:
-            for computed in backend.map(_run_chunk, chunks, CHUNK):
+            # compiled runs keep their workers (flat memory, the engine loaded once)
+            for computed in backend.map(job, chunks, CHUNK, recycle=engine != "compiled"):
                 if store is not None:
                     table = _table([(run, tasks[run]) for run, _ in computed], computed)
                     store.write_part(table)
@@ -237,7 +247,7 @@ def _consecutive(pairs: Sequence[tuple[int, Task]], size: int
         yield chunk
 
 
-def _open_store(stack: ExitStack, stored: RunsStored, tasks: Sequence[Task]
+def _open_store(stack: ExitStack, stored: RunsStored, tasks: Sequence[Task], engine: str
                 ) -> tuple[Any, dict[str, Any]]:
     """Lock and open the folder's store; return it and the manifest of this session."""
     import sys
@@ -260,8 +270,8 @@ def _open_store(stack: ExitStack, stored: RunsStored, tasks: Sequence[Task]
         "sessions": []}
     if old is not None and old.get("identity") == dict(stored.identity):
         manifest = old
-    manifest["sessions"].append({"command": " ".join(sys.argv), "started": _now(),
-                                 "finished": None, **environment()})
+    manifest["sessions"].append({"command": " ".join(sys.argv), "engine": engine,
+                                 "started": _now(), "finished": None, **environment()})
     manifest.update(status="running", runs_done=store.n_stored())
     store.write_manifest(manifest)
     return store, manifest
