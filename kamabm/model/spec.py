@@ -119,8 +119,8 @@ def as_numbers(name: str, value: Any, spec: Spec) -> tuple[float, ...]:
 
 def as_number(name: str, value: Any, spec: Spec, *, whole: bool) -> float | int:
     """``value`` as a Python int (``whole``) or float; numpy scalars are accepted."""
-    kind = type(value)
-    if kind is float and not whole or kind is int and whole:  # the common case, fast
+    exact = type(value)
+    if exact is float and not whole or exact is int and whole:  # the common case, fast
         return value
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
         kind = "a whole number" if whole else "a number"

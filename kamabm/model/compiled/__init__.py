@@ -16,6 +16,11 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
+try:  # POSIX; elsewhere processes that start together may each clear the cache once
+    import fcntl
+except ImportError:  # pragma: no cover (Windows)
+    fcntl = None  # type: ignore[assignment]
+
 HERE = Path(__file__).resolve().parent
 #: Where numba keeps the compiled functions (its default: ``__pycache__`` beside them).
 CACHE = HERE / "__pycache__"
@@ -35,16 +40,23 @@ def sources_digest() -> str:
 def clear_stale_cache() -> None:
     """Remove numba's cached kernels if they were built from other sources than these.
 
-    Does nothing when the folder cannot be written (numba then compiles in memory).
+    Processes that start together (a sweep's workers) take a lock, so that one clears
+    and stamps while the others wait and then find the stamp current. Does nothing when
+    the folder cannot be written (numba then compiles in memory).
     """
     digest = sources_digest()
     try:
         if STAMP.exists() and STAMP.read_text() == digest:
             return
         CACHE.mkdir(exist_ok=True)
-        for stale in [*CACHE.glob("*.nbi"), *CACHE.glob("*.nbc")]:
-            stale.unlink(missing_ok=True)
-        STAMP.write_text(digest)
+        with open(CACHE / "kernels.lock", "w") as lock:
+            if fcntl is not None:
+                fcntl.flock(lock, fcntl.LOCK_EX)
+            if STAMP.exists() and STAMP.read_text() == digest:
+                return
+            for stale in [*CACHE.glob("*.nbi"), *CACHE.glob("*.nbc")]:
+                stale.unlink(missing_ok=True)
+            STAMP.write_text(digest)
     except OSError:
         return
 
