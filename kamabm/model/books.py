@@ -68,7 +68,7 @@ class Ledger:
     @classmethod
     def of_rows(cls, rows: np.ndarray) -> Ledger:
         """A ledger over ``rows`` (months x items, filled elsewhere: the compiled engine)."""
-        ledger = cls(0)
+        ledger = cls.__new__(cls)
         ledger.rows = rows
         for column, item in enumerate(cls.ITEMS):
             setattr(ledger, item, rows[:, column])

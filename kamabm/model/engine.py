@@ -24,6 +24,7 @@ from __future__ import annotations
 
 from collections import namedtuple
 from collections.abc import Sequence
+from operator import attrgetter
 from typing import Any
 
 import numpy as np
@@ -47,7 +48,7 @@ from kamabm.model.supplier import (
 #: The scalar parameters, as the compiled code reads them (``p.theta``).
 SCALARS = tuple(name for name in Parameters.names() if name not in SEQUENCES)
 _P = namedtuple("_P", SCALARS)  # type: ignore[misc]  # noqa: PYI024  (fields from Parameters)
-_INTEGERS = frozenset(name for name in SCALARS if Parameters.is_integer(name))
+_READ_SCALARS = attrgetter(*SCALARS)
 #: What the market derives from its parameters before the first month (computed in Python
 #: by the same functions the Mesa model calls).
 _D = namedtuple("_D", ["key_unit_cost", "key_service_per_unit", "smb_unit_cost",
@@ -59,12 +60,12 @@ _ITEMS = len(Ledger.ITEMS)
 
 
 def _scalars(params: Parameters) -> Any:
-    """The scalar parameters as the compiled code reads them (ints stay ints)."""
-    values = []
-    for name in SCALARS:
-        value = getattr(params, name)
-        values.append(int(value) if name in _INTEGERS else float(value))
-    return _P(*values)
+    """The scalar parameters as the compiled code reads them.
+
+    ``Parameters`` holds whole-number parameters as ``int`` and the others as ``float``,
+    which is what the kernels are compiled for.
+    """
+    return _P(*_READ_SCALARS(params))
 
 
 def record(params: Parameters, seed: int) -> RunRecord:
