@@ -126,13 +126,14 @@ def buyer_stance(p: Any, detachment: float, n_s: int, price: float, rival: float
 
 @jit
 def reallocate(p: Any, buyer_volume: float, n_s: int, n_b: int, b: int, price: np.ndarray,
-                satisfaction: np.ndarray, volume: np.ndarray, familiarity: np.ndarray,
-                kam_of: np.ndarray, deadlocked: np.ndarray) -> None:
-    """:meth:`KeyBuyer._reallocate`."""
-    prices = np.empty(n_s)
-    sat = np.empty(n_s)
-    knowledge = np.empty(n_s)
-    volumes = np.empty(n_s)
+               satisfaction: np.ndarray, volume: np.ndarray, familiarity: np.ndarray,
+               kam_of: np.ndarray, deadlocked: np.ndarray, work: np.ndarray) -> None:
+    """:meth:`KeyBuyer._reallocate`.
+
+    ``work`` is scratch space of 7 rows of ``n_s`` numbers, allocated once per run.
+    """
+    prices, sat, knowledge, volumes = work[0], work[1], work[2], work[3]
+    utility, weight, rivals = work[4], work[5], work[6]
     for s in range(n_s):
         a = s * n_b + b
         prices[s] = price[a]
@@ -140,16 +141,13 @@ def reallocate(p: Any, buyer_volume: float, n_s: int, n_b: int, b: int, price: n
         knowledge[s] = familiarity[kam_of[a], b]
         volumes[s] = volume[a]
     price_mean, sat_mean, knowledge_mean = np_mean(prices), np_mean(sat), np_mean(knowledge)
-    utility = np.empty(n_s)
     for s in range(n_s):
         utility[s] = (-p.price_sensitivity * (prices[s] / price_mean - 1.0)
                       + p.service_sensitivity * (sat[s] - sat_mean)
                       + p.knowledge_sensitivity * (knowledge[s] - knowledge_mean))
     top = utility.max()
-    weight = np.empty(n_s)
     for s in range(n_s):
         weight[s] = math.exp(utility[s] - top)
-    rivals = np.empty(n_s)
     for k in range(n_s):
         if not deadlocked[k]:
             continue

@@ -168,6 +168,11 @@ def simulate(p: Any, d: Any, rng: np.random.Generator, buyer_volume: np.ndarray,
     month = 0
     steady = False
     order = np.empty(n_b, dtype=np.int64)
+    # Scratch space of the tenders, allocated once: who deadlocked, volumes before the
+    # reallocation, and the reallocation's own rows.
+    deadlocked = np.zeros(n_s, dtype=np.bool_)
+    before = np.empty(n_s)
+    work = np.empty((7, n_s))
     while month < p.horizon_months:
         month += 1
         # 1. KeyBuyer.raise_demands
@@ -190,7 +195,7 @@ def simulate(p: Any, d: Any, rng: np.random.Generator, buyer_volume: np.ndarray,
                 for s in range(n_s):
                     a = s * n_b + b
                     aspiration[a] += p.rival_benchmark * (richest - aspiration[a])
-            deadlocked = np.zeros(n_s, dtype=np.bool_)
+            deadlocked[:] = False
             for s in range(n_s):
                 a = s * n_b + b
                 k = kam_of[a]
@@ -240,11 +245,10 @@ def simulate(p: Any, d: Any, rng: np.random.Generator, buyer_volume: np.ndarray,
                 satisfaction[a] += p.tender_weight * (outcome - satisfaction[a])
                 deals_reviewed[s] += review
                 deadlocked[s] = not agreed
-            before = np.empty(n_s)
             for s in range(n_s):
                 before[s] = volume[s * n_b + b]
             reallocate(p, buyer_volume[b], n_s, n_b, b, price, satisfaction, volume,
-                        familiarity, kam_of, deadlocked)
+                        familiarity, kam_of, deadlocked, work)
             for s in range(n_s):
                 a = s * n_b + b
                 lost = (before[s] - volume[a]) * price[a]

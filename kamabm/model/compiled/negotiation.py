@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
-
 from kamabm.model.compiled.numeric import jit, py_max, py_min
 
 
@@ -41,21 +39,15 @@ def next_offer(side: tuple, t: int, t_max: int, has_own: bool, own_last: float,
 @jit
 def alternating_offers(seller: tuple, buyer: tuple, t_max: int) -> tuple:
     """:func:`~kamabm.model.negotiation.alternating_offers`: (agreed, price, rounds)."""
-    sides = (seller, buyer)
-    last = np.zeros(2)
-    before = np.zeros(2)
-    made = np.zeros(2, dtype=np.int64)
+    # The offers made one and two rounds ago (the responder's last, the mover's before).
+    previous = before_previous = 0.0
     price = offer(seller, 0, t_max)
     for t in range(t_max + 1):
         mover = t % 2
-        other = 1 - mover
-        before[mover] = last[mover]
-        last[mover] = price
-        made[mover] += 1
-        responder = sides[other]
+        responder = buyer if mover == 0 else seller
         if t < t_max:
-            counter = next_offer(responder, t + 1, t_max, made[other] > 0, last[other],
-                                  made[mover] > 1, before[mover], price)
+            counter = next_offer(responder, t + 1, t_max, t >= 1, previous, t >= 2,
+                                 before_previous, price)
         else:
             counter = responder[1]
         if mover == 0:
@@ -66,5 +58,6 @@ def alternating_offers(seller: tuple, buyer: tuple, t_max: int) -> tuple:
             gain_next = seller[3] * (counter - seller[1])
         if gain_now >= 0.0 and gain_now >= gain_next:
             return True, price, t + 1
+        before_previous, previous = previous, price
         price = counter
     return False, math.nan, t_max + 1

@@ -41,16 +41,22 @@ def block_sum(x: np.ndarray, first: int, n: int) -> float:
         for i in range(first, first + n):
             total += x[i]
         return total
-    r = np.empty(UNROLL)
-    for j in range(UNROLL):
-        r[j] = x[first + j]
+    r0, r1, r2, r3 = x[first], x[first + 1], x[first + 2], x[first + 3]
+    r4, r5, r6, r7 = x[first + 4], x[first + 5], x[first + 6], x[first + 7]
     i = UNROLL
     whole = n - n % UNROLL
     while i < whole:
-        for j in range(UNROLL):
-            r[j] += x[first + i + j]
+        j = first + i
+        r0 += x[j]
+        r1 += x[j + 1]
+        r2 += x[j + 2]
+        r3 += x[j + 3]
+        r4 += x[j + 4]
+        r5 += x[j + 5]
+        r6 += x[j + 6]
+        r7 += x[j + 7]
         i += UNROLL
-    total = ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]))
+    total = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))
     while i < n:
         total += x[first + i]
         i += 1
@@ -74,6 +80,9 @@ def pairwise_sum(x: np.ndarray, first: int, n: int) -> float:
     """
     if n <= PAIRWISE_BLOCK:
         return block_sum(x, first, n)
+    half = split_point(n)
+    if n - half <= PAIRWISE_BLOCK:   # two blocks (up to about 256 numbers): no stack
+        return block_sum(x, first, half) + block_sum(x, first + half, n - half)
     depth = 64
     start = np.empty(depth, dtype=np.int64)
     size = np.empty(depth, dtype=np.int64)
