@@ -26,25 +26,13 @@ import mesa
 import numpy as np
 
 from kamabm.model.account import kam_in_charge
+from kamabm.model.derived import viable_price
 from kamabm.model.negotiation import Outcome, Side, alternating_offers
-from kamabm.model.params import MONTHS_PER_YEAR, Parameters
-from kamabm.model.supplier import key_unit_cost
+from kamabm.model.params import MONTHS_PER_YEAR
 
 if TYPE_CHECKING:
     from kamabm.model.account import Account
     from kamabm.model.market import KAMMarket
-
-
-def viable_price(p: Parameters) -> float:
-    """The lowest price a buyer's target asks of any supplier.
-
-    The supplier's full unit cost of a key-account unit plus ``viable_markup``.
-
-    A buyer needs its suppliers to stay in business (Inderst & Montez 2019): its
-    procedure knows the supplier's cost (should-cost analysis) and stops asking for
-    cuts there. Its negotiator may still take less from a KAM who offers it.
-    """
-    return key_unit_cost(p) * (1.0 + p.viable_markup)
 
 
 class KeyBuyer(mesa.Agent):

@@ -30,20 +30,19 @@ from typing import Any
 import numpy as np
 
 from kamabm.model.books import Ledger, Trace
-from kamabm.model.buyer import viable_price
-from kamabm.model.compiled.levers import LEVERS
 from kamabm.model.compiled.market import simulate
-from kamabm.model.market import key_buyer_weights
-from kamabm.model.measure import RunRecord, result
-from kamabm.model.params import SEQUENCES, Parameters
-from kamabm.model.supplier import (
+from kamabm.model.derived import (
     LEVER_NAMES,
     Levers,
+    key_buyer_weights,
     key_service_per_unit,
     key_unit_cost,
     smb_price,
     smb_unit_cost,
+    viable_price,
 )
+from kamabm.model.measure import RunRecord, result
+from kamabm.model.params import SEQUENCES, Parameters
 
 #: The scalar parameters, as the compiled code reads them (``p.theta``).
 SCALARS = tuple(name for name in Parameters.names() if name not in SEQUENCES)
@@ -53,8 +52,6 @@ _READ_SCALARS = attrgetter(*SCALARS)
 #: by the same functions the Mesa model calls).
 _D = namedtuple("_D", ["key_unit_cost", "key_service_per_unit", "smb_unit_cost",
                        "smb_price", "viable_price"])
-# The kernels read each supplier's levers by column, in the order of Levers' fields.
-assert LEVERS == LEVER_NAMES, "kamabm.model.compiled.levers.LEVERS must follow Levers"
 #: Columns of the ledger, in the order of :attr:`Ledger.ITEMS`.
 _ITEMS = len(Ledger.ITEMS)
 

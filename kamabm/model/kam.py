@@ -33,9 +33,9 @@ from typing import TYPE_CHECKING
 
 import mesa
 
+from kamabm.model.derived import key_unit_cost
 from kamabm.model.negotiation import Outcome, Side
 from kamabm.model.params import CAPTURED_BELOW
-from kamabm.model.supplier import key_unit_cost
 
 if TYPE_CHECKING:
     from kamabm.model.account import Account

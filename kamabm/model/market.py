@@ -22,14 +22,14 @@ from __future__ import annotations
 from typing import Any
 
 import mesa
-import numpy as np
 
 from kamabm.model.account import Account, kam_in_charge
 from kamabm.model.books import Trace, running_sum
 from kamabm.model.buyer import KeyBuyer
+from kamabm.model.derived import key_buyer_weights, smb_price
 from kamabm.model.kam import KAM
 from kamabm.model.params import FIVE_YEARS, Parameters
-from kamabm.model.supplier import Supplier, smb_price
+from kamabm.model.supplier import Supplier
 
 
 def captured_share(model: KAMMarket) -> float:
@@ -61,20 +61,6 @@ MODEL_REPORTERS = {"month": "month", "kam_pressure": "kam_pressure",
 KAM_REPORTERS = {"alignment": "alignment", "identification": "identification",
                  "skill": "skill", "stress": "stress",
                  "operational_share": "operational_share", "captured": "captured"}
-
-
-def key_buyer_weights(p: Parameters) -> np.ndarray:
-    """Each key buyer's share of the key accounts' volume.
-
-    ``key_account_shares`` when given (each share over their sum); else Zipf weights,
-    ``k ** -key_share_concentration`` for the k-th largest buyer.
-    """
-    if p.key_account_shares:
-        shares = np.array(p.key_account_shares)
-        return shares / shares.sum()
-    ranks = np.arange(1, p.n_key_buyers + 1, dtype=float)
-    weights = ranks ** -p.key_share_concentration
-    return weights / weights.sum()
 
 
 class KAMMarket(mesa.Model):

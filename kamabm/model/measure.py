@@ -16,9 +16,9 @@ import numpy as np
 
 from kamabm.model.books import Ledger, Trace
 from kamabm.model.constants import CAPTURED_BELOW, FIVE_YEARS, LAST_YEAR, MONTHS_PER_YEAR
+from kamabm.model.derived import smb_unit_cost
 from kamabm.model.outcomes import CAPTURE_THRESHOLDS
 from kamabm.model.params import Parameters
-from kamabm.model.supplier import smb_unit_cost
 
 
 @dataclass

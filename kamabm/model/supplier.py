@@ -18,7 +18,6 @@ as costs, so that every lever has its price.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
 from typing import TYPE_CHECKING
 
 import mesa
@@ -26,73 +25,19 @@ import numpy as np
 
 from kamabm.model.account import kam_in_charge
 from kamabm.model.books import Ledger, running_sum
-from kamabm.model.negotiation import nash_bargaining, rubinstein_share
-from kamabm.model.params import MONTHS_PER_YEAR, Parameters
+from kamabm.model.derived import (
+    Levers,
+    key_service_per_unit,
+    key_unit_cost,
+    smb_price,
+    smb_unit_cost,
+)
+from kamabm.model.params import MONTHS_PER_YEAR
 
 if TYPE_CHECKING:
     from kamabm.model.account import Account
     from kamabm.model.kam import KAM
     from kamabm.model.market import KAMMarket
-
-
-@dataclass(frozen=True)
-class Levers:
-    """The management levers one supplier runs (the ``lever`` group of Parameters).
-
-    Every supplier runs the values of :class:`~kamabm.model.params.Parameters`, unless
-    ``focal_levers_only`` limits them to the first supplier: its rivals run none.
-    """
-
-    kpi_margin_weight: float = 0.0
-    training: float = 0.0
-    deal_review: float = 0.0
-    senior_support: float = 0.0
-    rotation_months: int = 0
-    smb_growth: float = 0.0
-
-    @classmethod
-    def of(cls, p: Parameters, index: int) -> Levers:
-        """The levers supplier ``index`` runs under parameters ``p``."""
-        if p.focal_levers_only and index > 0:
-            return cls()
-        return cls(*(getattr(p, name) for name in LEVER_NAMES))
-
-
-#: The levers' names, in the order of :class:`Levers`' fields.
-LEVER_NAMES = tuple(f.name for f in fields(Levers))
-
-
-def key_unit_cost(p: Parameters) -> float:
-    """Full cost of one unit sold to a key buyer: production and its cost to serve.
-
-    A key account is served for less per unit than an SMB client (``key_service_saving``)
-    and needs no field sales force: its KAM is its selling cost, booked apart.
-    """
-    return 1.0 + (1.0 - p.key_service_saving) * p.service_cost
-
-
-def key_service_per_unit(p: Parameters) -> float:
-    """Ordinary cost to serve one unit sold to a key buyer (the service part of its cost)."""
-    return key_unit_cost(p) - 1.0
-
-
-def smb_unit_cost(p: Parameters) -> float:
-    """Full cost of one unit sold to an SMB client: production, service and selling."""
-    return 1.0 + p.service_cost + p.smb_selling_cost
-
-
-def smb_price(p: Parameters) -> float:
-    """Price an SMB owner agrees, by alternating offers with the supplier's sales force.
-
-    The disagreement points are the supplier's full cost of an SMB unit (no sale) and the owner's
-    alternative, buying at list price elsewhere; the sales force proposes first and the
-    surplus is split by Rubinstein's shares (the limit of Nash bargaining with these
-    powers).
-    """
-    floor, ceiling = smb_unit_cost(p), 1.0 + p.list_markup
-    power = rubinstein_share(p.sales_delta, p.smb_owner_delta)
-    seller_gain, _ = nash_bargaining(ceiling - floor, 0.0, 0.0, power)
-    return floor + seller_gain
 
 
 class Supplier(mesa.Agent):

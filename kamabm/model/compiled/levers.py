@@ -1,10 +1,14 @@
-"""Columns of the compiled engine's lever table: one row per supplier, in :class:`Levers`' order.
+"""Columns of the compiled engine's lever table: one row per supplier.
 
-:class:`~kamabm.model.supplier.Levers` holds a supplier's levers; the engine passes them
-as a ``(suppliers, 6)`` array with these columns.
+:class:`~kamabm.model.derived.Levers` holds a supplier's levers; the engine passes them
+as a ``(suppliers, levers)`` array whose columns follow its fields.
 """
 
-#: The lever columns, in the order of :class:`~kamabm.model.supplier.Levers`' fields.
-LEVERS = ("kpi_margin_weight", "training", "deal_review", "senior_support",
-          "rotation_months", "smb_growth")
-KPI_MARGIN, TRAINING, REVIEW, SENIOR, ROTATION, GROWTH = range(len(LEVERS))
+from kamabm.model.derived import LEVER_NAMES
+
+KPI_MARGIN = LEVER_NAMES.index("kpi_margin_weight")
+TRAINING = LEVER_NAMES.index("training")
+REVIEW = LEVER_NAMES.index("deal_review")
+SENIOR = LEVER_NAMES.index("senior_support")
+ROTATION = LEVER_NAMES.index("rotation_months")
+GROWTH = LEVER_NAMES.index("smb_growth")
