@@ -71,7 +71,10 @@ DRAW = "draw"
 STATUS_OK, STATUS_ERROR = "ok", "error"
 # Enough chunks per worker to balance the load, few enough that storing them is cheap.
 _CHUNKS_PER_WORKER = 16
+#: Most runs in a chunk: about a second's work or more on either engine, so that storing a
+#: part (written, synced, read back at the end) stays small beside computing it.
 _MAX_CHUNK = 100
+_MAX_COMPILED_CHUNK = 400
 #: Signals that end a sweep cleanly, as Ctrl-C does (those the platform has).
 STOP_SIGNALS = tuple(getattr(signal, name) for name in ("SIGTERM", "SIGHUP")
                      if hasattr(signal, name))
@@ -414,7 +417,8 @@ def run_sweep(experiment: Experiment, directory: str | Path, *,
         dask_workers: size of a local Dask cluster.
         overwrite: replace a folder holding results of another experiment or model code.
         progress: show a progress bar on stderr.
-        chunk_size: runs per chunk (default: about 16 chunks per worker, at most 100).
+        chunk_size: runs per chunk (default: about 16 chunks per worker, at most 100, or
+            400 on the compiled engine).
         command: the command line to record (default: ``sys.argv``).
         max_runs: refuse an experiment of more runs than this, before allocating anything.
         notify: called with one-line notices (parts set aside, uncommitted model code);
@@ -472,7 +476,8 @@ def run_sweep(experiment: Experiment, directory: str | Path, *,
         manifest["sessions"].append(session)
         manifest["status"] = "running"
         store.write_manifest(manifest)
-        size = chunk_size or max(1, min(_MAX_CHUNK, (n_runs - n_done)
+        most = _MAX_COMPILED_CHUNK if model and engine == "compiled" else _MAX_CHUNK
+        size = chunk_size or max(1, min(most, (n_runs - n_done)
                                         // (_CHUNKS_PER_WORKER * backend.workers)))
         job = _Job(None if model else run_fn, experiment.base, kept, experiment.series,
                    engine)
