@@ -29,6 +29,26 @@ def check_engine(engine: str) -> str:
     return engine
 
 
+def check_seed(seed: Any, where: str = "seed") -> int:
+    """``seed`` as an int if it is a whole number >= 0 (what numpy's generator takes)."""
+    try:
+        whole = int(seed)
+    except (TypeError, ValueError):
+        whole = None
+    if whole is None or whole != seed or whole < 0 or isinstance(seed, bool):
+        raise ParameterError(f"{where} = {seed!r}: expected a whole number >= 0")
+    return whole
+
+
+def check_series(names: Sequence[str]) -> None:
+    """A :class:`ParameterError` unless every name is one of the per-month series."""
+    from kamabm.model.measure import SERIES
+
+    for name in names:
+        if name not in SERIES:
+            raise ParameterError(f"{name}: unknown series, expected one of {', '.join(SERIES)}")
+
+
 def run_many(params_list: Sequence[Parameters], seeds: Sequence[int], *,
              keep_series: Sequence[str] = (), engine: str = DEFAULT_ENGINE
              ) -> list[dict[str, Any]]:
@@ -52,6 +72,12 @@ def run_many(params_list: Sequence[Parameters], seeds: Sequence[int], *,
     if len(params_list) != len(seeds):
         raise ParameterError(f"params_list has {len(params_list)} entries but seeds has "
                              f"{len(seeds)}; give one seed per run")
+    for i, params in enumerate(params_list):
+        if not isinstance(params, Parameters):
+            raise ParameterError(f"params_list[{i}]: expected Parameters, got "
+                                 f"{type(params).__name__} (build it with Parameters(...))")
+    seeds = [check_seed(seed, f"seeds[{i}]") for i, seed in enumerate(seeds)]
+    check_series(keep_series)
     if engine == "compiled":
         from kamabm.model.engine import run_compiled
 
@@ -91,6 +117,7 @@ def account_history(params: Parameters, seed: int, supplier: int = 0, *,
 
     """
     check_engine(engine)
+    seed = check_seed(seed)
     if engine == "compiled":
         from kamabm.model.engine import record
         from kamabm.model.measure import account_history as read_history
