@@ -16,7 +16,7 @@ import pytest
 
 import kamabm.model.kam as kam_module
 from kamabm import KAMMarket, Parameters, run_one
-from kamabm.model.market import key_buyer_weights
+from kamabm.model.derived import key_buyer_weights
 from kamabm.model.supplier import key_unit_cost
 
 SEEDS = range(10)

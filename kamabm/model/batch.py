@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from kamabm.model.measure import check_series
 from kamabm.model.params import ParameterError, Parameters
 
 #: The engines a batch can run on: ``"compiled"`` (numba, the default) and ``"mesa"``.
@@ -38,15 +39,6 @@ def check_seed(seed: Any, where: str = "seed") -> int:
     if whole is None or whole != seed or whole < 0 or isinstance(seed, bool):
         raise ParameterError(f"{where} = {seed!r}: expected a whole number >= 0")
     return whole
-
-
-def check_series(names: Sequence[str]) -> None:
-    """A :class:`ParameterError` unless every name is one of the per-month series."""
-    from kamabm.model.measure import SERIES
-
-    for name in names:
-        if name not in SERIES:
-            raise ParameterError(f"{name}: unknown series, expected one of {', '.join(SERIES)}")
 
 
 def run_many(params_list: Sequence[Parameters], seeds: Sequence[int], *,
@@ -81,11 +73,11 @@ def run_many(params_list: Sequence[Parameters], seeds: Sequence[int], *,
     if engine == "compiled":
         from kamabm.model.engine import run_compiled
 
-        return [run_compiled(p, int(s), keep_series=keep_series)
+        return [run_compiled(p, s, keep_series=keep_series)
                 for p, s in zip(params_list, seeds, strict=True)]
     from kamabm.model.run import run_one
 
-    return [run_one(p, int(s), keep_series=keep_series)
+    return [run_one(p, s, keep_series=keep_series)
             for p, s in zip(params_list, seeds, strict=True)]
 
 
@@ -122,7 +114,7 @@ def account_history(params: Parameters, seed: int, supplier: int = 0, *,
         from kamabm.model.engine import record
         from kamabm.model.measure import account_history as read_history
 
-        return read_history(record(params, int(seed)), supplier)
+        return read_history(record(params, seed), supplier)
     from kamabm.model.run import account_history as mesa_history
 
-    return mesa_history(params, int(seed), supplier)
+    return mesa_history(params, seed, supplier)

@@ -26,7 +26,7 @@ import mesa
 import numpy as np
 
 from kamabm.model.account import kam_in_charge
-from kamabm.model.derived import viable_price
+from kamabm.model.derived import buyer_detachment, viable_price
 from kamabm.model.negotiation import Outcome, Side, alternating_offers
 from kamabm.model.params import MONTHS_PER_YEAR
 
@@ -45,8 +45,7 @@ class KeyBuyer(mesa.Agent):
         self.volume = volume
         self.index = index
         p = model.params
-        self.detachment = p.buyer_detachments[index] if p.buyer_detachments else (
-            p.buyer_detachment)
+        self.detachment = buyer_detachment(p, index)
         self.accounts: list[Account] = []
         self.tenders = 0
         self.deadlocks = 0

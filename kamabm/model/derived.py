@@ -99,3 +99,18 @@ def key_buyer_weights(p: Parameters) -> np.ndarray:
     ranks = np.arange(1, p.n_key_buyers + 1, dtype=float)
     weights = ranks ** -p.key_share_concentration
     return weights / weights.sum()
+
+
+def key_buyer_volumes(p: Parameters) -> np.ndarray:
+    """Each key buyer's monthly volume: its weight of all key buyers' volume."""
+    return p.key_buyer_volume * p.n_key_buyers * key_buyer_weights(p)
+
+
+def buyer_detachment(p: Parameters, index: int) -> float:
+    """Detachment of key buyer ``index``'s negotiator (``buyer_detachments`` if given)."""
+    return p.buyer_detachments[index] if p.buyer_detachments else p.buyer_detachment
+
+
+def pressure_offset(p: Parameters, index: int) -> float:
+    """How far supplier ``index``'s pressure lies from the market's (0 unless given)."""
+    return p.supplier_pressures[index] - p.kam_pressure if p.supplier_pressures else 0.0

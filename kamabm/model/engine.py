@@ -34,9 +34,11 @@ from kamabm.model.compiled.market import simulate
 from kamabm.model.derived import (
     LEVER_NAMES,
     Levers,
-    key_buyer_weights,
+    buyer_detachment,
+    key_buyer_volumes,
     key_service_per_unit,
     key_unit_cost,
+    pressure_offset,
     smb_price,
     smb_unit_cost,
     viable_price,
@@ -72,12 +74,9 @@ def record(params: Parameters, seed: int) -> RunRecord:
     n_a, months = n_s * n_b, p.horizon_months
     derived = _D(key_unit_cost(p), key_service_per_unit(p), smb_unit_cost(p), smb_price(p),
                  viable_price(p))
-    buyer_volume = np.array([float(v) for v in
-                             p.key_buyer_volume * p.n_key_buyers * key_buyer_weights(p)])
-    detachment = np.array(p.buyer_detachments if p.buyer_detachments
-                          else [p.buyer_detachment] * n_b, dtype=float)
-    offsets = np.array([q - p.kam_pressure for q in p.supplier_pressures]
-                       if p.supplier_pressures else [0.0] * n_s, dtype=float)
+    buyer_volume = key_buyer_volumes(p)
+    detachment = np.array([buyer_detachment(p, j) for j in range(n_b)], dtype=float)
+    offsets = np.array([pressure_offset(p, i) for i in range(n_s)], dtype=float)
     levers = np.array([[getattr(lever, name) for name in LEVER_NAMES]
                        for lever in map(Levers.of, [p] * n_s, range(n_s))], dtype=float)
     ledger = np.zeros((n_s, months, _ITEMS))

@@ -26,7 +26,7 @@ import mesa
 from kamabm.model.account import Account, kam_in_charge
 from kamabm.model.books import Trace, running_sum
 from kamabm.model.buyer import KeyBuyer
-from kamabm.model.derived import key_buyer_weights, smb_price
+from kamabm.model.derived import key_buyer_volumes, smb_price
 from kamabm.model.kam import KAM
 from kamabm.model.params import FIVE_YEARS, Parameters
 from kamabm.model.supplier import Supplier
@@ -106,7 +106,7 @@ class KAMMarket(mesa.Model):
         self.initial_key_price = smb_price(p)
 
         self.suppliers = [Supplier(self, i) for i in range(p.n_suppliers)]
-        volumes = p.key_buyer_volume * p.n_key_buyers * key_buyer_weights(p)
+        volumes = key_buyer_volumes(p)
         self.buyers = [KeyBuyer(self, float(v), j) for j, v in enumerate(volumes)]
         self.kams: list[KAM] = []
         for supplier in self.suppliers:

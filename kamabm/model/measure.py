@@ -18,7 +18,7 @@ from kamabm.model.books import Ledger, Trace
 from kamabm.model.constants import CAPTURED_BELOW, FIVE_YEARS, LAST_YEAR, MONTHS_PER_YEAR
 from kamabm.model.derived import smb_unit_cost
 from kamabm.model.outcomes import CAPTURE_THRESHOLDS
-from kamabm.model.params import Parameters
+from kamabm.model.params import ParameterError, Parameters
 
 
 @dataclass
@@ -253,6 +253,13 @@ SERIES: dict[str, str] = {
     "key_account_margin": "gross margin on key accounts that month",
     "supplier_margin": "net margin of all suppliers that month",
 }
+
+
+def check_series(names: Sequence[str]) -> None:
+    """A :class:`ParameterError` unless every name is one of :data:`SERIES`."""
+    for name in names:
+        if name not in SERIES:
+            raise ParameterError(f"{name}: unknown series, expected one of {', '.join(SERIES)}")
 
 
 def series(record: RunRecord) -> dict[str, np.ndarray]:

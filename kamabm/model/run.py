@@ -22,7 +22,6 @@ from kamabm.model.outcomes import CAPTURE_THRESHOLDS, OUTCOMES
 from kamabm.model.params import (
     CAPTURED_BELOW,
     LAST_YEAR,
-    ParameterError,
     Parameters,
 )
 
@@ -66,9 +65,7 @@ def run_one(params: Parameters, seed: int, *, keep_series: Sequence[str] = ()) -
         ``time_to_first_capture`` when nobody was captured), plus ``"series"`` when asked.
 
     """
-    for name in keep_series:
-        if name not in SERIES:
-            raise ParameterError(f"{name}: unknown series, expected one of {', '.join(SERIES)}")
+    measure.check_series(keep_series)
     model = KAMMarket(params, seed=seed, collect=False).run()
     result = measure.result(record_of(model), keep_series)
     release(model)

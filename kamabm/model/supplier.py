@@ -29,6 +29,7 @@ from kamabm.model.derived import (
     Levers,
     key_service_per_unit,
     key_unit_cost,
+    pressure_offset,
     smb_price,
     smb_unit_cost,
 )
@@ -52,8 +53,7 @@ class Supplier(mesa.Agent):
         self.levers = Levers.of(p, index)
         #: How far this supplier's pressure on its KAMs lies from the market's
         #: ``model.kam_pressure`` (``supplier_pressures``; 0 when not given).
-        self.pressure_offset = (p.supplier_pressures[index] - p.kam_pressure
-                                if p.supplier_pressures else 0.0)
+        self.pressure_offset = pressure_offset(p, index)
         self.accounts: list[Account] = []
         self.smb_price = smb_price(model.params)
         self.smb_volumes = np.zeros(0)
