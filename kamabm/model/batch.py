@@ -14,7 +14,6 @@ from typing import Any
 
 import numpy as np
 
-from kamabm.model.measure import check_series
 from kamabm.model.params import ParameterError, Parameters
 
 #: The engines a batch can run on: ``"compiled"`` (numba, the default) and ``"mesa"``.
@@ -69,6 +68,8 @@ def run_many(params_list: Sequence[Parameters], seeds: Sequence[int], *,
             raise ParameterError(f"params_list[{i}]: expected Parameters, got "
                                  f"{type(params).__name__} (build it with Parameters(...))")
     seeds = [check_seed(seed, f"seeds[{i}]") for i, seed in enumerate(seeds)]
+    from kamabm.model.measure import check_series  # here: readers of ENGINES stay light
+
     check_series(keep_series)
     if engine == "compiled":
         from kamabm.model.engine import run_compiled
