@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import tomllib
 from pathlib import Path
 
 import numpy as np
@@ -17,8 +18,12 @@ from kamabm.experiments.calibration import (
     parse_calibration,
     relative_change,
 )
-from kamabm.experiments.calibration_fit import summary_statistics
-from kamabm.model.params import Parameters
+from kamabm.experiments.calibration_fit import (
+    TargetDistance,
+    constants_table,
+    summary_statistics,
+)
+from kamabm.model.params import LEVER, RUN, Parameters
 from kamabm.stats import weighted_quantiles
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -107,9 +112,67 @@ def test_the_calibration_file_is_valid_and_every_target_has_a_source() -> None:
     for target in calibration.targets:
         assert target.source and target.tolerance > 0
     assert "Revere" in text and "Patatoukas" in text and "Wieseke" in text and "Larkin" in text
-    for prior in calibration.priors:
-        assert Parameters.spec(prior.name).group == "structural", prior.name
-    assert calibration.base.client_revenue_share == pytest.approx(2 * 0.22)
+    for prior in calibration.priors:  # behavioural constants, never a lever or a setting
+        assert Parameters.spec(prior.name).group not in (LEVER, RUN), prior.name
+    # at the headline's structure and horizon, with a fitted target on what KAMs do
+    headline = Parameters()
+    for name in ("n_suppliers", "n_key_buyers"):
+        assert getattr(calibration.base, name) == getattr(headline, name), name
+    phase = tomllib.loads((ROOT / "experiments" / "capture_phase.toml").read_text())
+    assert calibration.base.horizon_months == phase["horizon"]
+    fitted = {t.outcome for t in calibration.targets if t.fitted}
+    assert "operational_share" in fitted and "capture_rate" in fitted
+
+
+def test_a_one_sided_target_adds_distance_only_beyond_its_bound() -> None:
+    at_most = toy(TOY.replace('measure = "mean"', 'measure = "mean"\nbound = "at_most"'))
+    target = at_most.targets[0]
+    assert target.gap(0.0) == 0.0 and target.gap(0.3) == 0.0
+    assert target.gap(0.45) == pytest.approx(1.5)
+    assert target.matched(0.39) and not target.matched(0.41)
+    at_least = toy(TOY.replace('measure = "mean"', 'measure = "mean"\nbound = "at_least"'))
+    assert at_least.targets[0].gap(0.9) == 0.0
+    assert at_least.targets[0].gap(0.1) == pytest.approx(-2.0)
+    equal = toy().targets[0]
+    assert equal.gap(0.1) == pytest.approx(-2.0) and equal.gap(0.5) == pytest.approx(2.0)
+    assert np.isnan(equal.gap(float("nan")))
+
+
+def test_the_distance_leaves_held_out_targets_out_and_rejects_undefined_statistics() -> None:
+    text = TOY + ('[targets.z]\nsource = "s"\nvalue = 5\ntolerance = 1\nmeasure = "mean"'
+                  '\noutcome = "capture_rate"\nfitted = false\n')
+    calibration = toy(text)
+    held_out = [t.name for t in calibration.targets if not t.fitted]
+    assert held_out == ["z"]
+    distance = TargetDistance(tuple(t for t in calibration.targets if t.fitted))
+    assert distance({"y": 0.5, "z": 100.0}, {}) == pytest.approx(2.0)  # z's miss is ignored
+    assert distance({"y": float("nan"), "z": 5.0}, {}) == float("inf")
+    with pytest.raises(CalibrationError, match="targets: every target is held out"):
+        toy(TOY.replace('measure = "mean"', 'measure = "mean"\nfitted = false'))
+
+
+def test_a_log_prior_spreads_evenly_in_the_logarithm_and_needs_a_positive_range() -> None:
+    calibration = toy(TOY.replace("range = [0.0, 1.0]", 'range = [0.01, 1.0]\nscale = "log"'))
+    prior = calibration.priors[0]
+    assert prior.quantile(0.5) == pytest.approx(0.1)
+    assert prior.quantile(0.25) == pytest.approx(10 ** -1.5)
+    with pytest.raises(CalibrationError, match="fit.kam_pressure.range: a log-uniform prior "
+                                               "needs low > 0"):
+        toy(TOY.replace("range = [0.0, 1.0]", 'range = [0.0, 1.0]\nscale = "log"'))
+
+
+def test_the_constants_table_says_which_constants_the_data_pin() -> None:
+    calibration = toy()
+    rng = np.random.default_rng(0)
+    narrow = pd.DataFrame({"kam_pressure": rng.normal(0.3, 0.02, 400), "weight": 1.0})
+    row = constants_table(narrow, calibration).iloc[0]
+    assert row.posterior_median == pytest.approx(0.3, abs=0.01)
+    assert row.pinned and row.narrowing < 0.1
+    assert row.default_in_central_half == (row.posterior_q25 <= row.default
+                                           <= row.posterior_q75)
+    flat = pd.DataFrame({"kam_pressure": rng.uniform(0, 1, 4000), "weight": 1.0})
+    row = constants_table(flat, calibration).iloc[0]
+    assert not row.pinned and row.narrowing == pytest.approx(1.0, abs=0.1)
 
 
 def test_targets_whose_outcome_the_model_lacks_are_left_out_unless_required() -> None:
@@ -165,12 +228,15 @@ def test_a_bad_calibration_file_is_refused_in_one_line_naming_the_field(change, 
      "abc.populaton: unknown key (did you mean population?), expected one of: generations, "
      "max_simulations, min_acceptance_rate, min_epsilon, min_epsilon_drop, population"),
     (("[fit.theta]", "[fit.theta]\nsource = 'x'\nprior = 'uniform'"),
-     "fit.theta.prior: unknown key, expected one of: range, source"),
-    (("min_acceptance_rate = 0.05", "min_acceptance_rate = 1.0"),
+     "fit.theta.prior: unknown key, expected one of: range, scale, source"),
+    (("min_acceptance_rate = 0.02", "min_acceptance_rate = 1.0"),
      "abc.min_acceptance_rate: expected a number in [0, 1), got 1.0"),
-    (("replications = 4", "replications = 0"), "replications: expected a whole number >= 1, got 0"),
+    (("replications = 16", "replications = 0"),
+     "replications: expected a whole number >= 1, got 0"),
     (("tolerance = 0.025", "tolerance = -0.025"),
-     "targets.margin_drop_10_20.tolerance: expected a number > 0, got -0.025"),
+     "targets.margin_drop_over_20.tolerance: expected a number > 0, got -0.025"),
+    (('bound = "at_least"', 'bound = "above"'),
+     "targets.capture_common.bound: expected equal, at_most or at_least, got 'above'"),
 ])
 def test_calibrate_exits_2_on_a_bad_file_naming_the_key_and_what_is_allowed(
         tmp_path, capsys, edit, message) -> None:

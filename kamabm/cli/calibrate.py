@@ -67,7 +67,7 @@ def add_parser(commands: argparse._SubParsersAction) -> argparse.ArgumentParser:
 def run(args: argparse.Namespace) -> int:
     """Carry out ``kamabm calibrate`` with parsed arguments; return the exit status."""
     from kamabm.experiments.calibration import CalibrationError, load_calibration
-    from kamabm.experiments.calibration_fit import DB, fit, generations_stored
+    from kamabm.experiments.calibration_fit import DB, constants_table, fit, generations_stored
     from kamabm.experiments.lock import FolderLockedError, folder_lock
 
     try:
@@ -121,13 +121,16 @@ def run(args: argparse.Namespace) -> int:
         return fail(COMMAND, cannot_write(write_error(exc), out) + "; the finished "
                     "generations are kept, run the same command again once there is room",
                     EXIT_USAGE, label=None)
+    by_name = {t.name: t for t in calibration.targets}
     for row in summary.targets.itertuples():
-        print(f"{row.target}: published {row.value:.4g} +- {row.tolerance:.3g}, model "
-              f"{row.posterior_mean:.4g} [{row.posterior_low:.4g}, {row.posterior_high:.4g}]")
-    for prior in calibration.priors:
-        values, weights = summary.posterior[prior.name], summary.posterior["weight"]
-        print(f"{prior.name}: posterior mean {(values * weights).sum():.4g} "
-              f"(prior [{prior.low:g}, {prior.high:g}])")
+        print(f"{row.target}: published {by_name[row.target].wanted}, model "
+              f"{row.posterior_mean:.4g} [{row.posterior_low:.4g}, {row.posterior_high:.4g}]"
+              f" ({'met' if row.matched else 'missed'})")
+    for row in constants_table(summary.posterior, calibration).itertuples():
+        print(f"{row.constant}: posterior median {row.posterior_median:.4g}, central half "
+              f"[{row.posterior_q25:.4g}, {row.posterior_q75:.4g}] (prior [{row.prior_low:g}, "
+              f"{row.prior_high:g}] {row.scale}; {'pinned' if row.pinned else 'not pinned'}: "
+              f"central half {row.narrowing:.0%} of the prior's; default {row.default:g})")
     print(f"{summary.generations} generations, {summary.simulations} particles simulated, "
           f"stopped: {summary.stopped_because}; {summary.wall_time:.1f} s; "
           f"posterior {out / 'posterior.csv'}, chart {files[0]}", file=sys.stderr)

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -45,6 +46,10 @@ from kamabm.experiments.validation import (
 from kamabm.model.params import Parameters
 
 Measure = Literal["mean", "relative_change", "difference"]
+#: How a target's value bounds the model: met near it, or anywhere at or below / above it.
+Bound = Literal["equal", "at_most", "at_least"]
+#: How a prior spreads over its range: evenly, or evenly in the logarithm.
+Scale = Literal["linear", "log"]
 #: A setting: parameter values on top of the base, sorted by name.
 Setting = tuple[tuple[str, Any], ...]
 
@@ -91,6 +96,13 @@ class Target:
         outcome: the :data:`kamabm.model.run.OUTCOMES` name the measure reads.
         settings: the parameter values of each setting the measure needs, in order.
         required: whether a model that does not report the outcome is an error.
+        bound: ``"equal"`` (the model should be near ``value``), ``"at_most"`` or
+            ``"at_least"`` (one-sided: any model value on the right side of ``value`` is
+            at distance 0; a pattern such as "capture is rare" is a bound, not a number).
+        fitted: whether the target is in the ABC distance; a held-out target (``False``) is
+            measured for every particle and reported, but does not steer the fit: a check
+            the model is known to miss for want of a mechanism, kept visible so that the
+            miss is reported rather than traded off against the targets it can meet.
 
     """
 
@@ -102,15 +114,47 @@ class Target:
     outcome: str
     settings: tuple[Setting, ...]
     required: bool = True
+    bound: Bound = "equal"
+    fitted: bool = True
+
+    def gap(self, model: float) -> float:
+        """The model's miss in tolerances: signed, 0 inside a one-sided bound, NaN if undefined."""
+        if not math.isfinite(model):
+            return float("nan")
+        miss = model - self.value
+        if self.bound == "at_most":
+            miss = max(miss, 0.0)
+        elif self.bound == "at_least":
+            miss = min(miss, 0.0)
+        return miss / self.tolerance
+
+    def matched(self, model: float) -> bool:
+        """Whether the model's value is within one tolerance of the target (or its bound)."""
+        return abs(self.gap(model)) <= 1.0
+
+    @property
+    def wanted(self) -> str:
+        """The target in words: "0.23 +- 0.1", "at most 0.1 (+ 0.1)"."""
+        if self.bound == "equal":
+            return f"{self.value:g} +- {self.tolerance:g}"
+        side = "at most" if self.bound == "at_most" else "at least"
+        return f"{side} {self.value:g} (tolerance {self.tolerance:g})"
 
 
 @dataclass(frozen=True)
 class Prior:
-    """A fitted constant and its uniform prior range."""
+    """A fitted constant and its prior: uniform over [low, high], or log-uniform."""
 
     name: str
     low: float
     high: float
+    scale: Scale = "linear"
+
+    def quantile(self, q: float) -> float:
+        """The prior's ``q``-quantile (its central half is quantiles 0.25 to 0.75)."""
+        if self.scale == "log":
+            return float(math.exp(math.log(self.low) + q * math.log(self.high / self.low)))
+        return self.low + q * (self.high - self.low)
 
 
 class AbcSettings(FileModel):
@@ -204,12 +248,14 @@ class TargetTable(FileModel):
     value: float
     tolerance: float = Field(gt=0)
     measure: Measure
+    bound: Bound = Field(default="equal", description="equal, at_most or at_least")
     outcome: Annotated[list[str], BeforeValidator(_as_list)] = Field(
         min_length=1, description="an outcome name or a list of them")
     at: dict[str, Any] = Field(default_factory=dict,
                                description="a table of parameter = value")
     against: dict[str, Any] | None = Field(default=None, description="a table of parameter = value")
     required: bool = True
+    fitted: bool = Field(default=True, description="false: held out, reported but not fitted")
     note: str = ""
 
     @model_validator(mode="after")
@@ -235,7 +281,14 @@ class PriorTable(FileModel):
     """``[fit.NAME]``: a constant to fit and its uniform prior's range."""
 
     range: Bounds
+    scale: Scale = Field(default="linear", description="linear or log (log-uniform)")
     source: str = ""
+
+    @model_validator(mode="after")
+    def _log_needs_positive_range(self) -> Self:
+        if self.scale == "log" and self.range[0] <= 0:
+            raise Invalid(("range",), f"a log-uniform prior needs low > 0, got {self.range[0]:g}")
+        return self
 
 
 class CalibrationFile(ParameterFile):
@@ -282,6 +335,9 @@ class CalibrationFile(ParameterFile):
                               f"{' or '.join(target.outcome)} not reported by the model "
                               "(kamabm.model.run.OUTCOMES); set required = false to leave "
                               "the target out until it is")
+        if not any(t.fitted for t in self.targets.values()):
+            raise Invalid(("targets",), "every target is held out (fitted = false); at least "
+                                        "one must be fitted")
         if not any(set(t.outcome) & set(known) for t in self.targets.values()):
             raise Invalid(("targets",), "no target can be measured by this model (every "
                                         "outcome named is missing from kamabm.model.run.OUTCOMES)")
@@ -296,8 +352,9 @@ class CalibrationFile(ParameterFile):
                 skipped.append(name)
                 continue
             targets.append(Target(name, table.source, table.value, table.tolerance,
-                                  table.measure, found, table.settings(), table.required))
-        priors = tuple(Prior(name, *prior.range) for name, prior in self.fit.items())
+                                  table.measure, found, table.settings(), table.required,
+                                  table.bound, table.fitted))
+        priors = tuple(Prior(name, *prior.range, prior.scale) for name, prior in self.fit.items())
         return Calibration(self.name, self.description, text, self.fixed, self.replications,
                            self.seed, tuple(targets), priors, self.abc, tuple(skipped))
 

@@ -5,7 +5,8 @@ optional extra ``kamabm[calibrate]``) on a :class:`~kamabm.experiments.calibrati
 A particle is one set of the fitted constants; it is simulated by running the model
 ``replications`` times at every setting the targets name, with the same seeds at each
 setting (common random numbers, so changes are paired), and its distance to the
-published numbers is ``sqrt(sum(((model - value) / tolerance) ** 2))``: a distance of 1
+published numbers is ``sqrt(sum(((model - value) / tolerance) ** 2))`` (a one-sided target,
+"at most" or "at least" a value, adds nothing on its side of the bound): a distance of 1
 means the targets are matched to within their tolerances jointly. The history lives in an
 SQLite file in the results folder, so a stopped fit resumes from its last finished
 generation. The accepted particles of the last generation are the posterior.
@@ -41,7 +42,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from kamabm.experiments.calibration import MEASURES, AbcSettings, Calibration, CalibrationError
+from kamabm.experiments.calibration import (
+    MEASURES,
+    AbcSettings,
+    Calibration,
+    CalibrationError,
+    Prior,
+    Target,
+)
 from kamabm.experiments.seeds import entropy_seeds, entropy_words
 from kamabm.model.batch import DEFAULT_ENGINE, check_engine
 from kamabm.model.params import Parameters
@@ -50,9 +58,12 @@ from kamabm.stats import weighted_quantiles
 RunFunction = Callable[[Parameters, int], Mapping[str, Any]]
 Simulator = Callable[[Mapping[str, float]], dict[str, float]]
 
-DB, POSTERIOR, TARGETS_CSV, POPULATIONS, MANIFEST, SPEC = (
+DB, POSTERIOR, TARGETS_CSV, POPULATIONS, MANIFEST, SPEC, CONSTANTS_CSV = (
     "abc.db", "posterior.csv", "targets.csv", "populations.csv", "manifest.json",
-    "calibration.json")
+    "calibration.json", "constants.csv")
+#: A constant counts as pinned by the data when its posterior's central half is at most
+#: this share of its prior's central half (0.5: the data halved the plausible range).
+PINNED_SHARE = 0.5
 #: Interval of the predictive checks in the chart and targets table.
 INTERVAL = (0.05, 0.95)
 
@@ -115,6 +126,31 @@ class ModelSimulator:
         values = {p.name: float(parameter[p.name]) for p in self.calibration.priors}
         return summary_statistics(self.calibration, values, run_fn=self.run_fn,
                                   engine=self.engine)
+
+
+@dataclass(frozen=True)
+class TargetDistance:
+    """The ABC distance: ``sqrt(sum(gap ** 2))`` over the fitted targets (:meth:`Target.gap`).
+
+    A gap is the model's miss in tolerances, 0 inside a one-sided bound; so a distance of 1
+    means the targets are met within their tolerances jointly. An undefined statistic
+    (NaN) makes the distance infinite: the particle is rejected. Picklable, for workers.
+    """
+
+    targets: tuple[Target, ...]
+
+    def __call__(self, x: Mapping[str, float], x_0: Mapping[str, float]) -> float:
+        """Distance of simulated statistics ``x`` (``x_0``, the observed, is unused)."""
+        gaps = [t.gap(float(x[t.name])) for t in self.targets]
+        return math.inf if any(math.isnan(g) for g in gaps) else math.sqrt(
+            sum(g * g for g in gaps))
+
+
+def prior_rv(pyabc: Any, prior: Prior) -> Any:
+    """A prior as pyabc's random variable: uniform, or log-uniform, over its range."""
+    if prior.scale == "log":
+        return pyabc.RV("loguniform", prior.low, prior.high)
+    return pyabc.RV("uniform", prior.low, prior.high - prior.low)
 
 
 # --- sampling: particles seeded by their place, workers that cannot outlive the fit ------
@@ -310,10 +346,9 @@ def fit(calibration: Calibration, out: str | Path, *, workers: int | None = None
         sampler = seeded_sampler(calibration.seed, executor, slots)
 
         def new_abc() -> Any:
-            prior = pyabc.Distribution(**{p.name: pyabc.RV("uniform", p.low, p.high - p.low)
-                                          for p in calibration.priors})
-            distance = pyabc.PNormDistance(
-                p=2, fixed_weights={t.name: 1.0 / t.tolerance for t in calibration.targets})
+            prior = pyabc.Distribution(**{p.name: prior_rv(pyabc, p) for p in calibration.priors})
+            distance = pyabc.distance.FunctionDistance(TargetDistance(
+                tuple(t for t in calibration.targets if t.fitted)))
             return pyabc.ABCSMC(model, prior, distance,
                                 population_size=calibration.abc.population, sampler=sampler)
 
@@ -339,6 +374,7 @@ def fit(calibration: Calibration, out: str | Path, *, workers: int | None = None
     target.mkdir(parents=True, exist_ok=True)
     _atomic_csv(posterior, target / POSTERIOR)
     _atomic_csv(targets, target / TARGETS_CSV)
+    _atomic_csv(constants_table(posterior, calibration), target / CONSTANTS_CSV)
     _atomic_csv(populations, target / POPULATIONS)
     wall = time.perf_counter() - start
     _write_manifest(target, calibration, history, wall=wall, workers=n_workers,
@@ -479,7 +515,36 @@ def targets_table(history: Any, calibration: Calibration) -> pd.DataFrame:
             "first_high": first[t.name][2],
             "posterior_mean": last[t.name][0], "posterior_low": last[t.name][1],
             "posterior_high": last[t.name][2],
-            "matched": bool(abs(last[t.name][0] - t.value) <= t.tolerance)})
+            "bound": t.bound, "fitted": t.fitted, "matched": t.matched(last[t.name][0])})
+    return pd.DataFrame(rows)
+
+
+def constants_table(posterior: pd.DataFrame, calibration: Calibration) -> pd.DataFrame:
+    """Posterior against prior, one row per fitted constant: what the data pin.
+
+    Columns: ``constant``, ``default`` (the model's), ``prior_low``, ``prior_high``,
+    ``scale``, the prior's quartiles (``prior_q25``, ``prior_q75``), the posterior's weighted
+    5, 25, 50, 75 and 95 % quantiles, ``narrowing`` (posterior central half over the
+    prior's, on the prior's scale: 1 = the data say nothing), ``pinned`` (narrowing at
+    most :data:`PINNED_SHARE`) and ``default_in_central_half``.
+    """
+    rows = []
+    weights = posterior["weight"].to_numpy(float)
+    for prior in calibration.priors:
+        values = posterior[prior.name].to_numpy(float)
+        q05, q25, q50, q75, q95 = weighted_quantiles(values, weights,
+                                                      (0.05, 0.25, 0.5, 0.75, 0.95))
+        p25, p75 = prior.quantile(0.25), prior.quantile(0.75)
+        on_scale = np.log if prior.scale == "log" else (lambda v: v)
+        narrowing = float((on_scale(q75) - on_scale(q25)) / (on_scale(p75) - on_scale(p25)))
+        default = float(Parameters.default(prior.name))
+        rows.append({"constant": prior.name, "default": default, "prior_low": prior.low,
+                     "prior_high": prior.high, "scale": prior.scale, "prior_q25": p25,
+                     "prior_q75": p75, "posterior_q05": float(q05), "posterior_q25": float(q25),
+                     "posterior_median": float(q50), "posterior_q75": float(q75),
+                     "posterior_q95": float(q95), "narrowing": narrowing,
+                     "pinned": narrowing <= PINNED_SHARE,
+                     "default_in_central_half": bool(q25 <= default <= q75)})
     return pd.DataFrame(rows)
 
 

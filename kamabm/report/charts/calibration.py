@@ -10,6 +10,7 @@ from __future__ import annotations
 import textwrap
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from kamabm.experiments.calibration import Calibration
@@ -34,9 +35,14 @@ def plot_calibration(targets: pd.DataFrame, posterior: pd.DataFrame, calibration
     blue, orange, grey = LOYAL, CAPTURED, "#999999"
     n = len(targets)
     fig, axes = figure(7.5, 1.25 * n + 1.4, nrows=n)
+    by_name = {t.name: t for t in calibration.targets}
     for ax, row in zip(axes[:, 0], targets.itertuples(), strict=True):
-        ax.axvspan(row.value - row.tolerance, row.value + row.tolerance, color=orange,
-                   alpha=0.18, lw=0)
+        target = by_name[row.target]
+        low = row.value - row.tolerance if target.bound != "at_most" else min(
+            row.value - row.tolerance, row.first_low, row.posterior_low)
+        high = row.value + row.tolerance if target.bound != "at_least" else max(
+            row.value + row.tolerance, row.first_high, row.posterior_high)
+        ax.axvspan(low, high, color=orange, alpha=0.18, lw=0)
         ax.axvline(row.value, color=orange, lw=1.5)
         ax.plot([row.first_low, row.first_high], [1, 1], color=grey, lw=3)
         ax.plot(row.first_mean, 1, "o", color=grey, ms=5)
@@ -46,7 +52,7 @@ def plot_calibration(targets: pd.DataFrame, posterior: pd.DataFrame, calibration
         ax.set_ylim(-0.6, 1.6)
         outcome = human(row.outcome) if known(row.outcome) else row.outcome
         ax.set_title(f"{row.target}: {row.measure.replace('_', ' ')} of {outcome} (published "
-                     f"{row.value:g} +- {row.tolerance:g})", fontsize=8, loc="left")
+                     f"{target.wanted.replace('+-', '±')})", fontsize=8, loc="left")
         ax.tick_params(axis="x", labelsize=7)
     matched = int(targets["matched"].sum())
     reached = ("" if epsilon is None else f"; last acceptance distance {epsilon:.3g} "
@@ -58,11 +64,19 @@ def plot_calibration(targets: pd.DataFrame, posterior: pd.DataFrame, calibration
     files = list(save(fig, targets, out, "targets"))
 
     k = len(calibration.priors)
-    fig, axes = figure(3.2 * k, 2.8, ncols=k)
-    for ax, prior in zip(axes[0], calibration.priors, strict=True):
-        ax.hist(posterior[prior.name], bins=12, range=(prior.low, prior.high),
-                weights=posterior["weight"], color=blue, alpha=0.8)
+    ncols = min(k, 5)
+    nrows = -(-k // ncols)
+    fig, axes = figure(3.2 * ncols, 2.8 * nrows, nrows=nrows, ncols=ncols)
+    for ax in axes.flat[k:]:
+        ax.set_visible(False)
+    for ax, prior in zip(axes.flat, calibration.priors, strict=False):
+        bins = (np.geomspace(prior.low, prior.high, 13) if prior.scale == "log"
+                else np.linspace(prior.low, prior.high, 13))
+        ax.hist(posterior[prior.name], bins=bins, weights=posterior["weight"], color=blue,
+                alpha=0.8)
         ax.axvline(Parameters.default(prior.name), color=orange, ls="--", lw=1.2)
+        if prior.scale == "log":
+            ax.set_xscale("log")
         ax.set_xlim(prior.low, prior.high)
         ax.set_xlabel(textwrap.fill(label(prior.name), 40), fontsize=8)
         ax.set_yticks([])
