@@ -513,3 +513,72 @@ def sobol_indices(results: pd.DataFrame, names: Sequence[str], outcome: str, *,
                           "S1_conf": found["S1_conf"], "ST": found["ST"],
                           "ST_conf": found["ST_conf"]})
     return table.sort_values("ST", ascending=False, ignore_index=True)
+
+
+@dataclass(frozen=True)
+class Condition:
+    """What would have to be true of one constant for an outcome to cross a threshold.
+
+    Attributes:
+        constant: the constant (a column of the draws) whose rank correlation with the
+            outcome is the strongest.
+        rho: that Spearman rank correlation over the draws.
+        side: ``"<"`` or ``">"``: the outcome is above the threshold in draws with the
+            constant below (``"<"``) or above (``">"``) ``cut``.
+        cut: the value of the constant that best separates draws above the threshold from
+            the others (midway between the two draws it falls between).
+        accuracy: share of draws the rule ``constant side cut`` classifies right.
+        above: share of draws whose outcome is above the threshold.
+
+    """
+
+    constant: str
+    rho: float
+    side: str
+    cut: float
+    accuracy: float
+    above: float
+
+
+def what_would_have_to_be_true(draws: pd.DataFrame, outcome: pd.Series,
+                               threshold: float = 0.5) -> Condition | None:
+    """The constant and cut that best say when ``outcome`` exceeds ``threshold`` over draws.
+
+    Over constant sets (e.g. posterior draws; one row each in ``draws``, a column per
+    constant) and the outcome each gives (e.g. the share of KAMs captured at one setting),
+    take the constant most rank-correlated with the outcome (Spearman) and the one-sided
+    cut on it that classifies the most draws right (outcome above the threshold or not).
+    ``None`` when the outcome never or always exceeds the threshold, or nothing varies: no
+    constant decides it then.
+    """
+    y = np.asarray(outcome, dtype=float)
+    above = y > threshold
+    if above.all() or not above.any():
+        return None
+    ranks = pd.Series(y).rank().to_numpy()
+    best: tuple[float, str] | None = None
+    for name in draws.columns:
+        x = draws[name].to_numpy(dtype=float)
+        if np.ptp(x) == 0:
+            continue
+        rho = float(np.corrcoef(pd.Series(x).rank().to_numpy(), ranks)[0, 1])
+        if np.isfinite(rho) and (best is None or abs(rho) > abs(best[0])):
+            best = (rho, name)
+    if best is None:
+        return None
+    rho, name = best
+    x = draws[name].to_numpy(dtype=float)
+    order = np.argsort(x, kind="stable")
+    xs, hits = x[order], above[order]
+    side = "<" if rho < 0 else ">"
+    # rule "above iff x < cut" (or > cut); try every cut between distinct sorted values
+    right = -1, 0.0
+    for k in range(1, len(xs)):
+        if xs[k] == xs[k - 1]:
+            continue
+        low_is_above = side == "<"
+        correct = int(hits[:k].sum() if low_is_above else (~hits[:k]).sum()) + int(
+            (~hits[k:]).sum() if low_is_above else hits[k:].sum())
+        if correct > right[0]:
+            right = correct, float((xs[k - 1] + xs[k]) / 2)
+    return Condition(name, rho, side, right[1], right[0] / len(xs), float(above.mean()))

@@ -155,3 +155,20 @@ def test_proportion_ci_is_wilson_of_the_pooled_kams_widened_by_the_design_effect
         list(proportion_ci([0.0, 0.25], 4)), list(proportion_ci([1.0, 0.75], 4))]
     assert (table.low >= 0).all() and (table.high <= 1).all()
     assert summarise(runs, "capture_rate", "g", trials=4).equals(table)
+
+
+def test_what_would_have_to_be_true_finds_the_deciding_constant_and_its_cut():
+    from kamabm.stats import what_would_have_to_be_true
+
+    for seed in range(5):
+        rng = np.random.default_rng(seed)
+        draws = pd.DataFrame({"theta": rng.uniform(3, 6, 200), "noise": rng.uniform(0, 1, 200)})
+        # capture high below theta 4.5, with noise that never crosses the threshold
+        capture = np.where(draws.theta < 4.5, 0.9, 0.1) + rng.uniform(-0.05, 0.05, 200)
+        found = what_would_have_to_be_true(draws, pd.Series(capture))
+        assert found is not None and found.constant == "theta" and found.side == "<"
+        assert found.cut == pytest.approx(4.5, abs=0.05) and found.accuracy == 1.0
+        flipped = what_would_have_to_be_true(draws.assign(theta=-draws.theta),
+                                             pd.Series(capture))
+        assert flipped.side == ">" and flipped.cut == pytest.approx(-4.5, abs=0.05)
+    assert what_would_have_to_be_true(draws, pd.Series(np.full(200, 0.2))) is None

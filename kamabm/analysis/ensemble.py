@@ -44,7 +44,15 @@ from kamabm.names import (
     pct,
     value_text,
 )
-from kamabm.stats import ABOVE, BELOW, INSIDE, critical_value, margin_gap, select_setting
+from kamabm.stats import (
+    ABOVE,
+    BELOW,
+    INSIDE,
+    critical_value,
+    margin_gap,
+    select_setting,
+    what_would_have_to_be_true,
+)
 
 #: The settings whose margins an ensemble compares: where most KAMs are captured at the
 #: defaults (share 0.8, pressure 0.8) and where none is (0.2, 0.2).
@@ -417,6 +425,9 @@ def ensemble_sentences(found: EnsembleAnalysis) -> list[str]:
                 f"{pct(float(default[f'{n}_high'].iloc[0]), 0)} captured by year {y}"
                 for y, n in mostly) + ")")
         out.append(text + ".")
+        condition = high_risk_condition(found)
+        if condition is not None:
+            out.append(condition)
     ranges = found.ranges.set_index("measure")
     for measure in (f"{CAPTURE_RATE}_high", f"{KEY_MARGIN}_contrast",
                     f"{SUPPLIER_MARGIN}_contrast", f"{KEY_MARGIN}_gap",
@@ -432,6 +443,31 @@ def ensemble_sentences(found: EnsembleAnalysis) -> list[str]:
                    f"central 95 % of {int(r['draws'])} draws (median {unit(r['median'])}; "
                    f"defaults {unit(r['default'])}).")
     return out
+
+
+def high_risk_condition(found: EnsembleAnalysis) -> str | None:
+    """What would have to be true for most KAMs to be captured at the high-risk setting.
+
+    Over the posterior draws, the constant most rank-correlated with year-20 capture at the
+    high-risk setting and the cut on it that best separates draws where most KAMs are
+    captured (:func:`kamabm.stats.what_would_have_to_be_true`); ``None`` if capture there
+    is on the same side of half in every draw.
+    """
+    margins = found.margins[found.margins["draw"] > 0]
+    column = f"{CAPTURE_RATE}_high"
+    if margins.empty or column not in margins:
+        return None
+    table = margins[["draw", column]].merge(found.draws, on="draw")
+    constants = [c for c in found.draws.columns if c not in ("draw", "particle")]
+    condition = what_would_have_to_be_true(table[constants], table[column], MOST_CAPTURED)
+    if condition is None:
+        return None
+    side = "below" if condition.side == "<" else "above"
+    return (f"What would have to be true: most KAMs are captured at the high-risk setting by "
+            f"year {max(found.capture)} in the draws with {human(condition.constant)} "
+            f"{side} about {condition.cut:.3g} ({pct(condition.above, 0)} of draws; the rule "
+            f"sorts {pct(condition.accuracy, 0)} of draws right; Spearman correlation "
+            f"{condition.rho:+.2f}).")
 
 
 def _cap(text: str) -> str:
