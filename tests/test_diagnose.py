@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import re
 import tomllib
 from pathlib import Path
 
@@ -12,6 +14,7 @@ import pytest
 from kamabm.diagnosis.client import (
     KPI_MIX,
     LEVERS,
+    LOWER_PRESSURE,
     Client,
     ClientFileError,
     KeyAccount,
@@ -36,11 +39,12 @@ def diagnose_command(argv: list[str]) -> int:
     return main(["diagnose", *argv])
 
 
-def quick_example(tmp_path: Path, **run: int) -> Path:
+def quick_example(tmp_path: Path, **run: int | str) -> Path:
     """The example file with a small [run] table (fewer replications and map runs)."""
     text = EXAMPLE.read_text(encoding="utf-8")
     head = text[:text.index("[run]")]
-    lines = "".join(f"{k} = {v}\n" for k, v in run.items())
+    lines = "".join(f"{k} = {v!r}\n" if isinstance(v, str) else f"{k} = {v}\n"
+                    for k, v in run.items())
     path = tmp_path / "client.toml"
     path.write_text(head + "[run]\n" + lines, encoding="utf-8")
     return path
@@ -50,8 +54,9 @@ def two_accounts(**changes) -> Client:
     accounts = (KeyAccount("Hypermarkets", 0.3, "procurement", 0.8),
                 KeyAccount("Family chain", 0.3, "owner", 0.0))
     values = {"name": "Test client", "turnover": 10_000_000.0, "currency": "EUR",
-              "accounts": accounts, "pressure": 0.8, "replications": 4,
-              "map_replications": 1, "seed": 7, **changes}
+              "accounts": accounts, "pressure": 0.8, "replications": 4, "draws": 1,
+              "constants": "defaults", "lowered_pressure": 0.8, "map_replications": 1,
+              "seed": 7, **changes}
     return Client(**values)
 
 
@@ -125,9 +130,30 @@ def test_standard_doses_are_the_interventions_on_levels():
     (("share = 0.20", "sharee = 0.20"),
      "key_accounts[2].sharee: unknown key (did you mean share?), expected one of: detachment, "
      "name, negotiator, share"),
-    (("replications = 200", "replications = 1"),
+    (("replications = 10", "replications = 1"),
      "run.replications: expected a whole number in [2, 10000] (runs; 10,000 give a capture "
      "share to within 1 point at 95 %), got 1"),
+    (("draws = 30", "draws = 3000"),
+     "run.draws: expected a whole number in [1, 1000] (constant sets), got 3000"),
+    (("replications = 10", "replications = 400"),
+     "run.draws: draws x replications is 12,000, allowed at most 10,000"),
+    (('constants = "posterior"', 'constants = "fitted"'),
+     "run.constants: expected 'posterior' or 'defaults', got 'fitted'"),
+    (("net_margin = 0.04", "net_margin = 1.5"),
+     "books.net_margin: expected a number in (-1, 1) (share of turnover), got 1.5"),
+    (("net_margin = 0.04", "gross_margin = 0.3"),
+     "books.sga_share: missing: gross_margin needs sga_share"),
+    (("# gross_margin = 0.26", "gross_margin = 0.26"),
+     "books.gross_margin: give net_margin, or gross_margin with sga_share, not both"),
+    (('combine = ["training", "deal_review", "lower_pressure"]', 'combine = ["training"]'),
+     "plan.combine: expected 2 to 3 different levers, got 1"),
+    (('combine = ["training", "deal_review", "lower_pressure"]',
+      'combine = ["training", "coaching"]'),
+     "plan.combine[1]: expected one of kpi_margin_weight, training, deal_review"),
+    (("senior_support = 0.0", "senior_support = 0.0\ntraining = 1.0"),
+     "plan.combine[0]: training is already in place"),
+    (("lowered_pressure = 0.3", "lowered_pressure = 0.9"),
+     "plan.combine: lower_pressure: sales.lowered_pressure 0.9 is not below sales.pressure"),
     (('currency = "EUR"', 'currency = "EUR"\nhorizon_years = 5'),
      "client.horizon_years: unknown key (it belongs under [run])"),
     (("[client]", "[clients]"), "clients: unknown key (did you mean client?)"),
@@ -207,10 +233,16 @@ def test_margin_at_risk_is_probability_times_gap():
     assert np.isnan(margin_at_risk(np.ones(3, bool), profit[:3], rng)[0])
 
 
-def test_money_has_thousands_separators():
-    assert money_text(1_234_567, "EUR") == "EUR 1,230,000"
+def test_money_has_thousands_separators_never_wraps_and_is_never_minus_zero():
+    from kamabm.diagnosis.words import band_text, number_text
+
+    assert money_text(1_234_567, "EUR") == "EUR\u00a01,230,000"  # no break after EUR
     assert money_text(-45_678) == "\u221245,700"
-    assert money_text(950, "EUR", sign=True) == "+EUR 950"
+    assert money_text(950, "EUR", sign=True) == "+EUR\u00a0950"
+    assert money_text(-0.4, "EUR", sign=True) == "EUR\u00a00"
+    assert number_text(-0.4) == number_text(0.3, sign=True) == "0"
+    assert number_text(-2.6) == "\u22123" and number_text(2.6, sign=True) == "+3"
+    assert band_text(-0.001, -0.004, 0.02, unit="", sign=True) == "0 (0 to +2)"
 
 
 def test_safe_pressure_is_read_at_the_clients_share():
@@ -286,7 +318,8 @@ def test_owner_run_account_is_captured_less_than_procurement_run():
         diag = diagnose(client, workers=1, levers=(), map_shares=(0.6,),
                         map_pressures=(0.8,))
         five = diag.capture_risk[diag.capture_risk.year == 5].set_index("negotiator")
-        assert five.loc["owner", "captured"] <= five.loc["procurement", "captured"] - 0.25
+        assert five.loc["owner-run (0)", "captured"] <= five.loc["procurement-run (0.8)",
+                                                                 "captured"] - 0.25
 
 
 def test_a_lever_net_effect_includes_its_cost():
@@ -317,37 +350,70 @@ def test_an_unknown_or_present_lever_is_refused():
 
 # --- what it writes ------------------------------------------------------------------------------
 def test_example_file_produces_every_output(tmp_path, capsys):
-    path = quick_example(tmp_path, replications=3, map_replications=1, seed=5)
+    path = quick_example(tmp_path, replications=2, draws=3, map_replications=1, seed=5)
     out = tmp_path / "diagnosis"
     assert diagnose_command([str(path), "--out", str(out), "--workers", "1", "--quiet"]) == 0
     for name in ("report.html", "capture_risk.csv", "margin_at_risk.csv", "levers.csv",
-                 "capture_map.csv", "provenance.json"):
+                 "capture_map.csv", "combinations.csv", "timeline.csv", "provenance.json"):
         assert (out / name).stat().st_size > 0, name
-    for chart in ("capture_risk", "margin_at_risk", "levers", "capture_map"):
+    for chart in ("capture_risk", "margin_at_risk", "levers", "timeline", "capture_map"):
         for suffix in (".png", ".svg", ".csv"):
             assert (out / "charts" / f"{chart}{suffix}").exists(), chart + suffix
     page = (out / "report.html").read_text(encoding="utf-8")
-    assert page.index("Summary") < page.index("What the model assumes") < page.index(
-        "<h2>Charts")
-    assert "EUR 48,000,000" in page and "14 % more volume a year" in page
+    assert page.index("id=verdict") < page.index("Key accounts") < page.index(
+        "Options, ranked") < page.index("Year by year") < page.index(
+        "What the model assumes") < page.index("<h2>Charts")
+    assert "EUR\u00a048,000,000" in page and "14 % more volume a year" in page
     assert "<details id=provenance>" in page
     levers = pd.read_csv(out / "levers.csv")
-    assert len(levers) == 6 and set(levers.verdict) <= {"pays", "does not pay", "unclear"}
+    # six levers and lower pressure alone, the best pair, the client's combination
+    assert len(levers) == 9 and set(levers.verdict) <= {"pays", "does not pay", "unclear"}
+    assert {"pressure", "best pair", "your combination"} <= set(levers.kind)
+    assert (levers.kind == "your combination").sum() == 1
+    assert levers.set_index("kind").loc["your combination", "lever"] == (
+        "training + deal_review + lower_pressure")
+    assert len(pd.read_csv(out / "combinations.csv")) == 21 + 1  # 7 levers' pairs + yours
     risk = pd.read_csv(out / "capture_risk.csv")
     assert sorted(set(risk.year)) == [1, 3, 5] and len(risk) == 9
+    assert len(pd.read_csv(out / "timeline.csv")) == 5
     here = pd.read_csv(out / "charts" / "capture_map.csv")
     assert here.here_key_share.iloc[0] == pytest.approx(0.62)
-    assert "Nordhavn Packaging" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert "Nordhavn Packaging" in printed and "Capture risk in 5 years" in printed
+    prov = json.loads((out / "provenance.json").read_text())
+    assert prov["constants"]["mode"] == "posterior" and len(prov["constants"]["sets"]) == 3
 
 
-def test_deck(tmp_path):
-    pytest.importorskip("pptx")
-    client = two_accounts(levers={k: v for k, v in ALL_LEVERS.items() if k != "training"})
-    diag = diagnose(client, workers=1, map_shares=(0.3, 0.9), map_pressures=(0.2, 0.8))
+def test_deck_opens_with_the_verdict_and_ends_with_recommendations(tmp_path):
+    pptx = pytest.importorskip("pptx")
     from kamabm.diagnosis.report import write_diagnosis
+    from kamabm.diagnosis.verdict import recommendations, verdict_lines
 
+    client = two_accounts(levers={k: v for k, v in ALL_LEVERS.items()
+                                  if k not in ("training", "deal_review")})
+    diag = diagnose(client, workers=1, map_shares=(0.3, 0.9), map_pressures=(0.2, 0.8))
     written = write_diagnosis(diag, tmp_path, deck=True)
-    assert written[0].name == "report.html" and (tmp_path / "diagnosis.pptx").exists()
+    assert written[0].name == "report.html"
+    slides = list(pptx.Presentation(str(tmp_path / "diagnosis.pptx")).slides)
+
+    def texts(slide):
+        return [s.text_frame.text for s in slide.shapes if s.has_text_frame]
+
+    first = texts(slides[0])
+    bullets = [line for line in first[1].split("\n") if line]
+    assert 3 <= len(bullets) <= 4
+    assert bullets == [f"\u2022 {line}" for line in verdict_lines(diag)]
+    last = texts(slides[-1])
+    assert last[0] == "Recommendations"
+    assert last[1].split("\n") == [f"\u2022 {line}" for line in recommendations(diag)]
+    charts = slides[1:-1]
+    assert len(charts) == 5
+    for slide in charts:
+        assert sum(s.shape_type == 13 for s in slide.shapes) == 1
+        words = texts(slide)  # the caption only: the PNG carries the title
+        assert len(words) == 1
+        title = slide.notes_slide.notes_text_frame.text.split("\n")[0]
+        assert title not in words[0]
 
 
 #: Elements wider than the window (or than their own box), as "TAG: first words".
@@ -361,26 +427,44 @@ _TOO_WIDE = """() => {
   }
   return {room, page: document.documentElement.scrollWidth, wide};
 }"""
+#: Amounts (spans of class m) laid out on more than one line.
+_WRAPPED = """() => [...document.querySelectorAll('span.m')]
+  .filter(e => e.offsetParent !== null && e.getClientRects().length > 1)
+  .map(e => e.textContent)"""
 
 
-def test_report_fits_a_1280_px_window_and_prints_on_a4(tmp_path, browser):
-    client = two_accounts(levers={k: v for k, v in ALL_LEVERS.items()
-                                  if k not in ("training", "smb_growth")})
-    diag = diagnose(client, workers=1, map_shares=(0.3, 0.9), map_pressures=(0.2, 0.8))
+def _pages(pdf: bytes) -> int:
+    return len(re.findall(rb"/Type\s*/Page[^s]", pdf))
+
+
+def test_report_verdict_first_fits_1280_px_and_prints_on_two_a4_pages(tmp_path, browser):
     from kamabm.diagnosis.report import write_diagnosis
 
-    report = write_diagnosis(diag, tmp_path)[0]
+    path = quick_example(tmp_path, replications=2, draws=6, map_replications=1, seed=3)
+    diag = diagnose(load_client(path), workers=1, map_shares=(0.3, 0.6, 0.9),
+                    map_pressures=(0.2, 0.8))
+    report = write_diagnosis(diag, tmp_path / "out")[0]
     page = browser.new_page(viewport={"width": 1280, "height": 800})
     page.goto(report.as_uri(), wait_until="load")
+    first = page.evaluate("document.querySelector('h1').nextElementSibling.id")
+    assert first == "verdict"
+    assert 3 <= page.locator("#verdict p").count() <= 4
     page.evaluate("document.querySelectorAll('details').forEach(d => d.open = true)")
     screen = page.evaluate(_TOO_WIDE)
     assert screen["page"] <= 1280 and screen["wide"] == [], screen
-    assert page.locator("#summary li").count() >= 3
-    assert page.locator("figure img").count() == 4
+    assert page.locator("figure img").count() == 5
+    assert page.locator("span.m").count() > 20 and page.evaluate(_WRAPPED) == []
+    text = page.evaluate("document.body.innerText")
+    assert not re.search(r"(?<![\w.])[-\u2212+]0(?![.,\d])", text), "a -0 or +0"
+    names = {*Parameters.names(), LOWER_PRESSURE, *diag.constants.columns}
+    code = sorted(n for n in names if re.search(rf"\b{n}\b", text) and "_" in n)
+    assert code == [], code  # plain words only
     a4 = round((210 - 2 * 14) / 25.4 * 96)  # A4's printable width at 14 mm margins, in px
     page.emulate_media(media="print")
     page.set_viewport_size({"width": a4, "height": 1100})
     printed = page.evaluate(_TOO_WIDE)
     assert printed["page"] <= a4 and printed["wide"] == [], printed
-    assert len(page.pdf(format="A4")) > 10_000
+    assert page.evaluate(_WRAPPED) == []
+    pdf = page.pdf(format="A4")
+    assert 1 <= _pages(pdf) <= 2
     page.close()

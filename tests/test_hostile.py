@@ -51,8 +51,8 @@ rotation_months = [0, 12]
 
 
 def small_client(tmp_path: Path, **run: int) -> Path:
-    """The example client with few replications and one run a map point (88 runs)."""
-    values = {"replications": 4, "map_replications": 1, "seed": 5, **run}
+    """The example client with few replications and one run a map point (180 runs)."""
+    values = {"replications": 4, "draws": 1, "map_replications": 1, "seed": 5, **run}
     text = EXAMPLE.read_text(encoding="utf-8")
     path = tmp_path / "client.toml"
     path.write_text(text[:text.index("[run]")] + "[run]\n"
@@ -176,7 +176,7 @@ def stop_after(after: int):
 def test_a_stopped_diagnosis_resumes_where_it_stopped_with_the_same_numbers(tmp_path, capsys):
     from kamabm.diagnosis.client import load_client
     from kamabm.diagnosis.diagnose import diagnose
-    from kamabm.diagnosis.report import TABLES
+    from kamabm.diagnosis.report import diagnosis_tables
     from kamabm.diagnosis.runs import RunsStored, diagnosis_identity
     from kamabm.experiments.store import ResultsStore
 
@@ -192,10 +192,9 @@ def test_a_stopped_diagnosis_resumes_where_it_stopped_with_the_same_numbers(tmp_
 
     assert main(["diagnose", str(path), "--out", str(out), "--workers", "1", "--quiet"]) == 0
     err = capsys.readouterr().err
-    assert "kamabm diagnose: resuming: 24 of 88 runs already stored in" in err
+    assert "kamabm diagnose: resuming: 24 of 180 runs already stored in" in err
     whole = diagnose(client, workers=1)  # never stopped, never stored
-    for name, table in zip(TABLES, (whole.capture_risk, whole.margin_at_risk, whole.levers,
-                                    whole.capture_map), strict=True):
+    for name, table in diagnosis_tables(whole).items():
         expected = table.to_csv(index=False, float_format="%.6g")
         assert (out / name).read_text() == expected, name
     assert json.loads((out / "manifest.json").read_text())["status"] == "complete"
@@ -337,7 +336,7 @@ def test_a_full_disk_while_writing_the_diagnosis_keeps_the_runs_and_resumes(tmp_
                for name in kept), kept  # no table, chart or report: none half-written
     monkeypatch.undo()
     assert main(["diagnose", str(path), "--out", str(out), "--workers", "1", "--quiet"]) == 0
-    assert "resuming: 88 of 88 runs already stored" in capsys.readouterr().err
+    assert "resuming: 180 of 180 runs already stored" in capsys.readouterr().err
     assert (out / "report.html").stat().st_size > 0
 
 

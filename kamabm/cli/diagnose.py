@@ -55,7 +55,15 @@ def add_parser(commands: argparse._SubParsersAction) -> argparse.ArgumentParser:
                         help="worker processes (default: all cores); the numbers do not "
                         "depend on it")
     parser.add_argument("--replications", type=int, default=None, metavar="N",
-                        help="replications (overrides the file's [run] replications)")
+                        help="runs per constant set (overrides the file's [run] "
+                             "replications)")
+    parser.add_argument("--draws", type=int, default=None, metavar="N",
+                        help="constant sets drawn from the calibration's posterior "
+                             "(overrides the file's [run] draws)")
+    parser.add_argument("--constants", choices=("posterior", "defaults"), default=None,
+                        help="run over constant sets drawn from the calibration's "
+                             "posterior (the file's default) or at the model's defaults "
+                             "only (overrides the file's [run] constants)")
     parser.add_argument("--overwrite", action="store_true",
                         help="discard the runs and report of another client file or model "
                              "code in --out and start afresh")
@@ -71,6 +79,7 @@ def run(args: argparse.Namespace) -> int:
     import dataclasses
 
     from kamabm.diagnosis.client import (
+        MAX_DRAWS,
         MAX_REPLICATIONS,
         REPLICATIONS_WHY,
         ClientFileError,
@@ -86,6 +95,16 @@ def run(args: argparse.Namespace) -> int:
             return fail(None, f"--replications {args.replications}: out of range, allowed "
                         f"[2, {MAX_REPLICATIONS}] ({REPLICATIONS_WHY})")
         client = dataclasses.replace(client, replications=args.replications)
+    if args.draws is not None:
+        if not 1 <= args.draws <= MAX_DRAWS:
+            return fail(None, f"--draws {args.draws}: out of range, allowed [1, {MAX_DRAWS}] "
+                        "(constant sets)")
+        client = dataclasses.replace(client, draws=args.draws)
+    if client.runs_per_option > MAX_REPLICATIONS:
+        return fail(None, f"--draws x --replications is {client.runs_per_option:,}, allowed "
+                    f"at most {MAX_REPLICATIONS:,} ({REPLICATIONS_WHY})")
+    if args.constants is not None:
+        client = dataclasses.replace(client, constants=args.constants)
     problem = workers_problem(args.workers)
     if problem:
         return fail(None, problem)
@@ -101,7 +120,10 @@ def run(args: argparse.Namespace) -> int:
     from kamabm.experiments.lock import FolderLockedError, folder_lock
     from kamabm.experiments.store import StoreError
 
-    identity = diagnosis_identity(client)
+    try:
+        identity = diagnosis_identity(client)
+    except ClientFileError as exc:
+        return fail(None, str(exc))
     try:
         if out.is_dir():  # before anything is made
             check_folder(out, identity, overwrite=args.overwrite)
@@ -116,8 +138,8 @@ def run(args: argparse.Namespace) -> int:
     quiet = args.quiet
     if not quiet:
         print(f"{client.name}: {len(client.accounts)} key accounts, "
-              f"{client.replications} replications, {len(client.not_in_place())} levers "
-              f"to test -> {out}", file=sys.stderr)
+              f"{client.runs_per_option:,} runs an option, {len(client.options())} levers "
+              f"to test alone and in pairs -> {out}", file=sys.stderr)
     shown = [-1]
     done = [0, 0]
 
@@ -145,6 +167,8 @@ def run(args: argparse.Namespace) -> int:
                                                        command=command_line())]
     except (StoreError, FolderLockedError) as exc:
         return fail(COMMAND, str(exc), label=None)
+    except ClientFileError as exc:
+        return fail(None, str(exc))
     except KeyboardInterrupt as exc:  # a signal (SweepInterrupted) or Ctrl-C
         return interrupted(COMMAND, exc, stopped)
     except OSError as exc:

@@ -1,4 +1,4 @@
-"""Charts of a client diagnosis (``kamabm diagnose``): capture risk, margin at risk, levers, map.
+"""Charts of a client diagnosis: capture risk, margin at risk, options, timeline, map.
 
 Each function draws one table of a :class:`kamabm.diagnosis.diagnose.Diagnosis` (it computes
 nothing), writes the PNG, SVG and the CSV of the plotted numbers, and returns the
@@ -11,11 +11,13 @@ from pathlib import Path
 
 import numpy as np
 
-from kamabm.diagnosis.diagnose import Diagnosis, dose_text, lever_name, money_text
+from kamabm.diagnosis.diagnose import Diagnosis, option_doses
+from kamabm.diagnosis.words import dose_text, lever_name, money_text
 from kamabm.report.charts.base import Chart, edges, figure, save, title
 from kamabm.report.charts.palette import CAPTURE_CMAP, CAPTURED, LOYAL, SEQUENCE
 
-__all__ = ["capture_map", "capture_risk", "diagnosis_charts", "levers", "margin_at_risk"]
+__all__ = ["capture_map", "capture_risk", "diagnosis_charts", "levers", "margin_at_risk",
+           "timeline"]
 
 #: Grey of effects whose interval spans zero.
 UNCLEAR = "#777777"
@@ -27,14 +29,23 @@ def _err(mid: np.ndarray, low: np.ndarray, high: np.ndarray) -> np.ndarray:
 
 
 def _account_labels(diag: Diagnosis) -> list[str]:
-    return [f"{a.name}\n({'owner-run' if a.negotiator == 'owner' else 'procurement'}, "
-            f"{100 * a.share:.0f} % of turnover)" for a in diag.client.accounts]
+    return [f"{a.name}\n({a.kind}, {100 * a.share:.0f} % of turnover)"
+            for a in diag.client.accounts]
 
 
 def _setting(diag: Diagnosis) -> str:
     c = diag.client
-    return (f"{c.name}; {c.replications} replications of the client's market "
-            f"({c.suppliers} suppliers), {c.horizon_years} years, master seed {c.seed}.")
+    sets = diag.constants
+    how = (f"{len(sets.sets)} constant sets drawn from the calibration x "
+           f"{c.replications} runs" if sets.mode == "posterior"
+           else f"{c.runs_per_option} runs at the default constants")
+    return (f"{c.name}; {how} of the client's market ({c.suppliers} suppliers), "
+            f"{c.horizon_years} years, master seed {c.seed}.")
+
+
+def _band(diag: Diagnosis) -> str:
+    return ("middle 90 % of the constant sets" if diag.constants.spread
+            else "95 % interval over runs")
 
 
 def capture_risk(diag: Diagnosis, out: Path) -> Chart:
@@ -57,7 +68,7 @@ def capture_risk(diag: Diagnosis, out: Path) -> Chart:
                     capsize=2, label=f"after {year} year{'s' if year > 1 else ''}")
     ax.set_yticks(y, _account_labels(diag), fontsize=8)
     ax.set_xlim(-2, 102)
-    ax.set_xlabel("runs in which the account's KAM is captured (%, 95 % Wilson interval)")
+    ax.set_xlabel(f"runs in which the account's KAM is captured (%; bars: {_band(diag)})")
     ax.legend(fontsize=8, frameon=False, loc="lower right")
     last = table[table.year == years[-1]].sort_values("captured", ascending=False,
                                                       kind="stable")
@@ -71,7 +82,7 @@ def capture_risk(diag: Diagnosis, out: Path) -> Chart:
     files = save(fig, table, out, "capture_risk")
     caption = ("Dots: the share of runs in which the KAM in charge of the account (whoever "
                "holds it that month) is captured, i.e. his loyalty to the client firm is "
-               "below the midpoint; bars: 95 % Wilson intervals. " + _setting(diag))
+               f"below the midpoint; bars: the band ({_band(diag)}). " + _setting(diag))
     return Chart("capture_risk", finding, caption, files, finding)
 
 
@@ -97,8 +108,8 @@ def margin_at_risk(diag: Diagnosis, out: Path) -> Chart:
         ax.text(0, yy, "  no capture in any run", va="center", fontsize=8)
     ax.axvline(0, color="grey", lw=0.8)
     ax.set_yticks(y, _account_labels(diag), fontsize=8)
-    ax.set_xlabel(f"margin at risk ({currency + ' ' if currency else ''}thousand a year, "
-                  "95 % bootstrap interval)")
+    ax.set_xlabel(f"margin at risk ({currency + ' ' if currency else ''}thousand a year; "
+                  f"bars: {_band(diag)})")
     total = float(np.nansum(table["at_risk"].to_numpy(float)))
     if known.any() and total > 0:
         top = table.loc[table["at_risk"].idxmax()]
@@ -113,7 +124,7 @@ def margin_at_risk(diag: Diagnosis, out: Path) -> Chart:
     caption = ("Margin at risk: the probability that the account's KAM is captured at the "
                "horizon times the gap between the account's profit over the last year in "
                "runs where he stays loyal and in runs where he is captured, in the client's "
-               "money; bars: 95 % bootstrap intervals over runs. " + _setting(diag))
+               f"money; bars: the band ({_band(diag)}). " + _setting(diag))
     return Chart("margin_at_risk", finding, caption, files, finding)
 
 
@@ -148,15 +159,18 @@ def levers(diag: Diagnosis, out: Path) -> Chart | None:
             ax.legend(fontsize=8, frameon=False, loc="best")
         ax.axvline(0, color="grey", lw=0.8)
         ax.set_xlabel(xlabel, fontsize=9)
-    ticks = [f"{lever_name(r.lever)}\n({dose_text(r.lever, r.dose)})"
-             for r in table.itertuples()]
+    doses = option_doses(diag.client)
+    ticks = ["\n".join(f"{lever_name(p)} ({dose_text(p, doses[p])})"
+                       for p in r.lever.split(" + ")) for r in table.itertuples()]
     axes[0, 0].set_yticks(y, ticks, fontsize=8)
     finding = levers_finding(diag)
     title(fig, finding)
     files = save(fig, table, out, "levers")
-    caption = ("Each lever the client does not use yet, at a standard dose, minus the "
-               "status quo, run by run on the same seeds; dots: mean paired differences, "
-               "bars: 95 % t intervals; blue better, vermillion worse, grey not clear. "
+    caption = ("Each option (a lever the client does not use yet at a standard dose, lower "
+               "pressure, the best pair, the client's combination) minus the status quo, "
+               "run by run on the same seeds and constants; dots: mean paired differences, "
+               f"bars: the band ({_band(diag)}); blue better, vermillion worse, grey not "
+               "clear. "
                "Profit is the client's, a year over the horizon, after every cost its books "
                "carry, the lever's included; hollow circles: the change before the lever's "
                "people and acquisition costs. " + _setting(diag))
@@ -224,13 +238,47 @@ def map_finding(diag: Diagnosis) -> str:
             f"{low.pressure:g} to {100 * high.capture:.0f} % at {high.pressure:g}")
 
 
+def timeline(diag: Diagnosis, out: Path) -> Chart | None:
+    """The status quo and the best option year by year: profit and capture."""
+    table = diag.timeline
+    if table.empty:
+        return None
+    currency = diag.client.currency
+    best = lever_name(str(table.option.iloc[0]))
+    fig, axes = figure(10.0, 3.6, ncols=2)
+    years = table.year.to_numpy(float)
+    for name, colour, label in (("sq", CAPTURED, "status quo"), ("best", LOYAL, best)):
+        mid = table[f"profit_{name}"].to_numpy(float) / 1000
+        axes[0, 0].plot(years, mid, marker="o", color=colour, label=label)
+        axes[0, 0].fill_between(years, table[f"profit_{name}_low"].to_numpy(float) / 1000,
+                                table[f"profit_{name}_high"].to_numpy(float) / 1000,
+                                color=colour, alpha=0.15, lw=0)
+        axes[0, 1].plot(years, 100 * table[f"capture_{name}"].to_numpy(float), marker="o",
+                        color=colour, label=label)
+    axes[0, 0].set_ylabel(f"profit ({currency + ' ' if currency else ''}thousand a year)")
+    axes[0, 1].set_ylabel("key accounts with a captured KAM (%)")
+    for ax in axes[0]:
+        ax.set_xlabel("year")
+        ax.set_xticks(years)
+    axes[0, 0].legend(fontsize=8, frameon=False)
+    finding = (f"{best[:1].upper() + best[1:]} pays back in year {diag.payback_year}"
+               if diag.payback_year else f"{best[:1].upper() + best[1:]} does not pay back "
+               "within the horizon")
+    title(fig, finding)
+    files = save(fig, table, out, "timeline")
+    caption = (f"Year by year, the status quo and the best option: the client's profit (mean, "
+               f"shaded: {_band(diag)}) and the share of its key accounts in captured KAMs' "
+               "hands at each year's end. " + _setting(diag))
+    return Chart("timeline", finding, caption, files, finding)
+
+
 def diagnosis_charts(diag: Diagnosis, out: Path) -> list[Chart]:
     """Every chart of the diagnosis, written to ``out``, in the report's order."""
     out.mkdir(parents=True, exist_ok=True)
     charts = [capture_risk(diag, out), margin_at_risk(diag, out)]
-    lever_chart = levers(diag, out)
-    if lever_chart is not None:
-        charts.append(lever_chart)
+    for extra in (levers(diag, out), timeline(diag, out)):
+        if extra is not None:
+            charts.append(extra)
     charts.append(capture_map(diag, out))
     return charts
 

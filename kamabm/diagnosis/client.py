@@ -33,6 +33,9 @@ from kamabm.model.params import LEVER, ParameterError, Parameters
 
 Negotiator = Literal["procurement", "owner"]
 RivalsLevers = Literal["none", "same"]
+#: Which constants the diagnosis runs at: sets drawn from the calibration's posterior
+#: (``"posterior"``, the default) or the model's defaults only (``"defaults"``).
+Constants = Literal["posterior", "defaults"]
 #: The negotiator types and the buyer detachment each stands for (``buyer_detachment``'s
 #: default for a procurement department, 0 for an owner).
 NEGOTIATORS: dict[Negotiator, float] = {
@@ -47,20 +50,44 @@ KPI_MIX = "kpi_margin_weight"
 #: What the rivals run, as the model's ``focal_levers_only``: "none" of the levers (only
 #: the client, supplier 0, runs its levers) or the "same" as the client (every supplier).
 RIVALS_LEVERS: dict[RivalsLevers, int] = {"none": 1, "same": 0}
-DEFAULT_REPLICATIONS = 200
+#: Runs of the client's market per constant set (the same seeds for every option tested).
+DEFAULT_REPLICATIONS = 10
+#: Constant sets drawn (by weight) from the calibration's posterior: 30 sets of 10 runs
+#: give 300 runs an option; the example client's diagnosis (about 30 options: the status
+#: quo, each lever, lower pressure, every pair) takes about 20 s on the compiled engine.
+DEFAULT_DRAWS = 30
+#: The calibration's posterior, relative to the client file's folders or the working
+#: directory (:func:`kamabm.experiments.ensemble.find_posterior`).
+DEFAULT_POSTERIOR = "results/calibration/posterior.csv"
+#: Most constant sets a diagnosis may draw.
+MAX_DRAWS = 1000
 DEFAULT_MAP_REPLICATIONS = 10
+#: The lower pressure tested as a lever ("lower sales pressure to 0.3"), unless the file
+#: names another (``[sales] lowered_pressure``); tested only when below the client's.
+DEFAULT_LOWERED_PRESSURE = 0.3
+#: The lever name of lowering the pressure, as the file's ``[plan] combine`` names it.
+LOWER_PRESSURE = "lower_pressure"
+#: Levers the client may ask to combine: at least two, at most three.
+MIN_COMBINE, MAX_COMBINE = 2, 3
 DEFAULT_HORIZON_YEARS = 5
-#: Most replications: 10,000 measure a capture share (a proportion of runs) to within one
-#: point either way at 95 % whatever it is (the Wilson half-width is at most
-#: 1.96 x sqrt(0.25 / n) = 0.0098 at n = 10,000); more only cost time (70,000 runs with
-#: six levers, about 40 minutes on 2 cores).
+#: Most runs of each option (constant sets x replications): 10,000 measure a capture
+#: share (a proportion of runs) to within one point either way at 95 % whatever it is
+#: (the Wilson half-width is at most 1.96 x sqrt(0.25 / n) = 0.0098 at n = 10,000); more
+#: only cost time (about 30 options of 10,000 runs: some 5 minutes on 2 cores).
 MAX_REPLICATIONS = 10_000
 #: Why :data:`MAX_REPLICATIONS`, in the words of the one-line refusal.
 REPLICATIONS_WHY = "runs; 10,000 give a capture share to within 1 point at 95 %"
+#: Detachment in words: below the first bound "owner-run", below the second "mixed",
+#: else "procurement-run" (0 is an owner, 0.8 a procurement department).
+DETACHMENT_WORDS: tuple[tuple[float, str], ...] = ((0.2, "owner-run"), (0.6, "mixed"),
+                                                   (float("inf"), "procurement-run"))
 MAX_MAP_REPLICATIONS = 1_000
 MAX_SEED = 2**63 - 1
 MAX_KEY_ACCOUNTS = int(Parameters.spec("n_key_buyers").high)
 MAX_HORIZON_YEARS = int(Parameters.spec("horizon_months").high) // 12
+#: Smallest difference between the client's pressure and the lowered pressure for
+#: lowering it to count as a lever (pressure is given to about two decimals).
+PRESSURE_STEP = 0.01
 
 
 class ClientFileError(ParameterError):
@@ -85,6 +112,16 @@ class KeyAccount:
     negotiator: Negotiator
     detachment: float
 
+    @property
+    def kind(self) -> str:
+        """The negotiator as given, in words and number: ``"mixed (0.4)"``."""
+        return f"{detachment_word(self.detachment)} ({self.detachment:g})"
+
+
+def detachment_word(detachment: float) -> str:
+    """A buyer negotiator's detachment in words (:data:`DETACHMENT_WORDS`)."""
+    return next(word for bound, word in DETACHMENT_WORDS if detachment < bound)
+
 
 @dataclass(frozen=True)
 class Client:
@@ -103,11 +140,22 @@ class Client:
             lever tested, are the client's alone) or ``"same"`` (the rivals run whatever
             levers the client runs, the tested one included).
         levers: the levers in place (:data:`LEVERS` other than the KPI mix), by name.
-        replications: runs of the client's market, each with its own seed.
+        replications: runs of the client's market per constant set, each with its own
+            seed.
         map_replications: runs at each point of the capture map.
         seed: the master seed.
         horizon_years: years simulated.
         source: the file it was read from ("" when built in Python).
+        constants: ``"posterior"`` (constant sets drawn from the calibration's posterior)
+            or ``"defaults"`` (the model's defaults only; then ``draws x replications``
+            runs at the defaults).
+        draws: constant sets drawn from the posterior.
+        posterior: the posterior CSV (:data:`DEFAULT_POSTERIOR`).
+        net_margin: the client's actual net margin (profit / turnover), if given.
+        gross_margin: the client's actual gross margin, if given (with ``sga_share``).
+        sga_share: the client's SG&A as a share of turnover, if given.
+        lowered_pressure: the lower pressure tested as a lever.
+        combine: levers the client asks to see together (2 or 3 names, or none).
 
     """
 
@@ -126,6 +174,33 @@ class Client:
     seed: int = 1
     horizon_years: int = DEFAULT_HORIZON_YEARS
     source: str = ""
+    constants: Constants = "posterior"
+    draws: int = DEFAULT_DRAWS
+    posterior: str = DEFAULT_POSTERIOR
+    net_margin: float | None = None
+    gross_margin: float | None = None
+    sga_share: float | None = None
+    lowered_pressure: float = DEFAULT_LOWERED_PRESSURE
+    combine: tuple[str, ...] = ()
+
+    @property
+    def target_margin(self) -> float | None:
+        """The net margin the baseline is anchored to: given, or gross margin less SG&A."""
+        if self.net_margin is not None:
+            return self.net_margin
+        if self.gross_margin is not None and self.sga_share is not None:
+            return self.gross_margin - self.sga_share
+        return None
+
+    @property
+    def constant_sets(self) -> int:
+        """Constant sets run: ``draws`` from the posterior, or one (the defaults)."""
+        return self.draws if self.constants == "posterior" else 1
+
+    @property
+    def runs_per_option(self) -> int:
+        """Runs of each option tested: ``draws x replications`` (in either mode)."""
+        return self.draws * self.replications
 
     @property
     def key_share(self) -> float:
@@ -152,6 +227,22 @@ class Client:
     def not_in_place(self) -> tuple[str, ...]:
         """The levers the client does not use (each is tested at its standard dose)."""
         return tuple(n for n, v in self.settings().items() if v == 0)
+
+    def lowers_pressure(self) -> bool:
+        """Whether lowering the pressure is a lever here (the client's is higher)."""
+        return self.pressure > self.lowered_pressure + PRESSURE_STEP / 2
+
+    def options(self) -> tuple[str, ...]:
+        """Every single lever tested: those not in place, then lowering the pressure."""
+        return self.not_in_place() + ((LOWER_PRESSURE,) if self.lowers_pressure() else ())
+
+    @staticmethod
+    def set_here() -> frozenset[str]:
+        """The parameters a client file sets (never taken from a posterior)."""
+        return frozenset({"n_suppliers", "n_key_buyers", "key_account_shares",
+                          "client_revenue_share", "buyer_detachments", "kam_pressure",
+                          "supplier_pressures", "horizon_months", "focal_levers_only",
+                          *LEVERS})
 
     def parameters(self, *, key_share: float | None = None, pressure: float | None = None,
                    **changes: Any) -> Parameters:
@@ -242,6 +333,50 @@ class SalesTable(FileModel):
     pressure: float = parameter_field("kam_pressure", Parameters.default("kam_pressure"))
     kpi_margin_weight: float = parameter_field(KPI_MIX, 0.0)
     rival_pressure: float | None = parameter_field("kam_pressure", None)
+    lowered_pressure: float = parameter_field("kam_pressure", DEFAULT_LOWERED_PRESSURE)
+
+
+class BooksTable(FileModel):
+    """``[books]``: the client's actual margins, to which the model's baseline is anchored.
+
+    Either ``net_margin`` (profit / turnover), or ``gross_margin`` with ``sga_share``
+    (net margin = gross margin - SG&A); ``sga_share`` may also come with ``net_margin``.
+    """
+
+    net_margin: float | None = Field(default=None, gt=-1, lt=1,
+                                     json_schema_extra={"unit": "share of turnover"})
+    gross_margin: float | None = Field(default=None, gt=0, lt=1,
+                                       json_schema_extra={"unit": "share of turnover"})
+    sga_share: float | None = Field(default=None, ge=0, lt=1,
+                                    json_schema_extra={"unit": "share of turnover"})
+
+    @model_validator(mode="after")
+    def _one_anchor(self) -> Self:
+        if self.net_margin is not None and self.gross_margin is not None:
+            raise Invalid(("gross_margin",), "give net_margin, or gross_margin with "
+                                             "sga_share, not both margins")
+        if self.gross_margin is not None and self.sga_share is None:
+            raise Invalid(("sga_share",), "missing: gross_margin needs sga_share (net "
+                                          "margin = gross margin - SG&A)")
+        return self
+
+
+class PlanTable(FileModel):
+    """``[plan]``: levers the client wants to see together (2 or 3; see :data:`LEVERS`)."""
+
+    combine: list[str] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _known(self) -> Self:
+        allowed = [*LEVERS, LOWER_PRESSURE]
+        for i, name in enumerate(self.combine):
+            if name not in allowed:
+                raise Invalid((f"combine[{i}]",), f"expected one of {', '.join(allowed)}, "
+                                                  f"got {name!r}")
+        if self.combine and not MIN_COMBINE <= len(set(self.combine)) <= MAX_COMBINE:
+            raise Invalid(("combine",), f"expected {MIN_COMBINE} to {MAX_COMBINE} different "
+                                        f"levers, got {len(set(self.combine))}")
+        return self
 
 
 class LeversTable(FileModel):
@@ -269,6 +404,18 @@ class RunTable(FileModel):
     seed: int = Field(default=1, ge=0, le=MAX_SEED)
     horizon_years: int = Field(default=DEFAULT_HORIZON_YEARS, ge=1, le=MAX_HORIZON_YEARS,
                                json_schema_extra={"unit": "years"})
+    constants: Constants = "posterior"
+    draws: int = Field(default=DEFAULT_DRAWS, ge=1, le=MAX_DRAWS,
+                       json_schema_extra={"unit": "constant sets"})
+    posterior: Text = DEFAULT_POSTERIOR
+
+    @model_validator(mode="after")
+    def _not_too_many(self) -> Self:
+        if self.draws * self.replications > MAX_REPLICATIONS:
+            raise Invalid(("draws",), f"draws x replications is "
+                                      f"{self.draws * self.replications:,}, allowed at most "
+                                      f"{MAX_REPLICATIONS:,} ({REPLICATIONS_WHY})")
+        return self
 
 
 class ClientFile(FileModel):
@@ -282,6 +429,8 @@ class ClientFile(FileModel):
     market: MarketTable = MarketTable()
     sales: SalesTable = SalesTable()
     levers: LeversTable = LeversTable()
+    books: BooksTable = BooksTable()
+    plan: PlanTable = PlanTable()
     run: RunTable = RunTable()
 
     @model_validator(mode="after")
@@ -295,6 +444,17 @@ class ClientFile(FileModel):
         if total > 1.0 + 1e-9:
             raise Invalid(("key_accounts",), f"shares sum to {total:g}, allowed (0, 1] (share "
                                              "of the client's turnover)")
+        in_place = {k for k, v in self.levers.model_dump().items() if v}
+        in_place |= {KPI_MIX} if self.sales.kpi_margin_weight else set()
+        for i, name in enumerate(self.plan.combine):
+            if name in in_place:
+                raise Invalid(("plan", f"combine[{i}]"), f"{name} is already in place; "
+                                                         "combine levers not in place")
+        if self.sales.lowered_pressure >= self.sales.pressure and \
+                LOWER_PRESSURE in self.plan.combine:
+            raise Invalid(("plan", "combine"), f"{LOWER_PRESSURE}: sales.lowered_pressure "
+                                               f"{self.sales.lowered_pressure:g} is not below "
+                                               f"sales.pressure {self.sales.pressure:g}")
         return self
 
     def as_client(self, source: str = "") -> Client:
@@ -313,7 +473,12 @@ class ClientFile(FileModel):
                       rivals_levers=self.market.rivals_levers, levers=levers,
                       replications=self.run.replications,
                       map_replications=self.run.map_replications, seed=self.run.seed,
-                      horizon_years=self.run.horizon_years, source=source)
+                      horizon_years=self.run.horizon_years, source=source,
+                      constants=self.run.constants, draws=self.run.draws,
+                      posterior=self.run.posterior, net_margin=self.books.net_margin,
+                      gross_margin=self.books.gross_margin, sga_share=self.books.sga_share,
+                      lowered_pressure=self.sales.lowered_pressure,
+                      combine=tuple(dict.fromkeys(self.plan.combine)))
 
 
 def load_client(path: str | Path) -> Client:

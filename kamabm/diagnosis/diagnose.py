@@ -2,34 +2,37 @@
 
 A consultant describes one supplier firm (the *client*) in a small TOML file (its key
 accounts with their share of turnover and who negotiates for them, the market, its sales
-management; ``experiments/client_example.toml``), which
-:func:`kamabm.diagnosis.client.load_client` reads and checks. :func:`diagnose` runs the
-client's market many times and reads, for the client only:
+management, optionally its books and the levers it wants combined;
+``experiments/client_example.toml``), which :func:`kamabm.diagnosis.client.load_client`
+reads and checks. :func:`diagnose` runs the client's market many times, over constant
+sets drawn from the calibration's posterior (:mod:`kamabm.diagnosis.constants`; or at the
+model's defaults only), and reads, for the client only:
 
-* **capture risk** per key account at 1, 3 and 5 years: the share of replications in
-  which the KAM in charge of that account is captured (alignment below
-  :data:`kamabm.model.run.CAPTURED_BELOW`), with a 95 % Wilson interval;
-* **margin at risk** per key account: what capture costs on that account a year, as the
-  probability that its KAM is captured at the horizon times the gap in the account's
-  profit over the last year between replications where he stays loyal and where he is
-  captured, in the client's money, with a 95 % bootstrap interval;
-* **levers**: each management lever the client does not use yet, at the standard dose of
-  ``experiments/interventions.toml``, against the status quo on the same seeds: change in
-  capture and in the client's profit a year, net of what the lever costs (the model's
-  ledger books every lever's cost), with 95 % t intervals over the paired runs;
-* a **capture map**: the client's capture after five years over its key accounts' share
-  of turnover and its pressure, its other settings kept.
+* **capture risk** per key account at 1, 3 and 5 years: the share of runs in which the
+  KAM in charge of that account is captured (alignment below
+  :data:`kamabm.model.run.CAPTURED_BELOW`);
+* **margin at risk** per key account: the probability that its KAM is captured at the
+  horizon times the gap in the account's profit over the last year between runs where he
+  stays loyal and where he is captured, in the client's money;
+* **options**: each management lever the client does not use yet at its standard dose,
+  lowering the sales pressure, every pair of them and the client's own combination,
+  against the status quo on the same seeds and constants: change in capture and in the
+  client's profit a year, net of what the option costs;
+* a **timeline**: the status quo and the best option year by year, with the payback year;
+* per account, **what would have to be true** for its capture to pass one half;
+* a **capture map** over the key accounts' share of turnover and the pressure.
 
-The client is supplier 0 of the model's market; every rival has the same portfolio. Money
-is scaled from the model's units (unit production cost 1) to the client's currency by its
-turnover. Everything is computed here and nothing is written
-(:mod:`kamabm.diagnosis.report` writes the tables, charts and report); all randomness flows
-from the master seed, so the numbers do not depend on the number of worker processes.
+Every figure has a *band* (:mod:`kamabm.diagnosis.tables`): with enough constant sets, the
+middle 90 % of the sets' values (each averaged over its runs), so it holds the
+uncertainty of the constants and the runs' noise; at the defaults only, a 95 % confidence
+interval over the runs. Money is scaled from the model's units to the client's turnover
+and, given the client's actual margin, anchored to it by a fixed yearly amount. All
+randomness flows from the master seed: the numbers do not depend on the worker count.
 """
 
 from __future__ import annotations
 
-import math
+import itertools
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -38,13 +41,28 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from kamabm.diagnosis.client import KPI_MIX, Client, ClientFileError
+from kamabm.diagnosis.client import LOWER_PRESSURE, Client, ClientFileError
+from kamabm.diagnosis.constants import (
+    CalibrationFacts,
+    Condition,
+    ConstantSets,
+    calibration_facts,
+    constant_sets,
+)
 from kamabm.diagnosis.runs import MAP_MONTHS, RunsStored, Task, run_all, run_seeds
-from kamabm.experiments.seeds import spawned_generator
+from kamabm.diagnosis.words import (
+    dose_text,
+    lever_name,
+    money_text,
+    status_quo_text,
+)
 from kamabm.model.batch import DEFAULT_ENGINE, check_engine
 from kamabm.model.params import Parameters
-from kamabm.names import human, pct, value_text
-from kamabm.stats import wilson
+
+__all__ = ["ASSUMPTIONS", "BOOTSTRAP", "CONFIDENCE", "Diagnosis", "MAP_PRESSURES",
+           "MAP_SHARES", "READ_YEARS", "STANDARD_DOSES", "STATUS_QUO", "diagnose",
+           "dose_text", "lever_name", "margin_at_risk", "money_text", "option_doses",
+           "options_run", "read_years", "status_quo_text"]
 
 # --- what the diagnosis reads -----------------------------------------------------------------
 #: The standard dose at which a lever not in place is tested: its "on" level in
@@ -53,54 +71,36 @@ STANDARD_DOSES: dict[str, float] = {
     "kpi_margin_weight": 0.5, "training": 1.0, "deal_review": 0.5, "senior_support": 0.5,
     "rotation_months": 12, "smb_growth": 0.02,
 }
+#: The status quo's name among the options run.
+STATUS_QUO = "status quo"
 #: Years at which capture risk is read (those within the horizon, and the horizon).
 READ_YEARS = (1, 3, 5)
 #: The capture map's grid: key accounts' total share of turnover, and pressure.
 MAP_SHARES: tuple[float, ...] = tuple(round(0.1 * k, 2) for k in range(1, 11))
 MAP_PRESSURES: tuple[float, ...] = tuple(round(0.2 * k, 2) for k in range(6))
-#: Bootstrap resamples of the margin-at-risk interval.
+#: Bootstrap resamples of the margin-at-risk interval (at the defaults only).
 BOOTSTRAP = 2000
+#: Coverage of a confidence interval over runs (at the defaults only).
 CONFIDENCE = 0.95
 
 # Spawn keys of the three random streams (kamabm.experiments.seeds).
 _DIAGNOSIS_STREAM, _MAP_STREAM, _BOOTSTRAP_STREAM = 0, 1, 2
 
-#: What the model assumes, in plain words, for the report's box.
+#: What the model assumes, in plain words, for the report's box (what the constants are
+#: calibrated to is read from the calibration itself, see the report).
 ASSUMPTIONS: tuple[str, ...] = (
-    "The client is one of several suppliers selling the same product to the same key "
-    "buyers; each key account is contested by every supplier in the market, and every "
-    "rival has a portfolio like the client's (same key buyers, same small-client base).",
-    "Each key account is run by one KAM. A KAM is 'captured' when his loyalty to his "
-    "employer has fallen below the midpoint: he negotiates and lobbies for the client. "
-    "Capture is a state he drifts into through negotiations, stress, time spent on the "
-    "client's demands and what his colleagues do; it is not a formula of the inputs.",
-    "Buyers' negotiators are either owners (they weigh their own firm's result) or "
-    "detached procurement staff (they chase procedural targets and can always say 'the "
-    "next supplier will'). Only these two kinds, and mixtures, are modelled.",
-    "The client's levers are its own: its rivals run none of them (unless the file says "
-    "rivals_levers = 'same'), and each lever not in place is tested on the client alone. "
-    "The rivals may differ from the client in the pressure on their KAMs, not otherwise.",
-    "Every lever books its cost in the client's ledger (senior time, training fees and "
-    "time away, review time and lost offers, handovers, winning small clients), so the "
-    "profit effects are net of it. Costs are model assumptions, not the client's prices.",
-    "Money is in the model's units (unit production cost 1), scaled to the client's "
-    "turnover; prices, margins and costs follow the model's defaults, not the client's "
-    "books. The numbers are orders of magnitude for comparing options, not a forecast.",
-    "Not modelled: hiring and firing of KAMs, changes of product or price list, "
-    "competitors entering or leaving, contracts of different lengths per account, "
-    "personal differences between KAMs beyond what happens to them in the model.",
-    "The model's behavioural constants are assumptions chosen so that it shows the "
-    "essay's patterns (only a handover's cost is fitted to a published number), not "
-    "measured at this client; results hold at those constants (docs/findings.md says which "
-    "claims hold over the calibration's posterior).",
+    "One product, sold by a few suppliers to the same key buyers and to small owner-run "
+    "clients; every rival has a portfolio like the client's.",
+    "A KAM is 'captured' when his loyalty to his employer has fallen below the midpoint; "
+    "he drifts there through negotiations, stress, time spent on the client's demands and "
+    "his colleagues; it is not a formula of the inputs.",
+    "The client's levers are its own (its rivals run none of them unless the file says "
+    "they run the same); every lever books its cost, at the model's prices scaled to the "
+    "client's turnover, not the client's own prices.",
+    "Not modelled: hiring and firing, product or price-list changes, entry and exit of "
+    "competitors, contracts of different lengths. The numbers compare options; they are "
+    "not a forecast of the client's books.",
 )
-
-
-# --- statistics ------------------------------------------------------------------------------
-def _mean_ci(values: np.ndarray) -> tuple[float, float, float]:
-    from kamabm.stats import mean_ci
-
-    return mean_ci(values, CONFIDENCE)
 
 
 def margin_at_risk(captured: np.ndarray, profit: np.ndarray, rng: np.random.Generator,
@@ -108,15 +108,15 @@ def margin_at_risk(captured: np.ndarray, profit: np.ndarray, rng: np.random.Gene
     """Probability of capture times the loyal-minus-captured profit gap, with a bootstrap.
 
     Args:
-        captured: one bool per replication: the account's KAM captured at the horizon.
-        profit: the account's profit over the last year, per replication.
+        captured: one bool per run: the account's KAM captured at the horizon.
+        profit: the account's profit over the last year, per run.
         rng: the bootstrap's generator.
         resamples: bootstrap resamples.
 
     Returns:
         ``(at_risk, low, high, gap)``: the margin at risk, its 95 % percentile interval
-        and the gap itself. NaN when the gap cannot be estimated (every replication
-        captured, or none loyal); 0 with interval [0, 0] when no replication is captured.
+        and the gap itself. NaN when the gap cannot be estimated (every run captured);
+        0 with interval [0, 0] when no run is captured.
 
     """
     captured = np.asarray(captured, dtype=bool)
@@ -148,43 +148,49 @@ def margin_at_risk(captured: np.ndarray, profit: np.ndarray, rng: np.random.Gene
 class Diagnosis:
     """What :func:`diagnose` found. Money is in the client's currency, a year.
 
+    Every ``low``/``high`` pair is a band (:func:`kamabm.diagnosis.tables.band`).
+
     Attributes:
         client: the client diagnosed.
-        params: the model's parameters of the status quo.
-        money_per_unit: the client's money per unit of the model's money.
+        params: the model's parameters of the status quo (at the default constants).
+        money_per_unit: the client's money per unit of the model's money (mean over sets).
         read_years: the years at which capture risk is read.
-        capture_risk: one row per (account, year): ``account``, ``negotiator``,
-            ``share``, ``year``, ``captured`` (share of replications), ``low``, ``high``
-            (95 % Wilson interval), ``replications``.
+        capture_risk: one row per (account, year): ``account``, ``negotiator`` (as given,
+            in words and number), ``detachment``, ``share``, ``year``, ``captured``
+            (share of runs), ``low``, ``high``, ``runs``.
         margin_at_risk: one row per account: ``account``, ``negotiator``, ``share``,
-            ``turnover`` (the account's yearly turnover at the start, money),
-            ``capture_at_horizon``, ``profit_loyal``, ``profit_captured`` (mean profit on
-            the account over the last year where its KAM is loyal or captured at the
-            horizon), ``gap``, ``at_risk``, ``low``, ``high`` (95 % bootstrap interval).
-        status_quo: the client's status quo: ``profit`` (a year, mean over the horizon)
-            with ``profit_low``/``profit_high``, ``capture`` (share of its key accounts in
-            captured hands at the horizon), ``people_cost`` (KAMs, senior time, training,
-            review, handovers and small-client acquisition, a year), ``margin`` (net
-            margin), ``revenue`` (a year).
-        levers: one row per lever tested, best net money effect first: ``lever``,
-            ``dose``, ``capture_sq``, ``capture``, ``capture_low``, ``capture_high``
-            (change of the share of key accounts in captured hands at the horizon, paired),
-            ``net``, ``net_low``, ``net_high`` (change of the client's profit a year, net
-            of the lever's cost), ``cost``, ``cost_low``, ``cost_high`` (change of the
-            people and acquisition costs booked a year), ``gross``, ``gross_low``,
-            ``gross_high`` (the profit change before those costs), ``verdict``.
-        capture_map: one row per map point: ``key_share``, ``pressure``, ``capture``
-            (share of the client's key accounts in captured hands after
-            ``map_months``), ``runs``.
+            ``turnover``, ``capture_at_horizon``, ``profit_loyal``, ``profit_captured``,
+            ``gap``, ``at_risk``, ``low``, ``high``; and ``condition`` (what would have
+            to be true for capture above one half, in words; "" without a spread).
+        status_quo: ``profit`` a year over the horizon (``profit_low``/``_high``),
+            ``revenue`` a year, ``margin`` (profit / revenue over the horizon),
+            ``margin_year1`` (the same in the first year), ``capture``, ``people_cost``,
+            ``at_risk`` (every account's margin at risk, with ``at_risk_low``/``_high``),
+            ``anchor`` (the fixed yearly amount taken off the model's profit to match the
+            client's margin; 0 without one), ``model_margin_year1`` (before it).
+        levers: one row per option ranked, best net money effect first: ``lever`` (its
+            name, levers joined by " + "), ``kind`` (single, pressure, best pair, your
+            combination), ``dose``, ``capture_sq``, ``capture``/``_low``/``_high``,
+            ``net``/``_low``/``_high``, ``cost``/``_low``/``_high``,
+            ``gross``/``_low``/``_high``, ``verdict``, ``rank`` and ``tied``.
+        combinations: every pair of single options (and the client's combination), the
+            same columns, best first.
+        timeline: one row per year: ``year``, ``option`` (the best), ``profit_sq``,
+            ``profit_sq_low``/``_high``, ``profit_best`` (and band), ``capture_sq``,
+            ``capture_best``, ``gain`` (the best option's profit less the status quo's),
+            ``cumulative_gain``.
+        payback_year: the first year from which the best option's cumulative gain stays
+            above zero (None: not within the horizon).
+        capture_map: one row per map point: ``key_share``, ``pressure``, ``capture``,
+            ``runs``.
         map_months: the month at which the capture map is read.
-        seeds: the status quo's seeds, one per replication (every lever uses the same).
+        constants: the constant sets run (:class:`ConstantSets`).
+        conditions: per account, its :class:`Condition` (None without a spread).
+        calibration: what the calibration fitted, to what (None at the defaults).
+        seeds: the runs' seeds, set by set (every option uses the same).
         map_seeds: the capture map's seeds, the same at every point.
-        runs: model runs made.
-        wall_time: seconds the runs took.
-        workers: worker processes used (None: every core).
-        runs_resumed: runs read back from the folder's parts rather than run (a resumed
-            diagnosis); ``runs - runs_resumed`` were run by this call, in ``wall_time``.
-        engine: the model's engine this call ran on.
+        runs, wall_time, workers, runs_resumed, engine: as before: model runs made,
+            seconds, worker processes, runs read back from a stopped call, the engine.
 
     """
 
@@ -196,8 +202,14 @@ class Diagnosis:
     margin_at_risk: pd.DataFrame
     status_quo: dict[str, float]
     levers: pd.DataFrame
+    combinations: pd.DataFrame
+    timeline: pd.DataFrame
+    payback_year: int | None
     capture_map: pd.DataFrame
     map_months: int
+    constants: ConstantSets
+    conditions: tuple[Condition | None, ...]
+    calibration: CalibrationFacts | None
     seeds: tuple[int, ...]
     map_seeds: tuple[int, ...]
     runs: int
@@ -211,26 +223,43 @@ class Diagnosis:
         return money_text(value, self.client.currency, sign=sign)
 
 
-def money_text(value: float, currency: str = "", *, sign: bool = False) -> str:
-    """An amount with thousands separators, to three significant digits above 1,000.
-
-    ``money_text(-1234567, "EUR")`` is ``"−EUR 1,230,000"``; ``sign`` writes a plus
-    sign on gains; ``"n/a"`` for a missing amount.
-    """
-    if not math.isfinite(value):
-        return "n/a"
-    magnitude = abs(value)
-    if magnitude >= 1000:
-        magnitude = round(magnitude, 2 - int(math.floor(math.log10(magnitude))))
-    text = f"{magnitude:,.0f}"
-    zero = text == "0"
-    prefix = "−" if value < 0 and not zero else "+" if sign and value > 0 and not zero else ""
-    return f"{prefix}{currency + ' ' if currency else ''}{text}"
-
-
 def read_years(horizon_years: int) -> tuple[int, ...]:
     """The years at which capture risk is read: 1, 3, 5 within the horizon, and the horizon."""
     return tuple(sorted({y for y in READ_YEARS if y <= horizon_years} | {horizon_years}))
+
+
+def option_doses(client: Client) -> dict[str, float]:
+    """The dose of each single option: a lever's standard dose, the lowered pressure."""
+    doses = {lever: STANDARD_DOSES[lever] for lever in client.not_in_place()}
+    if client.lowers_pressure():
+        doses[LOWER_PRESSURE] = client.lowered_pressure
+    return doses
+
+
+def options_run(levers: Sequence[str], combination: Sequence[str] = ()) -> dict[str, str]:
+    """Every option run, by name, with its kind.
+
+    The single ``levers``, their pairs, and the client's ``combination`` (levers joined
+    by " + ", in the order given).
+    """
+    kinds = {lever: "pressure" if lever == LOWER_PRESSURE else "single" for lever in levers}
+    for pair in itertools.combinations(levers, 2):
+        kinds[" + ".join(pair)] = "pair"
+    if combination:
+        kinds[" + ".join(combination)] = "your combination"
+    return kinds
+
+
+def _parameters(client: Client, option: str, doses: dict[str, float]) -> Parameters:
+    changes: dict[str, Any] = {}
+    pressure = None
+    for lever in option.split(" + ") if option != STATUS_QUO else ():
+        if lever == LOWER_PRESSURE:
+            pressure = doses[lever]
+        else:
+            dose = doses[lever]
+            changes[lever] = int(dose) if Parameters.is_integer(lever) else dose
+    return client.parameters(pressure=pressure, **changes)
 
 
 def diagnose(client: Client, *, workers: int | None = None,
@@ -239,26 +268,27 @@ def diagnose(client: Client, *, workers: int | None = None,
              map_shares: Sequence[float] = MAP_SHARES,
              map_pressures: Sequence[float] = MAP_PRESSURES,
              store: RunsStored | None = None, engine: str = DEFAULT_ENGINE) -> Diagnosis:
-    """Run the client's market and read its capture risk, margin at risk and levers.
+    """Run the client's market and read its capture risk, margin at risk and options.
 
     Args:
         client: the client (:func:`load_client`).
         workers: worker processes (default: every core; 1 runs here). The results are
             the same for any number.
         progress: called with (runs done, runs planned) as chunks finish.
-        levers: the levers to test (default: every lever not in place); each must be
-            one of :data:`kamabm.diagnosis.client.LEVERS` not in place.
+        levers: the single options to test (default: every lever not in place, and
+            lowering the pressure when the client's is above the lowered one); each must
+            be one of :meth:`Client.options`. Their pairs are tested too.
         map_shares: the capture map's key accounts' shares of turnover, in (0, 1].
         map_pressures: the capture map's pressures, in [0, 1].
         store: keep the runs as journaled parts of a folder and resume those already
             there (``kamabm diagnose`` keeps them in its output folder); by default they
             are kept in memory only. The numbers are the same either way.
-        engine: the model's engine, ``"compiled"`` (default) or ``"mesa"``: the same
-            numbers either way, so a stored diagnosis resumes on either.
+        engine: the model's engine, ``"compiled"`` (default) or ``"mesa"``.
 
     Raises:
         ParameterError: ``engine`` is not an engine.
-        ClientFileError: a lever asked for is unknown or already in place.
+        ClientFileError: a lever asked for is unknown or already in place; the posterior
+            is missing or malformed.
         StoreError: the folder of ``store`` holds runs of another diagnosis.
         FolderLockedError: another process is writing that folder.
         kamabm.experiments.sweep.SweepInterrupted: SIGTERM or SIGHUP (KeyboardInterrupt
@@ -268,106 +298,45 @@ def diagnose(client: Client, *, workers: int | None = None,
         The :class:`Diagnosis`.
 
     """
+    from kamabm.diagnosis.tables import summarise
+
     check_engine(engine)
     start = time.perf_counter()
     base = client.parameters()
-    reps = client.replications
-    seeds = run_seeds(client.seed, _DIAGNOSIS_STREAM, reps)
-    map_seeds = run_seeds(client.seed, _MAP_STREAM, client.map_replications)
-    tested = client.not_in_place() if levers is None else tuple(levers)
-    for lever in tested:
-        if lever not in client.not_in_place():
+    allowed = client.options()
+    tested = allowed if levers is None else tuple(levers)
+    for lever in (*tested, *client.combine):
+        if lever not in allowed:
             raise ClientFileError(f"{lever}: not a lever the client lacks; allowed: "
-                                  f"{', '.join(client.not_in_place()) or 'none'}")
-    settings: dict[str, Parameters] = {"status quo": base}
-    for lever in tested:
-        dose = STANDARD_DOSES[lever]
-        settings[lever] = base.replace(**{lever: int(dose) if Parameters.is_integer(lever)
-                                          else dose})
+                                  f"{', '.join(allowed) or 'none'}")
+    tested = tuple(lever for lever in allowed if lever in tested)  # in the client's order
+    doses = option_doses(client)
+    kinds = options_run(tested, tuple(lever for lever in allowed if lever in client.combine))
+    sets = constant_sets(client, base)
+    n_sets = len(sets.sets)
+    reps = client.replications * (client.draws if sets.mode == "defaults" else 1)
+    seeds = run_seeds(client.seed, _DIAGNOSIS_STREAM, n_sets * reps)
+    map_seeds = run_seeds(client.seed, _MAP_STREAM, client.map_replications)
     map_months = min(MAP_MONTHS, base.horizon_months)
-    years = read_years(client.horizon_years)
-    read_months = tuple(12 * y for y in years)
-    tasks = [Task(("run", name, r), params, seed, read_months)
-             for name, params in settings.items() for r, seed in enumerate(seeds)]
+    months = tuple(12 * y for y in range(1, client.horizon_years + 1))
+    tasks = []
+    for option in (STATUS_QUO, *kinds):
+        params = _parameters(client, option, doses)
+        for d, constants in enumerate(sets.sets):
+            varied = params.replace(**constants) if constants else params
+            tasks += [Task(("run", option, d, r), varied, seeds[d * reps + r], months)
+                      for r in range(reps)]
     for share in map_shares:
         for pressure in map_pressures:
             params = client.parameters(key_share=share, pressure=pressure,
                                        horizon_months=max(12, map_months))
-            tasks += [Task(("map", share, pressure, r), params, seed, ())
-                      for r, seed in enumerate(map_seeds)]
+            for r, seed in enumerate(map_seeds):
+                constants = sets.sets[r % n_sets]
+                varied = params.replace(**constants) if constants else params
+                tasks.append(Task(("map", share, pressure, r), varied, seed, ()))
     readings, resumed = run_all(tasks, workers, progress, store, engine)
-
-    def stack(name: str, item: str) -> np.ndarray:
-        return np.stack([readings[("run", name, r)][item] for r in range(reps)])
-
-    opening = readings[("run", "status quo", 0)]["opening_revenue"]
-    scale = client.turnover / (12.0 * opening)
-    captured = stack("status quo", "captured")  # (replications, years read, accounts)
-    risk_rows = []
-    for j, account in enumerate(client.accounts):
-        for y, year in enumerate(years):
-            k = int(captured[:, y, j].sum())
-            low, high = wilson(k, reps, CONFIDENCE)
-            risk_rows.append({"account": account.name, "negotiator": account.negotiator,
-                              "share": account.share, "year": year, "captured": k / reps,
-                              "low": low, "high": high, "replications": reps})
-    capture_risk = pd.DataFrame(risk_rows)
-
-    rng = spawned_generator(client.seed, (_BOOTSTRAP_STREAM,))
-    last_year = stack("status quo", "last_year_profit") * scale
-    mar_rows = []
-    for j, account in enumerate(client.accounts):
-        at_end = captured[:, -1, j]
-        at_risk, low, high, gap = margin_at_risk(at_end, last_year[:, j], rng)
-        loyal = last_year[~at_end, j]
-        capt = last_year[at_end, j]
-        mar_rows.append({
-            "account": account.name, "negotiator": account.negotiator,
-            "share": account.share, "turnover": account.share * client.turnover,
-            "capture_at_horizon": float(at_end.mean()),
-            "profit_loyal": float(loyal.mean()) if len(loyal) else float("nan"),
-            "profit_captured": float(capt.mean()) if len(capt) else float("nan"),
-            "gap": gap, "at_risk": at_risk, "low": low, "high": high})
-    margin_table = pd.DataFrame(mar_rows)
-
-    def yearly(name: str, item: str) -> np.ndarray:
-        return stack(name, item) * scale * 12.0 / stack(name, "months")
-
-    def capture_share(name: str) -> np.ndarray:
-        return stack(name, "captured")[:, -1, :].mean(axis=1)
-
-    sq_profit, sq_cost = yearly("status quo", "supplier_profit"), yearly("status quo",
-                                                                         "people_cost")
-    sq_revenue = yearly("status quo", "supplier_revenue")
-    sq_capture = capture_share("status quo")
-    mean, low, high = _mean_ci(sq_profit)
-    status_quo = {"profit": mean, "profit_low": low, "profit_high": high,
-                  "capture": float(sq_capture.mean()), "people_cost": float(sq_cost.mean()),
-                  "revenue": float(sq_revenue.mean()),
-                  "margin": float(sq_profit.sum() / sq_revenue.sum())}
-
-    lever_rows = []
-    for lever in tested:
-        d_capture = capture_share(lever) - sq_capture
-        d_net = yearly(lever, "supplier_profit") - sq_profit
-        d_cost = yearly(lever, "people_cost") - sq_cost
-        row: dict[str, Any] = {"lever": lever, "dose": STANDARD_DOSES[lever],
-                               "capture_sq": float(sq_capture.mean())}
-        for name, values in (("capture", d_capture), ("net", d_net), ("cost", d_cost),
-                             ("gross", d_net + d_cost)):
-            m, lo, hi = _mean_ci(values)
-            row.update({name: m, f"{name}_low": lo, f"{name}_high": hi})
-        row["verdict"] = ("pays" if row["net_low"] > 0 else "does not pay"
-                          if row["net_high"] < 0 else "unclear")
-        lever_rows.append(row)
-    columns = ["lever", "dose", "capture_sq", *(f"{n}{s}" for n in ("capture", "net", "cost",
-                                                                  "gross")
-                                                for s in ("", "_low", "_high")), "verdict"]
-    lever_table = pd.DataFrame(lever_rows, columns=columns)
-    if not lever_table.empty:
-        lever_table = lever_table.sort_values("net", ascending=False,
-                                              kind="stable").reset_index(drop=True)
-
+    found = summarise(client, readings, (STATUS_QUO, *kinds), kinds, doses, sets, reps,
+                      _BOOTSTRAP_STREAM)
     map_rows = []
     for share in map_shares:
         for pressure in map_pressures:
@@ -375,45 +344,11 @@ def diagnose(client: Client, *, workers: int | None = None,
                       for r in range(len(map_seeds))]
             map_rows.append({"key_share": share, "pressure": pressure,
                              "capture": float(np.mean(values)), "runs": len(values)})
-    return Diagnosis(client=client, params=base, money_per_unit=scale, read_years=years,
-                     capture_risk=capture_risk, margin_at_risk=margin_table,
-                     status_quo=status_quo, levers=lever_table, capture_map=pd.DataFrame(map_rows),
-                     map_months=map_months, seeds=tuple(seeds), map_seeds=tuple(map_seeds),
-                     runs=len(tasks), wall_time=time.perf_counter() - start, workers=workers,
-                     runs_resumed=resumed, engine=engine)
+    facts = calibration_facts(sets.source) if sets.mode == "posterior" else None
+    return Diagnosis(client=client, params=base, read_years=read_years(client.horizon_years),
+                     capture_map=pd.DataFrame(map_rows), map_months=map_months,
+                     constants=sets, calibration=facts, seeds=tuple(seeds),
+                     map_seeds=tuple(map_seeds), runs=len(tasks),
+                     wall_time=time.perf_counter() - start, workers=workers,
+                     runs_resumed=resumed, engine=engine, **found)
 
-
-# --- plain words -------------------------------------------------------------------------------
-def lever_name(lever: str) -> str:
-    """A lever's plain name."""
-    return human(lever)
-
-
-def dose_text(lever: str, dose: float) -> str:
-    """A lever's dose in plain words (``every 12 months``, ``50 %``)."""
-    if lever == "rotation_months":
-        return f"every {dose:g} months"
-    if lever == "smb_growth":
-        return f"{100 * dose:g} % more small clients a month"
-    if lever == KPI_MIX:
-        return f"{100 * dose:.0f} % of the KPI on margin"
-    return value_text(lever, dose) if Parameters.spec(lever).unit != "index" else (
-        f"{100 * dose:.0f} % strength")
-
-
-def status_quo_text(client: Client) -> str:
-    """The client's status quo in one plain paragraph."""
-    accounts = ", ".join(f"{a.name} ({pct(a.share, 0)}, "
-                         f"{'owner-run' if a.negotiator == 'owner' else 'procurement'})"
-                         for a in client.accounts)
-    in_place = [f"{human(n)} ({dose_text(n, v)})" for n, v in client.settings().items()
-                if v]
-    rivals = ("" if client.rival_pressure is None else
-              f" Its rivals' pressure is {client.rival_pressure:g}.")
-    return (f"{client.name}: turnover {money_text(client.turnover, client.currency)} a year; "
-            f"{len(client.accounts)} key account{'s' if len(client.accounts) > 1 else ''} "
-            f"make{'' if len(client.accounts) > 1 else 's'} {pct(client.key_share, 0)} of "
-            f"it: {accounts}. {client.suppliers} suppliers "
-            f"compete for every key account (the client included). Sales management: "
-            f"{client.pressure_text()}.{rivals} Levers in place: "
-            f"{', '.join(in_place) if in_place else 'none'}.")

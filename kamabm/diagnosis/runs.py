@@ -34,8 +34,19 @@ from kamabm.model.params import Parameters
 #: The capture map's reading, in months (or the horizon if shorter).
 MAP_MONTHS = 60
 #: Runs per chunk sent to a worker process, and stored as one part: a kill loses at most
-#: the chunks being computed (two a worker), a few seconds of work.
+#: the chunks being computed (two a worker), a few seconds of work on the Mesa engine.
 CHUNK = 8
+#: Most runs per chunk on the compiled engine, where a run takes about a millisecond: a
+#: part costs the same to write and sync whatever its runs cost (a kill loses under a
+#: second); a diagnosis of many runs is cut into about :data:`COMPILED_PARTS` parts.
+COMPILED_CHUNK, COMPILED_PARTS = 250, 50
+
+
+def chunk_size(engine: str, runs: int = 0) -> int:
+    """Runs per chunk (and stored part) of ``runs`` runs on ``engine``."""
+    if engine != "compiled":
+        return CHUNK
+    return min(COMPILED_CHUNK, max(CHUNK, runs // COMPILED_PARTS))
 
 
 # --- runs ------------------------------------------------------------------------------------
@@ -61,7 +72,8 @@ def _run_chunk(chunk: Sequence[tuple[int, Task]], engine: str = DEFAULT_ENGINE
     Only what the diagnosis needs leaves the worker: whether each account's KAM is
     captured at the months read, each account's profit over the last year (a year's
     worth), and the client's profit, revenue and people and acquisition costs summed
-    over the run, all in model units; or, for the map, the share captured.
+    over the run and year by year (``yearly_*``: months 1-12, 13-24, ...; a last,
+    shorter year as it is), all in model units; or, for the map, the share captured.
     """
     from kamabm.model.batch import account_history
 
@@ -73,7 +85,11 @@ def _run_chunk(chunk: Sequence[tuple[int, Task]], engine: str = DEFAULT_ENGINE
             months = len(h["captured"])
             rows = [min(m, months) - 1 for m in task.read_months]
             last = h["profit"][max(0, months - 12):]
+            cost = h["supplier_people"] + h["supplier_acquisition"]
             reading = {"captured": h["captured"][rows], "months": months,
+                       "yearly_profit": _by_year(h["supplier_profit"]),
+                       "yearly_revenue": _by_year(h["supplier_revenue"]),
+                       "yearly_cost": _by_year(cost),
                        "last_year_profit": last.sum(axis=0) * 12.0 / len(last),
                        "supplier_profit": float(h["supplier_profit"].sum()),
                        "supplier_revenue": float(h["supplier_revenue"].sum()),
@@ -85,6 +101,11 @@ def _run_chunk(chunk: Sequence[tuple[int, Task]], engine: str = DEFAULT_ENGINE
             reading = {"map_captured": float(h["captured"][month].mean())}
         out.append((run, reading))
     return out
+
+
+def _by_year(monthly: np.ndarray) -> list[float]:
+    """Sums of a monthly series over months 1-12, 13-24, ... (left to right)."""
+    return [float(monthly[k:k + 12].sum()) for k in range(0, len(monthly), 12)]
 
 
 def run_seeds(master: int, stream: int, n: int) -> list[int]:
@@ -103,10 +124,14 @@ READINGS = pa.schema([
     pa.field("last_year_profit", pa.list_(pa.float64())),
     pa.field("supplier_profit", pa.float64()), pa.field("supplier_revenue", pa.float64()),
     pa.field("people_cost", pa.float64()), pa.field("opening_revenue", pa.float64()),
+    pa.field("yearly_profit", pa.list_(pa.float64())),
+    pa.field("yearly_revenue", pa.list_(pa.float64())),
+    pa.field("yearly_cost", pa.list_(pa.float64())),
     pa.field("map_captured", pa.float64())])
+_YEARLY = ("yearly_profit", "yearly_revenue", "yearly_cost")
 _SCALARS = ("supplier_profit", "supplier_revenue", "people_cost", "opening_revenue")
 #: Version of the diagnosis's runs as stored (part of the folder's identity).
-RUNS_FORMAT = 1
+RUNS_FORMAT = 2
 
 
 def task_key(task: Task) -> str:
@@ -128,7 +153,8 @@ def _table(chunk: Sequence[tuple[int, Task]],
             row.update({name: reading[name] for name in _SCALARS},
                        captured=np.asarray(reading["captured"]).ravel().tolist(),
                        months=int(reading["months"]),
-                       last_year_profit=np.asarray(reading["last_year_profit"]).tolist())
+                       last_year_profit=np.asarray(reading["last_year_profit"]).tolist(),
+                       **{name: list(reading[name]) for name in _YEARLY})
         rows.append(row)
     return pa.Table.from_pylist(rows, schema=READINGS)
 
@@ -146,6 +172,7 @@ def _readings(table: pa.Table, tasks: Sequence[Task]) -> Iterator[tuple[int, dic
         captured = np.array(row["captured"], dtype=bool).reshape(len(task.read_months), -1)
         yield row["run"], {"captured": captured, "months": row["months"],
                            "last_year_profit": np.array(row["last_year_profit"], dtype=float),
+                           **{name: np.array(row[name], dtype=float) for name in _YEARLY},
                            **{name: row[name] for name in _SCALARS}}
 
 
@@ -204,13 +231,14 @@ def run_all(tasks: list[Task], workers: int | None,
             (stored.notify or _notice)(
                 f"resuming: {len(readings):,} of {len(tasks):,} runs already stored in "
                 f"{stored.directory}" + ("" if missing else "; nothing left to run"))
-        chunks = list(_consecutive(missing, CHUNK))
+        size = chunk_size(engine, len(tasks))
+        chunks = list(_consecutive(missing, size))
         if progress is not None:
             progress(len(readings), len(tasks))
         job = functools.partial(_run_chunk, engine=engine)
         try:
             # compiled runs keep their workers (flat memory, the engine loaded once)
-            for computed in backend.map(job, chunks, CHUNK, recycle=engine != "compiled"):
+            for computed in backend.map(job, chunks, size, recycle=engine != "compiled"):
                 if store is not None:
                     table = _table([(run, tasks[run]) for run, _ in computed], computed)
                     store.write_part(table)
@@ -228,7 +256,8 @@ def run_all(tasks: list[Task], workers: int | None,
             manifest.update(status="complete", runs_done=len(readings))
             store.write_manifest(manifest)
     if stored is None:  # the same path as a stored run: readings as the parts keep them
-        readings = {run: reading for part in _consecutive(numbered, CHUNK)
+        size = chunk_size(engine, len(tasks))
+        readings = {run: reading for part in _consecutive(numbered, size)
                     for run, reading in _readings(
                         _table(part, [(r, readings[r]) for r, _ in part]), tasks)}
     return {tasks[run].key: reading for run, reading in readings.items()}, resumed
@@ -309,7 +338,8 @@ def _notice(message: str) -> None:
 
 #: What a diagnosis writes into its folder besides its runs (removed by an overwrite).
 OUTPUTS = ("report.html", "capture_risk.csv", "margin_at_risk.csv", "levers.csv",
-           "capture_map.csv", "charts", "provenance.json", "diagnosis.pptx")
+           "capture_map.csv", "combinations.csv", "timeline.csv", "charts", "provenance.json",
+           "diagnosis.pptx")
 
 
 def check_folder(directory: Path, identity: Mapping[str, Any], *, overwrite: bool) -> None:
@@ -389,5 +419,10 @@ def diagnosis_identity(client: Client, code: Mapping[str, Any] | None = None
     content = {k: v for k, v in dataclasses.asdict(client).items() if k != "source"}
     blob = json.dumps(content, sort_keys=True, separators=(",", ":"), default=str)
     code = code or code_version()
-    return {"kind": "diagnosis", "format": RUNS_FORMAT,
-            "client": hashlib.sha256(blob.encode()).hexdigest(), "code": code["version"]}
+    identity = {"kind": "diagnosis", "format": RUNS_FORMAT,
+                "client": hashlib.sha256(blob.encode()).hexdigest(), "code": code["version"]}
+    if client.constants == "posterior":  # the constant sets are drawn from its content
+        from kamabm.diagnosis.constants import posterior_text
+
+        identity["posterior"] = hashlib.sha256(posterior_text(client)[1].encode()).hexdigest()
+    return identity

@@ -1,8 +1,10 @@
-"""A slide deck of a report (``kamabm report DIR --deck``): the summary, then one chart a slide.
+"""A slide deck of a report (``kamabm report DIR --deck``, ``kamabm diagnose --deck``).
 
-Needs the optional extra ``kamabm[deck]`` (python-pptx). Slides are 16:9; each chart
-slide has the chart's short title, its PNG scaled to fit, and the finding and caption
-underneath and in the speaker notes.
+The summary (or, given, a verdict of three or four bullets) first, then one chart a slide,
+then (given) a recommendations slide. Needs the optional extra ``kamabm[deck]``
+(python-pptx). Slides are 16:9; a chart slide holds the chart's PNG, which carries its
+own title, scaled to fit, with the caption underneath and in the speaker notes (the
+title is not repeated on the slide).
 """
 
 from __future__ import annotations
@@ -17,6 +19,9 @@ from kamabm.report.summary import Summary
 #: Slide size (16:9) and margins, in inches.
 WIDTH, HEIGHT, MARGIN = 13.333, 7.5, 0.45
 TITLE_HEIGHT, CAPTION_HEIGHT = 0.9, 0.75
+#: Font size of a verdict's or recommendations' bullets (points), and the smaller size
+#: used when their text is longer than :data:`LONG_BULLETS` characters.
+BULLET_SIZE, SMALL_BULLET_SIZE, LONG_BULLETS = 20, 16, 700
 
 
 class DeckError(RuntimeError):
@@ -55,15 +60,29 @@ def _text(slide, left, top, width, height, lines: Sequence[str], size: int,
         para.font.bold = bold
 
 
+def _bullets(deck, title: str, lines: Sequence[str]) -> None:
+    """A slide with ``title`` and one bullet per line."""
+    slide = deck.slides.add_slide(deck.slide_layouts[6])
+    inner = WIDTH - 2 * MARGIN
+    _text(slide, MARGIN, MARGIN, inner, TITLE_HEIGHT, [title], 28, bold=True)
+    size = BULLET_SIZE if len(" ".join(lines)) < LONG_BULLETS else SMALL_BULLET_SIZE
+    _text(slide, MARGIN, MARGIN + TITLE_HEIGHT, inner, HEIGHT - 2 * MARGIN - TITLE_HEIGHT,
+          [f"\u2022 {line}" for line in lines], size)
+
+
 def write_deck(title: str, summary: Summary, charts: Sequence[Chart],
-               path: str | Path) -> Path:
-    """Write a 16:9 deck: a summary slide, then one slide per chart.
+               path: str | Path, *, verdict: Sequence[str] | None = None,
+               recommendations: Sequence[str] | None = None) -> Path:
+    """Write a 16:9 deck: a summary (or verdict) slide, a slide a chart, recommendations.
 
     Args:
-        title: the deck's title (the experiment).
-        summary: the executive summary (:func:`kamabm.report.summary.executive_summary`).
+        title: the deck's title (the experiment, the client).
+        summary: the executive summary (:func:`kamabm.report.summary.executive_summary`);
+            its status quo goes to the first slide's notes when ``verdict`` is given.
         charts: the charts, each with its PNG.
         path: the ``.pptx`` file to write.
+        verdict: the first slide's bullets instead of the summary (three or four lines).
+        recommendations: bullets of a last slide, "Recommendations".
 
     Raises:
         DeckError: python-pptx is not installed.
@@ -79,18 +98,23 @@ def write_deck(title: str, summary: Summary, charts: Sequence[Chart],
     blank = deck.slide_layouts[6]
     inner = WIDTH - 2 * MARGIN
 
-    slide = deck.slides.add_slide(blank)
-    _text(slide, MARGIN, MARGIN, inner, TITLE_HEIGHT, [title], 28, bold=True)
-    lines = [summary.status_quo, *(f"\u2022 {p}" for p in summary.points),
-             *(f"Note: {n}." for n in summary.notes)]
-    _text(slide, MARGIN, MARGIN + TITLE_HEIGHT, inner, HEIGHT - 2 * MARGIN - TITLE_HEIGHT,
-          lines, 16 if len(" ".join(lines)) < 700 else 13 if len(" ".join(lines)) < 1300
-          else 10)
+    if verdict is not None:
+        _bullets(deck, title, verdict)
+        deck.slides[0].notes_slide.notes_text_frame.text = "\n".join(
+            [summary.status_quo, *(f"Note: {n}." for n in summary.notes)])
+    else:
+        slide = deck.slides.add_slide(blank)
+        _text(slide, MARGIN, MARGIN, inner, TITLE_HEIGHT, [title], 28, bold=True)
+        lines = [summary.status_quo, *(f"\u2022 {p}" for p in summary.points),
+                 *(f"Note: {n}." for n in summary.notes)]
+        _text(slide, MARGIN, MARGIN + TITLE_HEIGHT, inner,
+              HEIGHT - 2 * MARGIN - TITLE_HEIGHT, lines,
+              16 if len(" ".join(lines)) < 700 else 13 if len(" ".join(lines)) < 1300
+              else 10)
 
     for chart in charts:
         slide = deck.slides.add_slide(blank)
-        _text(slide, MARGIN, MARGIN * 0.6, inner, TITLE_HEIGHT, [chart.title], 20, bold=True)
-        top = MARGIN * 0.6 + TITLE_HEIGHT
+        top = MARGIN * 0.6  # the PNG carries the chart's title
         room_w, room_h = inner, HEIGHT - top - CAPTION_HEIGHT - MARGIN * 0.6
         w, h = _png_size(chart.png)
         scale = min(room_w / w, room_h / h)
@@ -101,7 +125,9 @@ def write_deck(title: str, summary: Summary, charts: Sequence[Chart],
         _text(slide, MARGIN, HEIGHT - CAPTION_HEIGHT - MARGIN * 0.4, inner, CAPTION_HEIGHT,
               [" ".join(filter(None, [words + "." if words else "", chart.caption]))], 10)
         slide.notes_slide.notes_text_frame.text = "\n".join(
-            filter(None, [words, chart.caption]))
+            filter(None, [chart.title, words, chart.caption]))
+    if recommendations is not None:
+        _bullets(deck, "Recommendations", recommendations)
     path = Path(path)
     deck.save(str(path))
     return path
