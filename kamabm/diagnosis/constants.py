@@ -9,7 +9,8 @@ file sets, is a constant drawn, whatever the calibration fitted. With ``[run] co
 :func:`calibration_facts` reads what the calibration fitted, to which published numbers,
 and how close it came (``targets.csv`` and ``manifest.json`` beside the posterior), for the
 report's assumptions box. :func:`what_would_be_true` finds, per account, the constant its
-capture hinges on most across the drawn sets and where capture crosses one half.
+capture hinges on most across the drawn sets and the cut on it at which capture passes
+one half (:func:`kamabm.stats.what_would_have_to_be_true`).
 """
 
 from __future__ import annotations
@@ -31,9 +32,6 @@ CAPTURE_LINE = 0.5
 #: Fewest constant sets for a spread over them to be read (a band, a rank correlation);
 #: with fewer, the bands are confidence intervals over the runs.
 MIN_SETS_FOR_SPREAD = 5
-#: Weakest rank correlation between a constant and an account's capture for the line to
-#: name that constant as what capture hinges on (weaker: "no constant stands out").
-MIN_RANK_CORRELATION = 0.3
 
 
 @dataclass(frozen=True)
@@ -181,16 +179,20 @@ def calibration_facts(posterior: str | Path) -> CalibrationFacts:
 class Condition:
     """What an account's capture hinges on across the constant sets drawn.
 
+    Found by :func:`kamabm.stats.what_would_have_to_be_true` over the sets (the constant
+    most rank-correlated with the account's capture, and the cut on it that best
+    separates the sets with capture above :data:`CAPTURE_LINE` from the others).
+
     Attributes:
-        constant: the constant with the strongest rank correlation with the account's
-            capture (over the sets), or "" when none reaches :data:`MIN_RANK_CORRELATION`.
-        correlation: that Spearman rank correlation.
-        threshold: where a monotone fit of capture on the constant crosses
-            :data:`CAPTURE_LINE` (``+inf``/``-inf``: never within the drawn range /
-            already at its low end, in the direction capture rises).
-        rises: capture rises with the constant (True) or falls (False).
+        constant: that constant, or "" when capture is above the line in every set or in
+            none (no constant decides it then).
+        correlation: its Spearman rank correlation with the account's capture.
+        threshold: the cut.
+        rises: capture is above the line where the constant is above the cut (True) or
+            below it (False).
+        accuracy: share of the sets the rule classifies right.
         low, high: the constant's drawn range.
-        share_above: share of the constant sets with capture above the line.
+        share_above: share of the sets with capture above the line.
 
     """
 
@@ -198,40 +200,31 @@ class Condition:
     correlation: float
     threshold: float
     rises: bool
+    accuracy: float
     low: float
     high: float
     share_above: float
 
 
 def what_would_be_true(constants: dict[str, np.ndarray], captured: np.ndarray) -> Condition:
-    """The constant an account's capture hinges on, and where capture crosses one half.
+    """The constant an account's capture hinges on, and the cut on it at one half.
 
     Args:
         constants: each drawn constant's value per set (arrays of the sets' length).
         captured: the account's KAM captured at the horizon, per (set, run), bool.
 
     """
-    from scipy.stats import spearmanr
+    import pandas as pd
 
-    from kamabm.stats import critical_value
+    from kamabm.stats import what_would_have_to_be_true
 
     per_set = captured.mean(axis=1)
     share_above = float((per_set > CAPTURE_LINE).mean())
-    best, best_rho = "", 0.0
-    for name, values in constants.items():
-        if np.ptp(values) == 0 or np.ptp(per_set) == 0:
-            continue
-        rho = float(spearmanr(values, per_set).statistic)
-        if np.isfinite(rho) and abs(rho) > abs(best_rho):
-            best, best_rho = name, rho
-    if not best or abs(best_rho) < MIN_RANK_CORRELATION:
-        return Condition("", best_rho, float("nan"), True, float("nan"), float("nan"),
-                         share_above)
-    values = np.asarray(constants[best], dtype=float)
-    rises = best_rho > 0
-    runs = captured.shape[1]
-    x = np.repeat(values if rises else -values, runs)
-    crossing = critical_value(x, captured.ravel().astype(float), CAPTURE_LINE)
-    threshold = crossing if rises or not np.isfinite(crossing) else -crossing
-    return Condition(best, best_rho, float(threshold), rises, float(values.min()),
-                     float(values.max()), share_above)
+    found = what_would_have_to_be_true(pd.DataFrame(constants), pd.Series(per_set),
+                                       CAPTURE_LINE)
+    if found is None:
+        nan = float("nan")
+        return Condition("", nan, nan, True, nan, nan, nan, share_above)
+    values = np.asarray(constants[found.constant], dtype=float)
+    return Condition(found.constant, found.rho, found.cut, found.side == ">",
+                     found.accuracy, float(values.min()), float(values.max()), share_above)

@@ -7,8 +7,6 @@ same things in the same words.
 
 from __future__ import annotations
 
-import math
-
 import pandas as pd
 
 from kamabm.diagnosis.constants import CAPTURE_LINE, Condition
@@ -118,23 +116,17 @@ def condition_text(diag: Diagnosis, account: str, condition: Condition | None) -
     if condition is None:
         return ""
     if not condition.constant:
-        if condition.share_above == 0:
-            return (f"{account}: capture above {line} in none of the constant sets drawn; "
-                    "no single constant decides it.")
-        return (f"{account}: capture above {line} in {pct(condition.share_above, 0)} of the "
-                "constant sets drawn; no single constant decides it.")
+        where = "every one" if condition.share_above == 1 else "none"
+        return (f"{account}: capture above {line} in {where} of the constant sets drawn; no "
+                "constant decides it.")
     name = human(condition.constant)
     way = "above" if condition.rises else "below"
-    rho = f"rank correlation {_num(condition.correlation)}"
-    drawn = f"drawn from {_num(condition.low)} to {_num(condition.high)}"
-    if math.isfinite(condition.threshold):
-        return (f"{account}: capture above {line} only if the {name} is {way} "
-                f"{_num(condition.threshold)} ({drawn}; {rho}).")
-    if condition.threshold < 0:
-        return (f"{account}: capture above {line} whatever the {name} within the range "
-                f"{drawn.removeprefix('drawn ')}, the constant it hinges on most ({rho}).")
-    return (f"{account}: capture stays below {line} across the {name} {drawn}, though it "
-            f"rises as the {name} {'rises' if condition.rises else 'falls'} ({rho}).")
+    return (f"{account}: capture above {line} only if the {name} is {way} "
+            f"{_num(condition.threshold)} (drawn from {_num(condition.low)} to "
+            f"{_num(condition.high)}: capture passes {line} in "
+            f"{pct(condition.share_above, 0)} of the sets, and the rule is right for "
+            f"{pct(condition.accuracy, 0)} of them; rank correlation "
+            f"{_num(condition.correlation)}).")
 
 
 def recommendations(diag: Diagnosis) -> list[str]:
