@@ -9,6 +9,7 @@ and scale come from its :class:`~kamabm.model.spec.Spec`, an outcome's from its
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
@@ -175,3 +176,25 @@ def levels_text(levels: Sequence[float], every: Sequence[float],
     if 1 < k < len(every) and list(levels) == every[-k:]:
         return f"{show(levels[0])} or more"
     return ", ".join(show(v) for v in levels)
+
+
+def in_percent(name: str) -> bool:
+    """Whether a parameter's or outcome's values are shown in percent (:func:`percent_unit`)."""
+    return percent_unit(_words(name)[1]) is not None
+
+
+#: A code name in running text: lower-case words joined by underscores (``kam_pressure``).
+_CODE_NAME = re.compile(r"\b[a-z][a-z0-9]*(?:_[a-z0-9]+)+\b")
+
+
+def plain_words(text: str) -> str:
+    """``text`` with each parameter's or outcome's code name replaced by its label.
+
+    For text typed by hand, such as an experiment's description: "constant sets (theta,
+    opening_cut, w_keep)" reads "constant sets (theta, buyer's opening cut, felt pressure
+    to keep the client)". Only names with an underscore are replaced, and only known ones,
+    so that an ordinary word is never taken for a one-word parameter's name (``training``)
+    and one-word names stay as typed.
+    """
+    return _CODE_NAME.sub(lambda m: human(m.group(0)) if known(m.group(0)) else m.group(0),
+                          text)

@@ -21,8 +21,11 @@ from kamabm.names import (
     MOST_CAPTURED,
     PERCENT_UNITS,
     human,
+    in_percent,
+    known,
     label,
     percent_unit,
+    plain_words,
     setting_text,
     value_text,
 )
@@ -123,3 +126,55 @@ def test_the_window_and_the_majority_cut_are_named_once():
     for module in ("factors", "maps", "ensemble", "levers", "sensitivity", "mechanisms"):
         source = (charts / f"{module}.py").read_text(encoding="utf-8")
         assert not re.search(r"last 12 months|>= 0\.5\b|\b50 %", source), module
+
+
+# --- what charts print, and what a typed text says -------------------------------------------
+def _drawn_texts(an, out: Path) -> dict[str, list[str]]:
+    """Every text each chart of ``an`` prints (titles, axes, ticks, legends), by chart file."""
+    from matplotlib.figure import Figure
+    from matplotlib.text import Text
+
+    from kamabm.report.plots import make_charts
+
+    texts: dict[str, list[str]] = {}
+    original = Figure.savefig
+
+    def savefig(fig, fname, *args, **kwargs):
+        original(fig, fname, *args, **kwargs)  # drawn: tick labels are set now
+        texts[Path(fname).stem] = [t.get_text() for t in fig.findobj(Text)
+                                   if t.get_visible() and t.get_text()]
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(Figure, "savefig", savefig)
+        make_charts(an, out)
+    return texts
+
+
+@pytest.mark.parametrize("name", ["smoke", "interventions", "sensitivity", "dose",
+                                  "concentration", "contagion"])
+def test_charts_print_no_parameter_or_outcome_by_its_code_name(name, swept, tmp_path):
+    from kamabm.analysis.results import load
+    from kamabm.analysis.tables import analyse
+
+    an = analyse(load(swept[name]), n_boot=20, typical=False)
+    texts = _drawn_texts(an, tmp_path)
+    assert texts and all(texts.values())
+    printed = " ".join(t for chart in texts.values() for t in chart)
+    assert human("capture_rate") in printed or "KAMs captured" in printed
+    found = {w for w in CODE_NAME.findall(printed) if known(w)}
+    assert not found, (name, found)
+
+
+def test_a_typed_text_reads_in_labels_and_ordinary_words_stay():
+    text = "for 50 constant sets (theta, opening_cut, w_keep): kam_pressure 0.25, training"
+    assert plain_words(text) == (
+        f"for 50 constant sets (theta, {human('opening_cut')}, {human('w_keep')}): "
+        f"{human('kam_pressure')} 0.25, training")
+    assert plain_words("a not_a_parameter here") == "a not_a_parameter here"
+
+
+def test_values_in_percent_are_the_ones_value_text_writes_in_percent():
+    for name in NAMES:
+        assert in_percent(name) == ("%" in value_text(name, 0.5)), name
+    assert in_percent("client_revenue_share") and in_percent("capture_rate")
+    assert not in_percent("kam_pressure") and not in_percent("rotation_months")

@@ -38,10 +38,29 @@ def concentration_display(found: Concentration) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def _signed(x: float, digits: int) -> str:
+    """A signed number of points; one that rounds to zero has no sign (never "-0.0")."""
+    text = f"{x:+.{digits}f}"
+    return f"{0:.{digits}f}" if float(text) == 0 else text.replace("-", "\u2212")
+
+
+def points_interval(diff: float, low: float, high: float) -> str:
+    """A difference of shares and its 95 % interval in points: ``+1.2 [+0.4, +2.0] *``.
+
+    A * marks an interval that excludes 0. One decimal, or as many more (up to three)
+    as the largest of the three needs to show two significant digits, so that a small
+    clear effect never reads ``+0.0 [+0.0, +0.0] *``.
+    """
+    values = [100 * diff, 100 * low, 100 * high]
+    largest = max(abs(v) for v in values)
+    digits = 1 if largest >= 1 or largest == 0 else min(3, 1 - int(np.floor(np.log10(largest))))
+    clear = "" if low <= 0 <= high else " *"
+    a, b, c = (_signed(v, digits) for v in values)
+    return f"{a} [{b}, {c}]{clear}"
+
+
 def _interval(row: pd.Series) -> str:
-    clear = "" if row["low"] <= 0 <= row["high"] else " *"
-    return (f"{100 * row['diff']:+.1f} [{100 * row['low']:+.1f}, {100 * row['high']:+.1f}]"
-            f"{clear}").replace("-", "\u2212")
+    return points_interval(row["diff"], row["low"], row["high"])
 
 
 def contagion_display(table: pd.DataFrame) -> pd.DataFrame:

@@ -34,8 +34,10 @@ from kamabm.names import (
     PRESSURE,
     SUPPLIER_MARGIN,
     human,
+    known,
     levels_text,
     pct,
+    plain_words,
     setting_text,
     value_text,
 )
@@ -96,7 +98,8 @@ def status_quo(an: Analysis) -> str:
         text += f", except {setting_text(fixed)}"
     ensemble = res.experiment.ensemble
     if ensemble is not None:
-        text += (f", except the constants {', '.join(ensemble.columns or ())}, drawn "
+        text += (f", except the constants {', '.join(human(c) for c in ensemble.columns or ())}"
+                 ", drawn "
                  f"{ensemble.draws} times from a calibration's posterior (draw 0 keeps the "
                  "defaults)")
     if levers_off:
@@ -138,13 +141,13 @@ def executive_summary(an: Analysis) -> Summary:
     erosion = _erosion_point(an)
     if erosion:
         points.append(erosion)
-    notes = list(an.notes)
+    notes = [plain_words(n) for n in an.notes]  # the command line prints them as they are
     if an.results.failed:
         notes.append(f"{an.results.failed} runs failed and are left out.")
     if (an.kind in (MAP, ONE_FACTOR, INTERVENTIONS, HYSTERESIS, CONTAGION)
             and _at_default_constants(an)):
         notes.append(AT_DEFAULT_CONSTANTS)
-    return Summary(status_quo(an), tuple(points), tuple(notes))
+    return Summary(status_quo(an), tuple(plain_words(p) for p in points), tuple(notes))
 
 
 #: The caveat of a result computed at the default structural constants only.
@@ -310,7 +313,7 @@ def _erosion_point(an: Analysis) -> str | None:
 
 # --- the analyst's findings --------------------------------------------------------------
 def detailed_findings(an: Analysis) -> list[str]:
-    """Every finding with its interval, level by level, with the parameters' code names."""
+    """Every finding with its interval, level by level, in the vocabulary's plain words."""
     found: list[str] = []
     if an.kind == MAP:
         found += _map_details(an)
@@ -325,22 +328,23 @@ def detailed_findings(an: Analysis) -> list[str]:
     elif an.kind == SENSITIVITY and an.sobol is not None:
         for outcome, part in an.sobol.groupby("outcome", sort=False):
             top = part.sort_values("ST", ascending=False).head(3)
-            ranked = ", ".join(f"{r.parameter} (total {r.ST:.2f}, alone {r.S1:.2f})"
+            ranked = ", ".join(f"{human(r.parameter)} (total {r.ST:.2f}, alone {r.S1:.2f})"
                                for r in top.itertuples())
-            found.append(f"The variance of {outcome} over the swept ranges is driven most "
-                         f"by {ranked}.")
+            found.append(f"The variance of {human(outcome)} over the swept ranges is driven "
+                         f"most by {ranked}.")
     elif an.kind == ONE_FACTOR:
         (factor,) = an.factors
         assert an.by_factor is not None  # computed for every one-factor sweep
         for row in an.by_factor.itertuples():
-            found.append(f"At {factor} = {getattr(row, factor):g}: mean {row.outcome} "
+            found.append(f"At {human(factor)} {value_text(factor, getattr(row, factor))}: "
+                         f"mean {human(row.outcome)} "
                          f"{pct(row.mean)} (95 % interval {pct(row.low)} to "
                          f"{pct(row.high)}, {row.n} runs).")
     elif an.kind == CONTAGION and an.contagion is not None:
         found += contagion_details(an.contagion)
     if an.concentration is not None:
         found += concentration_details(an.concentration)
-    return found
+    return [plain_words(f) for f in found]
 
 
 def _map_details(an: Analysis) -> list[str]:
@@ -350,10 +354,12 @@ def _map_details(an: Analysis) -> list[str]:
     word = "from" if found.direction == 1 else "below"
     out = []
     for row in found.inside.itertuples():
-        low = "the bottom of the range" if not np.isfinite(row.low) else f"{row.low:.2f}"
-        high = "beyond the range" if not np.isfinite(row.high) else f"{row.high:.2f}"
-        out.append(f"At {across} = {row.level:g}, most KAMs are captured {word} "
-                   f"{along} = {row.critical:.2f} (95 % bootstrap band {low} to {high}).")
+        low = ("the bottom of the range" if not np.isfinite(row.low)
+               else value_text(along, row.low))
+        high = "beyond the range" if not np.isfinite(row.high) else value_text(along, row.high)
+        out.append(f"At {human(across)} {value_text(across, row.level)}, most KAMs are "
+                   f"captured {word} {human(along)} {value_text(along, row.critical)} "
+                   f"(95 % bootstrap band {low} to {high}).")
     means = an.cells
     assert means is not None  # computed for every map
     high, low = means[means[CAPTURE_RATE] >= MOST_CAPTURED], means[means[CAPTURE_RATE] < 0.1]
@@ -365,7 +371,7 @@ def _map_details(an: Analysis) -> list[str]:
             f"{_cap(human(name))} averages {pct(high[name].mean())} at "
             f"the {len(high)} design points where most KAMs are captured and "
             f"{pct(low[name].mean())} at the {len(low)} where fewer than 10 % are; at equal "
-            f"{along}, captured runs earn {-100 * gap['gap']:.1f} points less.")
+            f"{human(along)}, captured runs earn {-100 * gap['gap']:.1f} points less.")
     return out
 
 
@@ -376,8 +382,12 @@ def _lever_details(an: Analysis) -> list[str]:
         bits = []
         for row in part.itertuples():
             sig = "" if row.low <= 0 <= row.high else " (significant)"
-            bits.append(f"{row.outcome.replace('_', ' ')} {100 * row.diff:+.1f} points "
+            bits.append(f"{human(row.outcome)} {100 * row.diff:+.1f} points "
                         f"[{100 * row.low:+.1f}, {100 * row.high:+.1f}]{sig}")
-        found.append(f"{name} ({part.setting.iloc[0]}) against the status quo, paired over "
-                     f"{part.n_pairs.iloc[0]} seeds: " + "; ".join(bits) + ".")
+        changed = {k: v for k, v in an.interventions.settings[name].items()
+                   if v != an.interventions.settings["status quo"][k]}
+        lever = human(name) if known(name) else name
+        found.append(f"{_cap(lever)} ({setting_text(changed)}) against the "
+                     f"status quo, paired over {part.n_pairs.iloc[0]} seeds: "
+                     + "; ".join(bits) + ".")
     return found

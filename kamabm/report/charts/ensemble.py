@@ -33,7 +33,8 @@ def _setting(an: Analysis, found: EnsembleAnalysis) -> str:
     ens = res.experiment.ensemble
     assert ens is not None  # an ensemble analysis comes from an ensemble experiment
     digest = res.manifest.get("experiment", {}).get("ensemble", {}).get("sha256", "")
-    return (f"{found.n_draws} constant sets ({', '.join(ens.columns or ())}) drawn "
+    return (f"{found.n_draws} constant sets ({', '.join(human(c) for c in ens.columns or ())}) "
+            "drawn "
             f"{'by weight' if ens.sample == 'weighted' else 'as the top-weight particles'} "
             f"from {ens.posterior} (SHA-256 {digest[:12]}), plus the defaults as draw 0. "
             + setting(res))
@@ -107,12 +108,13 @@ def ensemble_phase(an: Analysis, out: Path) -> Chart:
     half = pct(MOST_CAPTURED, 0)
     caption = (f"Mean share of KAMs captured over the posterior draws at every "
                f"({human(along)}, {human(across)}) point, at year 5 and at the end of the "
-               f"runs. Thin lines: each draw's capture boundary (isotonic fit of capture on "
-               f"{human(along)} crossing {half}). Shaded: the band holding 95 % of all draws' "
-               "bootstrap boundaries pooled (seed uncertainty within each draw, structural "
-               "uncertainty across draws); where it reaches the right edge, capture stays "
-               f"under {half} at every share in more than 2.5 % of them. White line: median "
-               "of the draws' boundaries; dashed: the boundary at the default constants, from "
+               f"runs. Thin lines: each draw's capture boundary (where capture, smoothed to "
+               f"move one way only along {human(along)}, crosses {half}). Shaded: the band "
+               "holding 95 % of all draws' bootstrap boundaries pooled (seed uncertainty "
+               "within each draw, structural uncertainty across draws); where it reaches the "
+               f"right edge, capture stays under {half} at every share in more than 2.5 % of "
+               "them. White line: median of the draws' boundaries; dashed: the boundary at "
+               "the default constants, from "
                f"{found.default_source}. " + _setting(an, found))
     return Chart("ensemble_phase", text, caption, files, " ".join(sentences[:2]))
 

@@ -14,7 +14,6 @@ from kamabm.names import (
     CAPTURE_RATE,
     MOST_CAPTURED,
     SUPPLIER_MARGIN,
-    fmt,
     human,
     label,
     levels_text,
@@ -122,9 +121,10 @@ def phase_diagram(an: Analysis, out: Path) -> Chart:
     title(fig, headline)
     files = save(fig, csv, out, "phase_diagram")
     caption = (f"Mean share of KAMs captured at the end of the run at every ({human(along)}, "
-               f"{human(across)}) point; the white line is the capture boundary, where the "
-               f"isotonic fit of capture on {human(along)} crosses {pct(MOST_CAPTURED, 0)}, "
-               "and the shaded band its 95 % bootstrap interval over replications. "
+               f"{human(across)}) point; the white line is the capture boundary, where "
+               f"capture crosses {pct(MOST_CAPTURED, 0)} once smoothed to move one way only "
+               f"along {human(along)}, and the shaded band its 95 % bootstrap interval over "
+               "replications. "
                + setting(an.results))
     return Chart("phase_diagram", headline, caption, files, boundary_sentence(found))
 
@@ -174,8 +174,9 @@ def margin_maps(an: Analysis, out: Path) -> Chart:
         cells = grid.stack()
         top, low = cells.idxmax(), cells.idxmin()
         ax.set_title(f"{human(name)}: {100 * cells.max():.1f} % at "
-                     f"({fmt(top[1])}, {fmt(top[0])}) to {100 * cells.min():.1f} % at "
-                     f"({fmt(low[1])}, {fmt(low[0])})", fontsize=8.5)
+                     f"({value_text(along, top[1])}, {value_text(across, top[0])}) to "
+                     f"{100 * cells.min():.1f} % at ({value_text(along, low[1])}, "
+                     f"{value_text(across, low[0])})", fontsize=8.5)
     capture = an.grid(CAPTURE_RATE).stack()
     key = SUPPLIER_MARGIN if SUPPLIER_MARGIN in margins else margins[0]
     cells = an.grid(key).stack()

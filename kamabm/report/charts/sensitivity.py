@@ -36,10 +36,10 @@ def sensitivity(an: Analysis, out: Path) -> Chart:
     axes[0, 0].legend(fontsize=8, frameon=False, loc="lower right")
     top = first.sort_values("ST", ascending=False)
     lead, second = top.index[0], top.index[1]
-    # The full finding is the analyst's: it names factors by code name (spaced), as the
-    # detailed findings do; the title says the same in plain words.
-    code = {n: n.replace("_", " ") for n in (lead, second, outcomes[0])}
-    finding = (f"{code[lead]} has the largest total effect on {code[outcomes[0]]} "
+    # The full finding gives the indices the title leaves out, in the same plain words.
+    code = {n: human(n) for n in (lead, second, outcomes[0])}
+    finding = (f"{code[lead][:1].upper()}{code[lead][1:]} has the largest total effect on "
+               f"{code[outcomes[0]]} "
                f"(index {top.loc[lead, 'ST']:.2f} ± {top.loc[lead, 'ST_conf']:.2f}, alone "
                f"{top.loc[lead, 'S1']:.2f}), then {code[second]} "
                f"({top.loc[second, 'ST']:.2f} ± {top.loc[second, 'ST_conf']:.2f})")
