@@ -4,16 +4,23 @@ at the end; and the optional slide deck, one chart a slide."""
 
 from __future__ import annotations
 
+import html
 import re
 from html.parser import HTMLParser
+from pathlib import Path
 
+import pandas as pd
 import pytest
 from conftest import plot_command
 from plot_fixtures import interrupt
 
 from kamabm.analysis.results import load
-from kamabm.names import pct
+from kamabm.names import human, known, label, pct
+from kamabm.report.html import MAX_TABLE_ROWS
 from kamabm.report.summary import detailed_findings, executive_summary
+
+#: A code name in running text: lower-case words joined by underscores.
+CODE_NAME = re.compile(r"\b[a-z][a-z0-9]*(?:_[a-z0-9]+)+\b")
 
 #: The printable width of an A4 page with the report's 14 mm margins, in CSS pixels.
 A4_PRINTABLE = round((210 - 2 * 14) / 25.4 * 96)
@@ -211,3 +218,156 @@ def test_a_report_at_the_default_constants_says_so_and_a_sensitivity_report_does
         assert (AT_DEFAULT_CONSTANTS in executive_summary(an).notes) is expected, name
         text = path.read_text(encoding="utf-8").replace("&#x27;", "'")
         assert (AT_DEFAULT_CONSTANTS in text) is expected, name
+
+
+# --- a report a reader finishes: four A4 pages, long tables as CSV, one column per lever ----
+ROOT = Path(__file__).resolve().parents[1]
+#: The headline experiment's committed results; its report is built afresh from them.
+HEADLINE = ROOT / "results" / "capture_phase"
+#: Most A4 pages the headline's report prints on (issue 20, item 5).
+HEADLINE_PAGES = 4
+
+
+def pdf_pages(pdf: bytes) -> int:
+    """The number of pages of a PDF Chromium printed (its page objects, checked by the tree)."""
+    leaves = len(re.findall(rb"/Type\s*/Page\b", pdf))
+    counts = [int(c) for c in re.findall(rb"/Type\s*/Pages\s*/Count\s+(\d+)", pdf)]
+    assert counts and max(counts) == leaves  # the page tree's root counts every page
+    return leaves
+
+
+def printed_pages(browser, path: Path) -> int:
+    """Pages of ``path`` printed to A4 by headless Chromium, folded details left closed."""
+    page = browser.new_page()
+    page.goto(path.as_uri(), wait_until="load")
+    pages = pdf_pages(page.pdf(format="A4"))
+    page.close()
+    return pages
+
+
+def reader_text(text: str) -> str:
+    """What a reader reads of a report: its words outside the provenance, links' targets,
+    images and the stylesheet left out (link texts, which are file names, too)."""
+    body = text[text.index("<body>"):text.index("<details id=provenance>")]
+    body = re.sub(r"<a href=\"[^\"]*\">[^<]*</a>", " ", body)
+    body = re.sub(r"<[^>]+>", " ", body)
+    return html.unescape(body)
+
+
+def identifiers_in(text: str) -> set[str]:
+    """Parameters' and outcomes' code names in ``text`` (names with an underscore)."""
+    return {w for w in CODE_NAME.findall(text) if known(w)}
+
+
+@pytest.fixture(scope="module")
+def headline(tmp_path_factory):
+    """The headline's report, written fresh from the committed runs by the report command."""
+    if not (HEADLINE / "runs.parquet").is_file():
+        pytest.skip("the committed headline results are not in this checkout")
+    out = tmp_path_factory.mktemp("headline") / "report.html"
+    assert plot_command(["report", str(HEADLINE), "--out", str(out)]) == 0
+    return out
+
+
+def test_the_headline_report_prints_on_at_most_four_a4_pages_with_every_chart(headline,
+                                                                             browser):
+    text = headline.read_text(encoding="utf-8")
+    charts = sorted((headline.parent / "charts").glob("*.svg"))
+    assert len(charts) >= 6 and text.count("<img ") == len(charts)
+    pages = printed_pages(browser, headline)
+    assert 2 <= pages <= HEADLINE_PAGES, pages
+
+
+def test_the_small_sweeps_reports_print_on_at_most_four_a4_pages(reports, browser):
+    for name, (path, _, _) in reports.items():
+        assert printed_pages(browser, path) <= HEADLINE_PAGES, name
+
+
+def _shown_tables(text: str) -> list[str]:
+    """The tables a reader sees (outside folded details), as HTML."""
+    outside = re.sub(r"<details.*?</details>", "", text, flags=re.S)
+    return re.findall(r"<table>.*?</table>", outside, flags=re.S)
+
+
+def test_long_tables_are_linked_as_csv_files_not_printed(headline):
+    text = headline.read_text(encoding="utf-8")
+    runs = load(HEADLINE).runs
+    points = runs.groupby(["client_revenue_share", "kam_pressure"]).ngroups
+    assert points > MAX_TABLE_ROWS  # the one-row-per-design-point table is long
+    for table in _shown_tables(text):
+        assert table.count("<tr>") <= MAX_TABLE_ROWS + 1  # a header and the rows
+    link = 'href="charts/table_design_points.csv"'
+    assert link in text and f"{points} rows" in text
+    written = pd.read_csv(headline.parent / "charts" / "table_design_points.csv")
+    assert len(written) == points
+    share, pressure = label("client_revenue_share", percent=True), label("kam_pressure")
+    assert {share, pressure, label("capture_rate", percent=True)} <= set(written.columns)
+    assert sorted(written[share].unique()) == pytest.approx(
+        sorted(100 * runs.client_revenue_share.unique()))
+    assert not identifiers_in(" ".join(written.columns))  # plain headers
+    # each shown table is linked as CSV too, with the same numbers of rows
+    for stem in ("boundary",):
+        table = pd.read_csv(headline.parent / "charts" / f"table_{stem}.csv")
+        assert len(table) == runs.kam_pressure.nunique()
+        assert f'href="charts/table_{stem}.csv"' in text
+
+
+def test_the_interventions_table_has_one_column_per_lever(reports):
+    path, _, an = reports["interventions"]
+    levers = ("senior_support", "rotation_months", "training")
+    text = path.read_text(encoding="utf-8")
+    after = text[text.index("Mean outcomes at every design point"):]
+    table = after[after.index("<table>"):after.index("</table>")]
+    headers = [html.unescape(h) for h in re.findall(r"<th[^>]*>([^<]*)</th>", table)]
+    assert [h for h in headers if h in {human(n) for n in levers}] == [human(n) for n in levers]
+    assert "design point" not in headers
+    rows = table.count("<tr>") - 1
+    assert rows == 2 ** len(levers)
+    written = pd.read_csv(path.parent / "charts" / "table_design_points.csv")
+    for lever in levers:
+        column = written[label(lever, percent=True)]
+        assert sorted(column.unique()) == sorted(an.results.runs[lever].unique())
+    # every combination once
+    assert not written[[label(n, percent=True) for n in levers]].duplicated().any()
+
+
+def test_the_committed_interventions_table_has_a_column_for_each_of_its_six_levers():
+    from kamabm.analysis.tables import analyse
+    from kamabm.report.html import design_points_table
+
+    folder = ROOT / "results" / "interventions"
+    if not (folder / "runs.parquet").is_file():
+        pytest.skip("the committed interventions results are not in this checkout")
+    res = load(folder)
+    table = design_points_table(analyse(res, n_boot=20, typical=False))
+    levers = [label(n, percent=True) for n in res.levers if n in res.varied]
+    assert len(levers) == 6 and set(levers) <= set(table.columns)
+    assert len(table) == 64 and not table[levers].duplicated().any()
+    assert not any("design point" in c for c in table.columns)
+
+
+def test_no_parameter_identifier_in_what_a_reader_reads_of_a_report(headline, reports):
+    for path in [headline, *(p for p, _, _ in reports.values())]:
+        words = reader_text(path.read_text(encoding="utf-8"))
+        found = identifiers_in(words)
+        assert not found, (path, found)
+        assert "isotonic" not in words and "Experiment " not in words, path
+
+
+def test_a_report_says_the_remarks_on_its_results_in_plain_words(swept, tmp_path):
+    out = tmp_path / "report.html"
+    assert plot_command(["report", str(swept["one_by_four"]), "--out", str(out),
+                         "--n-boot", "20", "--no-typical-runs"]) == 0
+    summary = html.unescape(out.read_text(encoding="utf-8").split("</section>")[0])
+    assert "the runs vary only key clients' share of turnover" in summary  # not the code name
+    assert not identifiers_in(summary)
+
+
+def test_a_small_clear_effect_shows_its_digits_and_zero_has_no_sign():
+    from kamabm.report.studies import points_interval
+
+    assert points_interval(0.000087, 0.000034, 0.000140) == "+0.009 [+0.003, +0.014] *"
+    assert points_interval(-0.12, -0.19, -0.05) == "\u221212.0 [\u221219.0, \u22125.0] *"
+    assert points_interval(-0.0003, -0.011, 0.005) == "0.0 [\u22121.1, +0.5]"
+    assert points_interval(-0.00001, -0.00002, 0.0) == "\u22120.001 [\u22120.002, 0.000]"
+    assert points_interval(-0.00001, -0.02, 0.01) == "0.0 [\u22122.0, +1.0]"  # never "-0.0"

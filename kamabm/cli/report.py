@@ -32,7 +32,9 @@ def add_parser(commands: argparse._SubParsersAction) -> argparse.ArgumentParser:
         "report", help="write a self-contained HTML report of a sweep's results",
         description="Draw the charts and write one self-contained HTML file with the "
                     "experiment, its parameters, findings computed from the data, the "
-                    "charts (embedded) and tables.")
+                    "charts (embedded) and tables; every table is also written as CSV "
+                    "beside the charts, and a long one (one row per design point) is only "
+                    "linked, so that the report prints on a few A4 pages.")
     report.add_argument("results", type=Path, metavar="RESULTS_DIR",
                         help="results folder written by 'kamabm sweep'")
     report.add_argument("--out", type=Path, default=None, metavar="FILE",

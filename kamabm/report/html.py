@@ -7,13 +7,20 @@ mailed or opened offline. It opens with an executive summary in plain words
 the charts with short titles and the details in captions, tables in percentages that
 fit a 1,280 px window and an A4 page, and last, folded away, the findings level by level
 and the provenance (experiment, parameters, code version). Every sentence is computed
-from the results; none is typed in.
+from the results; none is typed in, and every name is said in the words of the one
+vocabulary (:mod:`kamabm.names`), parameters' code names only in the provenance.
+
+Every table is also written as CSV beside the charts (``table_*.csv``) and linked; a
+table longer than :data:`MAX_TABLE_ROWS` rows is only linked, so that the printed report
+stays short (the headline's prints on four A4 pages): one row per design point is for a
+spreadsheet, not for a page.
 """
 
 from __future__ import annotations
 
 import base64
 import html
+import re
 from pathlib import Path
 
 import numpy as np
@@ -22,14 +29,24 @@ import pandas as pd
 from kamabm.analysis.results import SweepResults
 from kamabm.analysis.tables import INTERVENTION_OUTCOMES, SUMMARY_OUTCOMES, Analysis
 from kamabm.model.params import Parameters
-from kamabm.names import CAPTURE_RATE, fmt, human, pct, value_text
-from kamabm.report.charts.base import Chart
+from kamabm.names import (
+    CAPTURE_RATE,
+    fmt,
+    human,
+    in_percent,
+    label,
+    pct,
+    plain_words,
+    value_text,
+)
+from kamabm.report.charts.base import Chart, setting
 from kamabm.report.plots import make_charts
 from kamabm.report.studies import (
     CONCENTRATION_WORDS,
     CONTAGION_WORDS,
     concentration_display,
     contagion_display,
+    points_interval,
 )
 from kamabm.report.summary import Summary, detailed_findings, executive_summary
 from kamabm.stats import EROSION
@@ -62,6 +79,36 @@ figure img{max-height:230mm;width:auto}
 a{color:inherit;text-decoration:none}
 }
 """
+
+#: What a sweep report adds to :data:`PAGE_CSS`: printed, the charts follow the summary on
+#: its page, two to a page, and captions are set small, so that a reader finishes it.
+SWEEP_CSS = """
+.csv{margin:.3em 0 .8em}
+@media print{
+.summary{break-after:auto;padding:.2em 1em .4em}
+h1{font-size:15pt}h2{margin-top:.8em;font-size:12.5pt}h3{font-size:10.5pt;margin:.6em 0 .2em}
+figure{margin:.4em 0 .8em}figcaption{font-size:7.5pt;line-height:1.3}
+figure img{max-height:70mm;max-width:100%;display:block;margin:0 auto .2em}
+figure.side{display:grid;grid-template-columns:auto 1fr;gap:4mm;align-items:start}
+figure.side img{max-height:92mm;margin:0}
+}
+"""
+
+#: Charts less than this many times wider than tall print with their caption beside them.
+SIDE_BELOW = 1.6
+
+
+def aspect(svg: Path) -> float:
+    """An SVG chart's width over its height, from its root element's attributes."""
+    head = svg.read_text(encoding="utf-8")[:2000]
+    found = re.search(r'<svg[^>]*\bwidth="([\d.]+)[a-z]*"[^>]*\bheight="([\d.]+)[a-z]*"', head)
+    if found is None:
+        return 1.0
+    return float(found.group(1)) / float(found.group(2))
+
+
+#: Most rows a table shows in the report; a longer one is a link to its CSV only.
+MAX_TABLE_ROWS = 12
 
 #: Headers of the summary table's columns that are not outcomes (outcomes go by label).
 _DERIVED_HEADERS = {"erosion": "margin eroded",
@@ -123,9 +170,7 @@ def boundary_table(an: Analysis) -> pd.DataFrame:
 
 
 def _diff(row: pd.Series) -> str:
-    sig = "" if row["low"] <= 0 <= row["high"] else " *"
-    return (f"{100 * row['diff']:+.1f} [{100 * row['low']:+.1f}, {100 * row['high']:+.1f}]"
-            f"{sig}").replace("-", "\u2212")
+    return points_interval(row["diff"], row["low"], row["high"])
 
 
 def intervention_table(an: Analysis) -> pd.DataFrame:
@@ -164,41 +209,63 @@ def sobol_table(an: Analysis) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-#: Most factor columns the per-point table shows; beyond, points are numbered instead.
-MAX_FACTOR_COLUMNS = 4
-
-
-def summary_display(an: Analysis) -> pd.DataFrame:
-    """Mean outcomes per design point: factors in their units, outcomes in percent.
-
-    The three erosion sources are shown as their total (each is in ``summary.csv``);
-    a design of more than :data:`MAX_FACTOR_COLUMNS` factors shows point numbers.
-    """
+def _design_points(an: Analysis, *, numeric: bool) -> pd.DataFrame:
+    """One row per design point: a column per varied factor, the runs, mean outcomes."""
     summary = an.summary
-    shown = pd.DataFrame()
-    varied = an.results.varied
-    if len(varied) <= MAX_FACTOR_COLUMNS:
-        for name in varied:
-            shown[human(name)] = [_value(name, v) for v in summary[name]]
-    else:
-        shown["design point"] = np.arange(len(summary))
-    shown["runs"] = summary["n_runs"]
+    columns: dict[str, list[object]] = {}
+    for name in an.results.varied:
+        values = summary[name].to_numpy()
+        if not pd.api.types.is_numeric_dtype(summary[name]):  # a list parameter's text
+            columns[label(name) if numeric else human(name)] = list(values)
+        elif numeric:
+            scale = 100.0 if in_percent(name) else 1.0
+            columns[label(name, percent=True)] = [scale * v for v in values]
+        else:
+            columns[human(name)] = [_value(name, v) for v in values]
+    columns["runs"] = list(summary["n_runs"])
     erosion = [c for c in EROSION if c in summary]
     for name in [c for c in SUMMARY_OUTCOMES if c not in EROSION] + ["erosion"]:
         if name == "erosion":
             if not erosion:
                 continue
             values = summary[erosion].sum(axis=1).to_numpy(float)
+            header = (_DERIVED_HEADERS[name] + " (% of revenue)" if numeric
+                      else _DERIVED_HEADERS[name])
         elif name in summary:
             values = summary[name].to_numpy(float)
+            header = label(name, percent=True) if numeric else human(name)
         else:
             continue
-        shown[_DERIVED_HEADERS.get(name) or human(name)] = [
-            pct(v) if np.isfinite(v) else "" for v in values]
+        percent = name == "erosion" or in_percent(name)
+        if numeric:
+            columns[header] = [round(100 * v if percent else v, 4) for v in values]
+        else:
+            columns[header] = [(pct(v) if percent else f"{v:.3f}") if np.isfinite(v) else ""
+                               for v in values]
     spread = summary["capture_rate_sd"].to_numpy(float)
-    shown[_DERIVED_HEADERS["capture_rate_sd"]] = [
-        f"{100 * v:.1f}" if np.isfinite(v) else "" for v in spread]
-    return shown
+    columns[_DERIVED_HEADERS["capture_rate_sd"]] = (
+        [round(100 * v, 2) for v in spread] if numeric
+        else [f"{100 * v:.1f}" if np.isfinite(v) else "" for v in spread])
+    return pd.DataFrame(columns)
+
+
+def summary_display(an: Analysis) -> pd.DataFrame:
+    """Mean outcomes per design point: one column per varied factor, outcomes in percent.
+
+    Each factor (a lever, an uncertainty) has a column of its own, headed by its label
+    and valued in its units; the three erosion sources are shown as their total (each
+    is in ``summary.csv``).
+    """
+    return _design_points(an, numeric=False)
+
+
+def design_points_table(an: Analysis) -> pd.DataFrame:
+    """:func:`summary_display` for a spreadsheet: numbers, with the units in the headers.
+
+    Shares are in percent (``"KAMs captured (% of KAMs)"``), other values in their units
+    (:func:`kamabm.names.label`); a missing value is empty.
+    """
+    return _design_points(an, numeric=True)
 
 
 # --- the document -------------------------------------------------------------------------
@@ -215,20 +282,38 @@ def _summary_html(an: Analysis, found: Summary) -> str:
             f"<p>{_e(found.status_quo)}</p><ul>{points}</ul>{notes}</section>")
 
 
-def figure_html(chart: Chart, base: Path) -> str:
-    """One chart as an HTML figure: the SVG embedded, its title, caption and CSV link."""
-    data = base64.b64encode(chart.svg.read_bytes()).decode("ascii")
+def _link(path: Path, base: Path) -> str:
+    """A link to ``path``, relative to ``base`` when it lies below it."""
     try:
-        csv = chart.csv.relative_to(base)
+        shown = path.relative_to(base)
     except ValueError:
-        csv = chart.csv
+        shown = path
+    return f"<a href=\"{_e(shown.as_posix())}\">{_e(shown.name)}</a>"
+
+
+def figure_html(chart: Chart, base: Path, *, said: str = "", side: bool = False) -> str:
+    """One chart as an HTML figure: the SVG embedded, its title, caption and CSV link.
+
+    Args:
+        chart: the chart drawn.
+        base: the folder of the HTML page (links to the chart's CSV are relative to it).
+        said: a sentence the page says once for all its charts (the runs they are drawn
+            from); left out of the caption where the caption ends with it.
+        side: mark the figure ``side`` (its class), for a stylesheet that prints the
+            caption beside a chart not much wider than tall (:data:`SWEEP_CSS`).
+
+    """
+    data = base64.b64encode(chart.svg.read_bytes()).decode("ascii")
     more = (f"{_e(sentence(chart.finding))} " if chart.finding and chart.finding != chart.title
             else "")
-    return (f"<figure id={_e(chart.kind)}><img alt=\"{_e(chart.title)}\" "
+    caption = chart.caption
+    if said and caption.endswith(said):
+        caption = caption.removesuffix(said).rstrip()
+    kind = f"{_e(chart.kind)} class=side" if side else _e(chart.kind)
+    return (f"<figure id={kind}><img alt=\"{_e(chart.title)}\" "
             f"src=\"data:image/svg+xml;base64,{data}\">"
             f"<figcaption><span class=finding>{_e(sentence(chart.title))}</span> {more}"
-            f"{_e(chart.caption)} Plotted numbers: <a href=\"{_e(csv.as_posix())}\">"
-            f"{_e(csv.name)}</a>.</figcaption></figure>")
+            f"{_e(caption)} Plotted numbers: {_link(chart.csv, base)}.</figcaption></figure>")
 
 
 def _parameters_html(res: SweepResults) -> str:
@@ -278,34 +363,58 @@ def _experiment_html(res: SweepResults) -> str:
     return f"<table>{body}</table>"
 
 
-def _tables_html(an: Analysis) -> str:
-    parts = ["<h2>Tables</h2>"]
+def report_tables(an: Analysis) -> list[tuple[str, str, pd.DataFrame, tuple[str, ...]]]:
+    """The report's tables, in order: ``(file stem, heading, table, left-aligned columns)``.
+
+    Each is written as ``table_<stem>.csv`` beside the charts; the per-design-point table
+    is written with numbers (:func:`design_points_table`), the others as shown.
+    """
+    tables: list[tuple[str, str, pd.DataFrame, tuple[str, ...]]] = []
     if an.boundary is not None:
-        parts.append(f"<h3>Where half of KAMs are captured: {_e(human(an.boundary.along))} "
-                     f"at each {_e(human(an.boundary.across))}</h3>"
-                     + table_html(boundary_table(an)))
+        tables.append(("boundary", f"Where half of KAMs are captured: "
+                       f"{human(an.boundary.along)} at each {human(an.boundary.across)}",
+                       boundary_table(an), ()))
     if an.interventions is not None:
-        parts.append("<h3>Each lever against the status quo (change in percentage points, "
-                     "95 % interval; * clear effect)</h3>"
-                     + table_html(intervention_table(an), left=("lever",)))
+        tables.append(("levers", "Each lever against the status quo (change in percentage "
+                       "points, 95 % interval; * clear effect)", intervention_table(an),
+                       ("lever",)))
     if an.concentration is not None:
-        parts.append("<h3>Which measure of concentration capture follows: how well one "
-                     "curve fits every number of key clients (full numbers in "
-                     "concentration_fit.csv)</h3>"
-                     + table_html(concentration_display(an.concentration),
-                                  left=CONCENTRATION_WORDS))
+        tables.append(("concentration", "Which measure of concentration capture follows: "
+                       "how well one curve fits every number of key clients (full numbers "
+                       "in concentration_fit.csv)", concentration_display(an.concentration),
+                       CONCENTRATION_WORDS))
     if an.contagion is not None:
-        parts.append("<h3>One KAM held captured against free, paired on seeds: change in "
-                     "rival KAMs captured (percentage points, 95 % interval; * clear "
-                     "effect; full numbers in contagion_effects.csv)</h3>"
-                     + table_html(contagion_display(an.contagion), left=CONTAGION_WORDS))
+        tables.append(("contagion", "One KAM held captured against free, paired on seeds: "
+                       "change in rival KAMs captured (percentage points, 95 % interval; "
+                       "* clear effect; full numbers in contagion_effects.csv)",
+                       contagion_display(an.contagion), CONTAGION_WORDS))
     if an.sobol is not None:
-        parts.append("<h3>What drives each outcome: total Sobol index ± half-width of its "
-                     "95 % interval (first-order index alone)</h3>"
-                     + table_html(sobol_table(an), left=("parameter",)))
-    parts.append("<h3>Mean outcomes at every design point (% unless said; every outcome "
-                 "in summary.csv)</h3>"
-                 + table_html(summary_display(an), max_rows=200))
+        tables.append(("sobol", "What drives each outcome: total Sobol index ± half-width "
+                       "of its 95 % interval (first-order index alone)", sobol_table(an),
+                       ("parameter",)))
+    tables.append(("design_points", "Mean outcomes at every design point (% unless said; "
+                   "every outcome, unrounded, in summary.csv)", summary_display(an), ()))
+    return tables
+
+
+def _tables_html(an: Analysis, folder: Path, base: Path) -> str:
+    """The tables section: each table's CSV written into ``folder`` and linked.
+
+    A table of at most :data:`MAX_TABLE_ROWS` rows is shown too; a longer one is only
+    linked, with its size.
+    """
+    parts = ["<h2>Tables</h2>"]
+    for stem, heading, table, left in report_tables(an):
+        path = folder / f"table_{stem}.csv"
+        written = design_points_table(an) if stem == "design_points" else table
+        written.to_csv(path, index=False, float_format="%.6g")
+        if len(table) <= MAX_TABLE_ROWS:
+            parts.append(f"<h3>{_e(heading)}</h3>" + table_html(table, left=left)
+                         + f"<p class=\"meta csv\">As a spreadsheet: {_link(path, base)}.</p>")
+        else:
+            parts.append(f"<h3>{_e(heading)}</h3><p class=csv>{len(table)} rows of "
+                         f"{len(written.columns)} columns, too long for a page: "
+                         f"{_link(path, base)} (CSV, opens in a spreadsheet).</p>")
     return "".join(parts)
 
 
@@ -328,14 +437,18 @@ def write_report(an: Analysis, path: str | Path, *, charts_dir: str | Path | Non
     charts = make_charts(an, charts_dir)
     exp = res.experiment
     details = detailed_findings(an)
+    runs = setting(res)
     parts = [f"<!DOCTYPE html><html lang=en><head><meta charset=utf-8>"
              f"<meta name=viewport content=\"width=device-width, initial-scale=1\">"
-             f"<title>kamabm report: {_e(exp.name)}</title><style>{PAGE_CSS}</style></head>"
+             f"<title>kamabm report: {_e(exp.name)}</title>"
+             f"<style>{PAGE_CSS}{SWEEP_CSS}</style></head>"
              f"<body><h1>kamabm report: {_e(exp.name)}</h1>"
-             f"<p class=lede>{_e(exp.description)}</p>",
+             f"<p class=lede>{_e(plain_words(exp.description))}</p>",
              _summary_html(an, executive_summary(an)),
-             "<h2>Charts</h2>" + "".join(figure_html(c, path.parent) for c in charts),
-             _tables_html(an),
+             f"<h2>Charts</h2><p class=meta>Every chart: {_e(runs)}</p>"
+             + "".join(figure_html(c, path.parent, said=runs, side=aspect(c.svg) < SIDE_BELOW)
+                       for c in charts),
+             _tables_html(an, charts_dir, path.parent),
              "<h2>Details</h2>",
              ("<details id=findings><summary>Findings level by level</summary><ul>" +
               "".join(f"<li>{_e(s)}</li>" for s in details) + "</ul></details>"
