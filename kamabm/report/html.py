@@ -88,9 +88,9 @@ SWEEP_CSS = """
 .summary{break-after:auto;padding:.2em 1em .4em}
 h1{font-size:15pt}h2{margin-top:.8em;font-size:12.5pt}h3{font-size:10.5pt;margin:.6em 0 .2em}
 figure{margin:.4em 0 .8em}figcaption{font-size:7.5pt;line-height:1.3}
-figure img{max-height:70mm;max-width:100%;display:block;margin:0 auto .2em}
+figure img{max-height:64mm;max-width:100%;display:block;margin:0 auto .2em}
 figure.side{display:grid;grid-template-columns:auto 1fr;gap:4mm;align-items:start}
-figure.side img{max-height:92mm;margin:0}
+figure.side img{max-height:85mm;margin:0}
 }
 """
 
