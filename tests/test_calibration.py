@@ -398,3 +398,13 @@ def test_a_fit_samples_on_a_dask_cluster(tmp_path) -> None:
     assert summary.generations == 2 and len(summary.posterior) == 60
     manifest = json.loads((tmp_path / "manifest.json").read_text())
     assert manifest["scheduler"] == cluster.scheduler_address
+
+
+def test_the_digest_ignores_the_fitted_constants_defaults_but_not_the_others() -> None:
+    from dataclasses import replace
+
+    calibration = toy()  # fits kam_pressure
+    moved_fitted = replace(calibration, base=calibration.base.replace(kam_pressure=0.9))
+    moved_other = replace(calibration, base=calibration.base.replace(theta=5.0))
+    assert moved_fitted.digest == calibration.digest
+    assert moved_other.digest != calibration.digest

@@ -218,8 +218,14 @@ class Calibration:
 
     @property
     def digest(self) -> str:
-        """SHA-256 of what determines the fit (not comments or layout)."""
-        content = {"base": self.base.as_dict(), "replications": self.replications,
+        """SHA-256 of what determines the fit (not comments or layout).
+
+        The fitted constants' defaults are left out: every particle sets them, so a model
+        whose defaults became the posterior's point estimate still owns the fit.
+        """
+        fitted = {p.name for p in self.priors}  # their base values never enter a run
+        base = {k: v for k, v in self.base.as_dict().items() if k not in fitted}
+        content = {"base": base, "replications": self.replications,
                    "seed": self.seed, "targets": [t.__dict__ for t in self.targets],
                    "priors": [p.__dict__ for p in self.priors],
                    "population": self.abc.population}
