@@ -160,8 +160,8 @@ def levers(diag: Diagnosis, out: Path) -> Chart | None:
         ax.axvline(0, color="grey", lw=0.8)
         ax.set_xlabel(xlabel, fontsize=9)
     doses = option_doses(diag.client)
-    ticks = ["\n".join(f"{lever_name(p)} ({dose_text(p, doses[p])})"
-                       for p in r.lever.split(" + ")) for r in table.itertuples()]
+    ticks = ["\n+ ".join(f"{lever_name(p)} ({dose_text(p, doses[p])})"
+                         for p in r.lever.split(" + ")) for r in table.itertuples()]
     axes[0, 0].set_yticks(y, ticks, fontsize=8)
     finding = levers_finding(diag)
     title(fig, finding)
@@ -187,8 +187,8 @@ def levers_finding(diag: Diagnosis) -> str:
     head = (f"{name[:1].upper() + name[1:]} adds "
             f"{money_text(best.net, currency, sign=True)} a year net of its cost"
             if best.net > 0 else "No lever adds profit net of its cost")
-    tail = (f"; {fails} of {len(table)} levers are not shown to pay" if fails
-            else "; every lever tested pays")
+    tail = (f"; {fails} of {len(table)} options are not shown to pay" if fails
+            else "; every option tested pays")
     return head + tail
 
 

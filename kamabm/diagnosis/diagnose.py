@@ -178,7 +178,7 @@ class Diagnosis:
         timeline: one row per year: ``year``, ``option`` (the best), ``profit_sq``,
             ``profit_sq_low``/``_high``, ``profit_best`` (and band), ``capture_sq``,
             ``capture_best``, ``gain`` (the best option's profit less the status quo's),
-            ``cumulative_gain``.
+            ``cumulative_gain`` (and its band).
         payback_year: the first year from which the best option's cumulative gain stays
             above zero (None: not within the horizon).
         capture_map: one row per map point: ``key_share``, ``pressure``, ``capture``,

@@ -205,7 +205,8 @@ def _timeline_display(diag: Diagnosis) -> pd.DataFrame:
                                           r.profit_best_high, cur),
         "captured, status quo": pct(r.capture_sq, 0),
         "captured, best option": pct(r.capture_best, 0),
-        "cumulative gain": money_text(r.cumulative_gain, cur, sign=True)}
+        "cumulative gain": money_band(r.cumulative_gain, r.cumulative_gain_low,
+                                      r.cumulative_gain_high, cur, sign=True)}
         for r in diag.timeline.itertuples()])
 
 
@@ -304,7 +305,8 @@ def _page(diag: Diagnosis, charts: list[Any], out: Path, prov: dict[str, Any]) -
     assume = (["<section class=assume id=assumptions><h2>What the model assumes</h2><ul>"]
               + [f"<li>{_h(a)}</li>" for a in (*ASSUMPTIONS, *calibration_lines(diag))]
               + ["</ul></section>"])
-    lede = (f"{_h(status_quo_text(client))} {_h(status_line(diag))} Figures in brackets: "
+    lede = (f"{_h(status_quo_text(client))} {_h(status_line(diag, named=False))} Figures "
+            "in brackets: "
             f"{_h(_band_word(diag))}.")
     timeline = ("" if diag.timeline.empty else
                 f"<h2>Year by year: the status quo and {_h(lever_name(best or STATUS_QUO))}"

@@ -244,7 +244,10 @@ def _timeline(ranked: pd.DataFrame, profit: Mapping[str, np.ndarray],
                         f"capture_{name}": float(captured[option][:, :, t, :].mean())})
         gain = float((profit[best][:, :, t] - profit[sq][:, :, t]).mean())
         cumulative += gain
-        row.update(gain=gain, cumulative_gain=cumulative)
+        summed = (profit[best][:, :, :t + 1] - profit[sq][:, :, :t + 1]).sum(axis=2)
+        _, low, high = band(summed, spread)
+        row.update(gain=gain, cumulative_gain=cumulative, cumulative_gain_low=low,
+                   cumulative_gain_high=high)
         rows.append(row)
     table = pd.DataFrame(rows)
     positive = (table["cumulative_gain"] > 0).to_numpy()

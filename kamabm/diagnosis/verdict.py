@@ -97,16 +97,16 @@ def verdict_lines(diag: Diagnosis) -> list[str]:
     if not bad.empty:
         more = len(bad) - MAX_AVOID_NAMED
         lines.append("Do not: " + "; ".join(
-            f"{lever_name(r.lever)} ({money_band(r.net, r.net_low, r.net_high, cur, sign=True)}"
-            " a year)" for r in bad.head(MAX_AVOID_NAMED).itertuples())
+            f"{lever_name(r.lever)}, {money_band(r.net, r.net_low, r.net_high, cur, sign=True)}"
+            " a year" for r in bad.head(MAX_AVOID_NAMED).itertuples())
             + (f"; and {more} more in the table" if more > 0 else "")
             + ": each costs more than it brings.")
     else:
         worst = levers.iloc[-1]
         lines.append(f"Nothing tested surely loses money; the weakest is "
-                     f"{lever_name(worst.lever)} "
-                     f"({money_band(worst.net, worst.net_low, worst.net_high, cur, sign=True)}"
-                     " a year).")
+                     f"{lever_name(worst.lever)}, "
+                     f"{money_band(worst.net, worst.net_low, worst.net_high, cur, sign=True)}"
+                     " a year.")
     return lines
 
 
@@ -237,7 +237,7 @@ def books_lines(diag: Diagnosis) -> list[str]:
     return lines
 
 
-def status_line(diag: Diagnosis) -> str:
+def status_line(diag: Diagnosis, *, named: bool = True) -> str:
     """One line on the runs behind the numbers (for the command line and the lede)."""
     sets = diag.constants
     n_sets = len(sets.sets)
@@ -247,7 +247,8 @@ def status_line(diag: Diagnosis) -> str:
            if sets.mode == "posterior" else f"{runs} runs at the model's default constants")
     singles = int(diag.levers.kind.isin(("single", "pressure")).sum()) if len(diag.levers) \
         else 0
-    return (f"{diag.client.name}: {how} of {diag.client.horizon_years} years for each of "
+    return (f"{diag.client.name + ': ' if named else 'Runs: '}{how} of "
+            f"{diag.client.horizon_years} years for each of "
             f"{singles + len(diag.combinations) + 1} options (the status quo, {singles} "
             f"levers alone, {len(diag.combinations)} together).")
 
