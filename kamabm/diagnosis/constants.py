@@ -132,9 +132,12 @@ class CalibrationFacts:
         fitted: ``(constant, low, high)`` of each constant fitted (its prior's range).
         targets: one dict per target: ``target``, ``source``, ``value`` (published),
             ``model`` (the posterior's mean, NaN if not recorded), ``matched`` (within the
-            target's tolerance; None if not recorded).
+            target's tolerance; None if not recorded), ``fitted`` (False: held out,
+            measured but not in the fit), ``bound`` ("at_most", "at_least" or "").
         left_out: targets the calibration left out.
         stopped: why the calibration stopped ("" if not recorded).
+        pinned: the fitted constants the data pin (``constants.csv``'s ``pinned``), and
+            ``loose`` those they do not; both empty when not recorded.
 
     """
 
@@ -142,6 +145,8 @@ class CalibrationFacts:
     targets: tuple[dict[str, Any], ...]
     left_out: tuple[str, ...]
     stopped: str
+    pinned: tuple[str, ...] = ()
+    loose: tuple[str, ...] = ()
 
 
 def calibration_facts(posterior: str | Path) -> CalibrationFacts:
@@ -162,16 +167,32 @@ def calibration_facts(posterior: str | Path) -> CalibrationFacts:
     except (OSError, ValueError):
         table = pd.DataFrame()
     for row in table.to_dict("records"):
-        matched = row.get("matched")
+        bound = row.get("bound")
         targets.append({"target": str(row.get("target", "")),
                         "source": str(row.get("source", "")),
                         "value": float(row.get("value", float("nan"))),
                         "model": float(row.get("posterior_mean", float("nan"))),
-                        "matched": None if matched is None or matched != matched
-                        else str(matched).lower() == "true"})
+                        "matched": _flag(row.get("matched")),
+                        "fitted": _flag(row.get("fitted")) is not False,
+                        "bound": str(bound) if isinstance(bound, str) else ""})
+    try:
+        constants = pd.read_csv(folder / "constants.csv")
+        pinned = tuple(str(r["constant"]) for r in constants.to_dict("records")
+                       if _flag(r.get("pinned")))
+        loose = tuple(str(r["constant"]) for r in constants.to_dict("records")
+                      if _flag(r.get("pinned")) is False)
+    except (OSError, ValueError, KeyError):
+        pinned = loose = ()
     return CalibrationFacts(fitted, tuple(targets),
                             tuple(manifest.get("targets_left_out", [])),
-                            str(manifest.get("stopped_because", "")))
+                            str(manifest.get("stopped_because", "")), pinned, loose)
+
+
+def _flag(value: Any) -> bool | None:
+    """A CSV's true/false cell as a bool; None when empty or missing."""
+    if value is None or value != value:
+        return None
+    return str(value).strip().lower() in ("true", "1", "yes")
 
 
 # --- what would have to be true ----------------------------------------------------------------

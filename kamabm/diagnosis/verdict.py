@@ -187,15 +187,22 @@ def calibration_lines(diag: Diagnosis) -> list[str]:
     if facts.fitted:
         lines.append("The calibration fitted " + ", ".join(
             f"the {human(n)} (from {_num(lo)} to {_num(hi)})" for n, lo, hi in facts.fitted)
-            + f" to {len(facts.targets)} published number"
-            f"{'s' if len(facts.targets) != 1 else ''}:")
+            + f" to {sum(t['fitted'] for t in facts.targets)} published number"
+            f"{'s' if sum(t['fitted'] for t in facts.targets) != 1 else ''}:")
     for t in facts.targets:
         hit = ("" if t["matched"] is None else "; matched within its tolerance"
                if t["matched"] else "; not matched within its tolerance")
-        lines.append(f"{t['source']} (target {_num(t['value'])}, the model over the "
-                     f"posterior {_num(t['model'])}{hit}).")
+        aim = {"at_most": "at most ", "at_least": "at least "}.get(t["bound"], "")
+        held = "" if t["fitted"] else "held out, measured but not fitted: "
+        lines.append(f"{cap(held)}{t['source']} (target {aim}{_num(t['value'])}, the model "
+                     f"over the posterior {_num(t['model'])}{hit}).")
     if not facts.targets:
         lines.append("The calibration's targets are not recorded beside its posterior.")
+    if facts.pinned or facts.loose:
+        pinned = ", ".join(f"the {human(n)}" for n in facts.pinned)
+        loose = ", ".join(f"the {human(n)}" for n in facts.loose)
+        lines.append(f"The data pin {pinned or 'none of the constants fitted'}"
+                     + (f"; they say little about {loose}" if loose else "") + ".")
     lines.append("Every other constant is at its default value, an assumption.")
     return lines
 
