@@ -78,7 +78,9 @@ def posterior_text(client: Client) -> tuple[Path, str]:
                               else None)
         return path, path.read_text(encoding="utf-8")
     except (ExperimentError, OSError) as exc:
-        raise ClientFileError(f"run.posterior: {str(exc).removeprefix('ensemble.posterior: ')}"
+        said = str(exc).removeprefix("ensemble.posterior: ").replace("experiment file",
+                                                                      "client file")
+        raise ClientFileError(f"run.posterior: {said}"
                               "; run kamabm calibrate experiments/calibration.toml first, "
                               "or set run.constants = \"defaults\"") from None
 
