@@ -99,7 +99,8 @@ def dose_text(lever: str, dose: float) -> str:
     if lever == "rotation_months":
         return f"every {dose:g} months"
     if lever == "smb_growth":
-        return f"{100 * dose:g} % more small clients a month"
+        return (f"{100 * 12 * dose:.0f} % of today's small clients won on top a year, "
+                f"{100 * dose:g} % a month")
     if lever == KPI_MIX:
         return f"{100 * dose:.0f} % of the KPI on margin"
     if lever == LOWER_PRESSURE:
