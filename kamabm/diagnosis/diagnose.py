@@ -160,8 +160,8 @@ class Diagnosis:
             (share of runs), ``low``, ``high``, ``runs``.
         margin_at_risk: one row per account: ``account``, ``negotiator``, ``share``,
             ``turnover``, ``capture_at_horizon``, ``profit_loyal``, ``profit_captured``,
-            ``gap``, ``at_risk``, ``low``, ``high``; and ``condition`` (what would have
-            to be true for capture above one half, in words; "" without a spread).
+            ``gap``, ``at_risk``, ``low``, ``high`` (what would have to be true for
+            capture above one half is in ``conditions``).
         status_quo: ``profit`` a year over the horizon (``profit_low``/``_high``),
             ``revenue`` a year, ``margin`` (profit / revenue over the horizon),
             ``margin_year1`` (the same in the first year), ``capture``, ``people_cost``,
