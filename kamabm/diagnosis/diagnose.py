@@ -167,7 +167,8 @@ class Diagnosis:
             ``margin_year1`` (the same in the first year), ``capture``, ``people_cost``,
             ``at_risk`` (every account's margin at risk, with ``at_risk_low``/``_high``),
             ``anchor`` (the fixed yearly amount taken off the model's profit to match the
-            client's margin; 0 without one), ``model_margin_year1`` (before it).
+            client's margin, one per constant set, mean and ``anchor_low``/``_high``; 0
+            without one), ``model_margin_year1`` (before it).
         levers: one row per option ranked, best net money effect first: ``lever`` (its
             name, levers joined by " + "), ``kind`` (single, pressure, best pair, your
             combination), ``dose``, ``capture_sq``, ``capture``/``_low``/``_high``,

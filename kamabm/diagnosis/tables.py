@@ -167,7 +167,12 @@ def summarise(client: Client, readings: Mapping[tuple[Any, ...], dict[str, Any]]
         "margin_year1": float(profit[sq][:, :, 0].sum() / revenue[sq][:, :, 0].sum()),
         "model_margin_year1": float((profit[sq][:, :, 0] + anchor[:, None]).sum()
                                     / revenue[sq][:, :, 0].sum()),
-        "anchor": float(anchor.mean()), "capture": float(capture_share(sq).mean()),
+        "anchor": float(anchor.mean()),
+        **dict(zip(("anchor_low", "anchor_high"),
+                   (float(v) for v in (np.quantile(anchor, [(1 - BAND) / 2, (1 + BAND) / 2])
+                                       if spread else (anchor.mean(), anchor.mean()))),
+                   strict=True)),
+        "capture": float(capture_share(sq).mean()),
         "people_cost": float(sq_cost.mean()), "at_risk": total, "at_risk_low": total_low,
         "at_risk_high": total_high}
 

@@ -230,9 +230,13 @@ def books_lines(diag: Diagnosis) -> list[str]:
     shift = sq["anchor"]
     what = ("costs outside the model (overheads) taken off" if shift >= 0
             else "earnings outside the model added to")
+    sign = 1 if shift >= 0 else -1
+    amount = money_band(sign * shift, sign * sq["anchor_low"], sign * sq["anchor_high"], cur)
+    if sq["anchor_low"] == sq["anchor_high"]:
+        amount = money_text(abs(shift), cur)
     lines = [f"Anchored to the client's books ({given}): the model alone gives a "
              f"first-year net margin of {pct(sq['model_margin_year1'])}; "
-             f"{money_text(abs(shift), cur)} a year of "
+             f"{amount} a year of "
              f"{what} the profit, the same under every option, makes it "
              f"{pct(sq['margin_year1'])}, the client's. Option effects are unchanged by it.",
              over]
