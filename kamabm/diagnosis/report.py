@@ -138,7 +138,8 @@ def _band_word(diag: Diagnosis) -> str:
 def _definitions(diag: Diagnosis) -> list[tuple[str, str]]:
     return [
         ("Band", f"every figure in brackets: {_band_word(diag)}; the figure itself is the "
-         "mean over every run."),
+         "mean over every run, so a few constant sets far from the others can put it "
+         "outside the band (1 % (0 to 0 %): nine sets in ten give 0, a few give more)."),
         ("Captured", "the KAM in charge of the account that month has a loyalty to his "
          "employer below 0.5 (1 fully loyal, 0 the client's agent)."),
         ("Capture risk", "the share of runs in which the account's KAM is captured at the "
