@@ -371,3 +371,13 @@ def test_a_small_clear_effect_shows_its_digits_and_zero_has_no_sign():
     assert points_interval(-0.0003, -0.011, 0.005) == "0.0 [\u22121.1, +0.5]"
     assert points_interval(-0.00001, -0.00002, 0.0) == "\u22120.001 [\u22120.002, 0.000]"
     assert points_interval(-0.00001, -0.02, 0.01) == "0.0 [\u22122.0, +1.0]"  # never "-0.0"
+
+
+@pytest.mark.parametrize("name", ["contagion", "concentration", "one_factor"])
+def test_the_findings_level_by_level_name_nothing_by_its_code_name(swept, name):
+    from kamabm.analysis.tables import analyse
+
+    an = analyse(load(swept[name]), n_boot=20, typical=False)
+    found = detailed_findings(an)
+    assert found
+    assert not CODE_NAME.findall(" ".join(found)), name  # no axis, effect or parameter

@@ -8,12 +8,13 @@ and compute no table of their own; the report and the slide deck use them.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import numpy as np
 
-from kamabm.analysis.concentration import concentration_details, concentration_sentences
-from kamabm.analysis.contagion import contagion_details, contagion_sentences
+from kamabm.analysis.concentration import AXES, concentration_details, concentration_sentences
+from kamabm.analysis.contagion import EFFECT_WORDS, contagion_details, contagion_sentences
 from kamabm.analysis.ensemble import ensemble_sentences
 from kamabm.analysis.results import (
     CONTAGION,
@@ -336,7 +337,7 @@ def detailed_findings(an: Analysis) -> list[str]:
         (factor,) = an.factors
         assert an.by_factor is not None  # computed for every one-factor sweep
         for row in an.by_factor.itertuples():
-            found.append(f"At {human(factor)} {value_text(factor, getattr(row, factor))}: "
+            found.append(f"With {human(factor)} at {value_text(factor, getattr(row, factor))}: "
                          f"mean {human(row.outcome)} "
                          f"{pct(row.mean)} (95 % interval {pct(row.low)} to "
                          f"{pct(row.high)}, {row.n} runs).")
@@ -344,21 +345,34 @@ def detailed_findings(an: Analysis) -> list[str]:
         found += contagion_details(an.contagion)
     if an.concentration is not None:
         found += concentration_details(an.concentration)
-    return [plain_words(f) for f in found]
+    return [_in_words(f) for f in found]
+
+
+#: Code names the concentration and contagion analyses write in their details (their
+#: axes and effects), with the words those analyses give them.
+_TERMS = {**EFFECT_WORDS, **{axis: words for axis, (words, _) in AXES.items()}}
+
+
+def _in_words(text: str) -> str:
+    """``text`` with parameters', outcomes', axes' and effects' code names in words."""
+    text = plain_words(text)
+    for code, words in _TERMS.items():
+        text = re.sub(rf"\b{code}\b", words, text)
+    return text
 
 
 def _map_details(an: Analysis) -> list[str]:
     found = an.boundary
     assert found is not None  # computed for every map
     along, across = found.along, found.across
-    word = "from" if found.direction == 1 else "below"
+    word = "reaches" if found.direction == 1 else "falls below"
     out = []
     for row in found.inside.itertuples():
         low = ("the bottom of the range" if not np.isfinite(row.low)
                else value_text(along, row.low))
         high = "beyond the range" if not np.isfinite(row.high) else value_text(along, row.high)
-        out.append(f"At {human(across)} {value_text(across, row.level)}, most KAMs are "
-                   f"captured {word} {human(along)} {value_text(along, row.critical)} "
+        out.append(f"With {human(across)} at {value_text(across, row.level)}, most KAMs are "
+                   f"captured once {human(along)} {word} {value_text(along, row.critical)} "
                    f"(95 % bootstrap band {low} to {high}).")
     means = an.cells
     assert means is not None  # computed for every map
