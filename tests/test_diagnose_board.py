@@ -294,3 +294,20 @@ def test_the_default_diagnosis_of_the_example_stays_small():
     runs = options * c.runs_per_option + len(MAP_SHARES) * len(MAP_PRESSURES) * (
         c.map_replications)
     assert options == 30 and runs <= 12_000
+
+
+def test_a_folder_of_runs_over_another_posterior_is_refused_naming_it(tmp_path):
+    from kamabm.diagnosis.runs import RunsStored, check_folder, diagnosis_identity
+    from kamabm.experiments.store import StoreError
+
+    path = tmp_path / "posterior.csv"
+    path.write_text("theta,weight\n3.5,1\n5.0,1\n")
+    c = client(constants="posterior", draws=2, replications=2, posterior=str(path))
+    out = tmp_path / "out"
+    diagnose(c, workers=1, levers=(), store=RunsStored(out, diagnosis_identity(c),
+                                                       notify=lambda line: None),
+             **SMALL_MAP)
+    check_folder(out, diagnosis_identity(c), overwrite=False)  # the same: resumes
+    path.write_text("theta,weight\n3.5,1\n5.0,3\n")  # the calibration was rerun
+    with pytest.raises(StoreError, match="holds runs over another calibration posterior"):
+        check_folder(out, diagnosis_identity(c), overwrite=False)

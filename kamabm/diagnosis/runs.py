@@ -387,8 +387,13 @@ def check_folder(directory: Path, identity: Mapping[str, Any], *, overwrite: boo
         raise StoreError(f"{directory}: holds runs of other model code ({old.get('code')}, "
                          f"now {identity.get('code')}); resuming would mix model versions: "
                          f"{fresh}")
+    if {k: v for k, v in old.items() if k != "posterior"} == {
+            k: v for k, v in identity.items() if k != "posterior"}:
+        raise StoreError(f"{directory}: holds runs over another calibration posterior "
+                         f"(it has changed since); resuming would mix them: {fresh}")
     raise StoreError(f"{directory}: holds runs of another client file (or other "
-                     f"--replications); resuming would mix them: {fresh}")
+                     f"--replications, --draws or --constants); resuming would mix them: "
+                     f"{fresh}")
 
 
 def _clear_outputs(directory: Path) -> None:
