@@ -3,7 +3,9 @@
 A consultant describes the client in a small TOML file (``experiments/client_example.toml``,
 explained field by field in ``docs/diagnose.md``): ``[client]`` (name, turnover,
 currency), one ``[[key_accounts]]`` block per key account (its share of turnover and who
-negotiates for it), ``[market]``, ``[sales]``, the ``[levers]`` in place and ``[run]``.
+negotiates for it), ``[market]``, ``[sales]``, the ``[levers]`` in place, optionally the
+client's ``[books]`` (its actual margins) and ``[plan]`` (levers to combine), and ``[run]``
+(the constants, constant sets drawn, runs per set, seed, horizon).
 :func:`load_client` reads and checks it (:class:`ClientFile`: unknown keys refused, every
 number within its range, the ranges of model parameters taken from
 :class:`kamabm.model.params.Parameters`) into a :class:`Client`, which
@@ -394,7 +396,11 @@ class LeversTable(FileModel):
 
 
 class RunTable(FileModel):
-    """``[run]``: replications, the capture map's runs, the master seed and the horizon."""
+    """``[run]``: runs per constant set, the map's runs, seed, horizon and the constants.
+
+    ``constants`` = ``"posterior"`` draws ``draws`` constant sets from ``posterior``;
+    ``"defaults"`` runs ``draws x replications`` runs at the model's defaults.
+    """
 
     replications: int = Field(default=DEFAULT_REPLICATIONS, ge=2, le=MAX_REPLICATIONS,
                               json_schema_extra={"unit": REPLICATIONS_WHY})
