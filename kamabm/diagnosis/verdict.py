@@ -74,7 +74,8 @@ def verdict_lines(diag: Diagnosis) -> list[str]:
     lines.append(f"Money at risk from capture: {at_risk} a year, {pct(share)} of turnover.")
     levers = diag.levers
     if levers.empty:
-        lines.append("Every lever is already in place: none left to test.")
+        lines.append("Every lever is already in place: none left to test."
+                     if not client.options() else "No option was tested.")
         return lines
     best = levers.iloc[0]
     tied = levers[(levers["rank"] == best["rank"]) & (levers.index > 0)]
