@@ -225,7 +225,8 @@ def test_a_bad_calibration_file_is_refused_in_one_line_naming_the_field(change, 
 
 @pytest.mark.parametrize(("edit", "message"), [
     (("[abc]", "[abc]\npopulaton = 50"),
-     "abc.populaton: unknown key (did you mean population?), expected one of: generations, "
+     "abc.populaton: unknown key (did you mean population?), expected one of: "
+     "epsilon_quantile, generations, "
      "max_simulations, min_acceptance_rate, min_epsilon, min_epsilon_drop, population"),
     (("[fit.theta]", "[fit.theta]\nsource = 'x'\nprior = 'uniform'"),
      "fit.theta.prior: unknown key, expected one of: range, scale, source"),

@@ -160,8 +160,9 @@ class Prior:
 class AbcSettings(FileModel):
     """ABC-SMC settings: the ``[abc]`` table of a calibration file.
 
-    Only ``population`` changes what a generation computes; the others say when to stop,
-    so a finished fit can be extended by raising ``generations`` and running it again.
+    Only ``population`` and ``epsilon_quantile`` change what a generation computes; the
+    others say when to stop, so a finished fit can be extended by raising ``generations``
+    and running it again.
 
     Attributes:
         population: accepted particles per generation.
@@ -174,6 +175,11 @@ class AbcSettings(FileModel):
             particles it simulates is abandoned and the fit stops (pyabc's bound on a
             generation's simulations: population / rate).
         max_simulations: no new generation once this many particles were simulated.
+        epsilon_quantile: each generation's acceptance distance is this weighted quantile
+            of the previous generation's distances (0.5: pyabc's median). A lower one
+            tightens faster and gets past a plateau where many particles share one
+            distance (e.g. every set that captures nobody misses "capture is common" by the
+            same amount), on which the median stalls.
 
     """
 
@@ -183,6 +189,7 @@ class AbcSettings(FileModel):
     min_epsilon_drop: float = Field(default=0.05, ge=0, lt=1)
     min_acceptance_rate: float = Field(default=0.05, ge=0, lt=1)
     max_simulations: int = Field(default=4000, ge=1)
+    epsilon_quantile: float = Field(default=0.5, gt=0, lt=1)
 
 
 @dataclass(frozen=True)
@@ -228,7 +235,8 @@ class Calibration:
         content = {"base": base, "replications": self.replications,
                    "seed": self.seed, "targets": [t.__dict__ for t in self.targets],
                    "priors": [p.__dict__ for p in self.priors],
-                   "population": self.abc.population}
+                   "population": self.abc.population,
+                   "epsilon_quantile": self.abc.epsilon_quantile}
         blob = json.dumps(content, sort_keys=True, separators=(",", ":"), default=list)
         return hashlib.sha256(blob.encode()).hexdigest()
 

@@ -349,7 +349,8 @@ def fit(calibration: Calibration, out: str | Path, *, workers: int | None = None
             prior = pyabc.Distribution(**{p.name: prior_rv(pyabc, p) for p in calibration.priors})
             distance = pyabc.distance.FunctionDistance(TargetDistance(
                 tuple(t for t in calibration.targets if t.fitted)))
-            return pyabc.ABCSMC(model, prior, distance,
+            eps = pyabc.epsilon.QuantileEpsilon(alpha=calibration.abc.epsilon_quantile)
+            return pyabc.ABCSMC(model, prior, distance, eps=eps,
                                 population_size=calibration.abc.population, sampler=sampler)
 
         np.random.seed(calibration.seed % 2**32)
