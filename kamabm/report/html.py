@@ -110,7 +110,7 @@ def aspect(svg: Path) -> float:
 
 
 #: Most rows a table shows in the report; a longer one is a link to its CSV only.
-MAX_TABLE_ROWS = 12
+MAX_TABLE_ROWS = 24
 
 #: Headers of the summary table's columns that are not outcomes (outcomes go by label).
 _DERIVED_HEADERS = {"erosion": "margin eroded",
@@ -242,7 +242,7 @@ def _design_points(an: Analysis, *, numeric: bool) -> pd.DataFrame:
         if numeric:
             columns[header] = [round(100 * v if percent else v, 4) for v in values]
         else:
-            columns[header] = [(pct(v) if percent else f"{v:.3f}") if np.isfinite(v) else ""
+            columns[header] = [(pct(v) if percent else f"{v:.2f}") if np.isfinite(v) else ""
                                for v in values]
     spread = summary["capture_rate_sd"].to_numpy(float)
     columns[_DERIVED_HEADERS["capture_rate_sd"]] = (
