@@ -1,13 +1,20 @@
-"""Regenerate the parameter, constants and outcome tables of docs/ODD.md from the code."""
+"""Regenerate the parameter, constants, outcome and calibrated-constant tables of docs/ODD.md."""
 
 import re
 from pathlib import Path
 
-from kamabm.model.doc_tables import constants_table, outcome_table, parameter_table
+from kamabm.model.doc_tables import (
+    calibrated_table,
+    calibration_targets_table,
+    constants_table,
+    outcome_table,
+    parameter_table,
+)
 
 ODD = Path(__file__).resolve().parent.parent / "docs" / "ODD.md"
 TABLES = {"parameters": parameter_table, "constants": constants_table,
-          "outcomes": outcome_table}
+          "outcomes": outcome_table, "calibrated": calibrated_table,
+          "calibration-targets": calibration_targets_table}
 
 
 def main() -> None:

@@ -6,7 +6,14 @@ from pathlib import Path
 
 import pytest
 
-from kamabm.model.doc_tables import constants_table, outcome_table, parameter_table
+from kamabm.model.doc_tables import (
+    CALIBRATED_CONSTANTS,
+    calibrated_table,
+    calibration_targets_table,
+    constants_table,
+    outcome_table,
+    parameter_table,
+)
 from kamabm.model.params import Parameters
 
 ODD = (Path(__file__).resolve().parent.parent / "docs" / "ODD.md").read_text(encoding="utf-8")
@@ -18,7 +25,10 @@ def _block(name):
 
 @pytest.mark.parametrize(("name", "table"), [("parameters", parameter_table),
                                              ("constants", constants_table),
-                                             ("outcomes", outcome_table)])
+                                             ("outcomes", outcome_table),
+                                             ("calibrated", calibrated_table),
+                                             ("calibration-targets",
+                                              calibration_targets_table)])
 def test_each_table_matches_the_code(name, table):
     assert _block(name).strip() == table().strip(), (
         "docs/ODD.md is out of date: run `python scripts/update_odd.py`")
@@ -33,6 +43,25 @@ def test_every_structural_constant_is_documented_and_every_documented_one_exists
         spec = Parameters.spec(name)
         assert spec.source and spec.meaning and spec.unit, name
         assert spec.admits(Parameters.default(name)), name
+
+
+def test_the_defaults_are_the_calibrated_point_inside_every_central_half():
+    """One model: every fitted constant's default is the calibration's point estimate
+    (``results/calibration/point.csv``, chosen by ``scripts/point-estimate.py``) and lies
+    inside its posterior's central half."""
+    import csv
+
+    with CALIBRATED_CONSTANTS.open(encoding="utf-8", newline="") as file:
+        halves = {r["constant"]: (float(r["posterior_q25"]), float(r["posterior_q75"]))
+                  for r in csv.DictReader(file)}
+    with CALIBRATED_CONSTANTS.with_name("point.csv").open(encoding="utf-8",
+                                                          newline="") as file:
+        point = {r["constant"]: float(r["value"]) for r in csv.DictReader(file)}
+    assert set(point) == set(halves) and len(point) >= 5
+    for name, value in point.items():
+        default = Parameters.default(name)
+        assert default == pytest.approx(value), (name, default, value)
+        assert halves[name][0] <= default <= halves[name][1], (name, default, halves[name])
 
 
 MODEL_MODULES = ("kam", "buyer", "supplier", "market", "account")

@@ -96,7 +96,7 @@ class Parameters:
         0.04, "money per unit", 0, 0.5, "ordinary cost to serve one unit of volume", MARKET,
         label="cost to serve")
     key_service_saving: float = _p(
-        0.5, "share", 0, 1, "share of the per-unit cost to serve a key account saves: large "
+        0.44, "share", 0, 1, "share of the per-unit cost to serve a key account saves: large "
         "planned orders, full loads, electronic ordering (Kalwani & Narayandas 1995)", MARKET,
         label="key accounts' saving on cost to serve")
     smb_selling_cost: float = _p(
@@ -146,7 +146,7 @@ class Parameters:
         "supplier granted in the buyer's targets: 'another will accept' (E5)", NEGOTIATION,
         label="rival benchmarking")
     viable_markup: float = _p(
-        0.10, "share of unit cost", 0, 0.5, "margin over the supplier's full unit cost of an "
+        0.099, "share of unit cost", 0, 0.5, "margin over the supplier's full unit cost of an "
         "account below which a key buyer's target does not go: a buyer needs its supplier "
         "viable (Inderst & Montez 2019: mutual dependence; should-cost pricing)",
         NEGOTIATION, label="margin a buyer leaves its supplier")
@@ -233,13 +233,13 @@ class Parameters:
         0.3, "probability", 0, 1, "chance a KAM learns from a hard negotiation with time to "
         "reflect (E7)", KAM, label="KAMs' ability to learn")
     identification_gain: float = _p(
-        6.0, "index", 0, 20, "strength of the loop from client approval and client-side work "
+        6.7, "index", 0, 20, "strength of the loop from client approval and client-side work "
         "to identification (E9 to E11)", KAM, label="strength of identification with the client")
     capture_speed: float = _p(
-        0.15, "per month", 0.001, 1, "rate at which a KAM's loyalty follows the forces on it", KAM,
+        0.062, "per month", 0.001, 1, "rate at which a KAM's loyalty follows the forces on it", KAM,
         label="speed of capture")
     employer_pull: float = _p(
-        0.3, "per month", 0, 5, "baseline pull of the employer's culture back toward loyalty",
+        0.17, "per month", 0, 5, "baseline pull of the employer's culture back toward loyalty",
         KAM, label="employer's pull back to loyalty")
 
     # --- management levers (E12, model guide section 5) ----------------------------
@@ -310,8 +310,9 @@ class Parameters:
     # constants table is generated from these fields (see docs/ODD.md, Calibration).
     # The KAM's floor and stance (kam.py)
     min_margin: float = _s(
-        0.15, "share of unit cost", 0, 0.5, "margin over full unit cost below which a loyal, "
-        "unpressured KAM will not sell", "assumption: a typical minimum-margin pricing rule",
+        0.25, "share of unit cost", 0, 0.5, "margin over full unit cost below which a loyal, "
+        "unpressured KAM will not sell", "a typical minimum-margin pricing rule; "
+        "fitted by the joint ABC calibration (ODD, Calibration)",
         label="KAMs' minimum margin")
     margin_kpi_floor: float = _s(
         0.10, "share of unit cost", 0, 0.5, "extra walk-away margin when the KPI is all margin",
@@ -371,8 +372,9 @@ class Parameters:
                          label="felt pressure per unit of stress")
     w_skill: float = _s(0.8, "index", 0, 5, "felt pressure removed by full skill", "E7",
                         label="felt pressure removed by skill")
-    w_keep: float = _s(1.0, "index", 0, 5, "felt pressure from management's 'keep the client' "
-                       "instruction at full dependence", "E8: the client's share is critical",
+    w_keep: float = _s(2.2, "index", 0, 5, "felt pressure from management's 'keep the client' "
+                       "instruction at full dependence", "E8: the client's share is critical; "
+                       "fitted by the joint ABC calibration (ODD, Calibration)",
                        label="felt pressure to keep the client")
     senior_share: float = _s(0.5, "share", 0, 1, "share of a negotiation's outcome (its "
                              "stress and the blame for volume lost) a senior colleague at the "
@@ -381,11 +383,11 @@ class Parameters:
     kpi_months: int = _s(12, "months", 1, 24, "length of the KPI year", "annual quotas "
                          "(Oyer 1998)", label="length of the KPI year")
     # Capture dynamics (E8 to E11)
-    theta: float = _s(4.2, "index", 0, 10, "threshold of the drive toward the client's side",
-                      "calibrated (ODD, Calibration)",
+    theta: float = _s(4.4, "index", 0, 10, "threshold of the drive toward the client's side",
+                      "fitted by the joint ABC calibration (ODD, Calibration)",
                       label="threshold of the drive to the client's side")
-    g_width: float = _s(0.3, "index", 0.01, 2, "width of the logistic drive toward the "
-                        "client's side", "calibrated (ODD, Calibration)",
+    g_width: float = _s(0.077, "index", 0.01, 2, "width of the logistic drive toward the "
+                        "client's side", "fitted by the joint ABC calibration (ODD, Calibration)",
                         label="width of the drive to the client's side")
     id_rate: float = _s(0.15, "per month", 0.01, 1, "rate at which identification follows "
                         "behaviour", "assumption: months, not weeks or years",
