@@ -89,7 +89,9 @@ def test_capture_persists_after_pressure_is_lowered():
     persists at a pressure at which a fresh run shows little capture."""
     persisted, fresh = [], []
     for seed in SEEDS:
-        params = Parameters(client_revenue_share=0.5, kam_pressure=1.0, horizon_months=120)
+        # share 0.6 (the calibrated model needs more dependence than 0.5 for most KAMs to
+        # be captured within four years at full pressure: 0.38 there, 0.74 here)
+        params = Parameters(client_revenue_share=0.6, kam_pressure=1.0, horizon_months=120)
         model = KAMMarket(params, seed=seed)
         for _ in range(48):
             model.step()

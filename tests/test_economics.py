@@ -132,10 +132,10 @@ def test_with_a_senior_always_at_the_table_the_supplier_holds_its_floor_whatever
 
 
 def test_the_levers_work_with_no_direct_pull_on_alignment():
-    # At share 0.5 and pressure 0.6, 6 seeds, 20 years: capture without a lever, and with
-    # full deal review or full senior support (they act through the reviewer and the
-    # senior colleague; no constant pulls alignment back).
-    base = dict(client_revenue_share=0.5, kam_pressure=0.6, horizon_months=240)
+    # At share 0.8 and pressure 0.7, 6 seeds, 20 years: capture without a lever (0.58),
+    # and with full deal review or full senior support (0 each: they act through the
+    # reviewer and the senior colleague; no constant pulls alignment back).
+    base = dict(client_revenue_share=0.8, kam_pressure=0.7, horizon_months=240)
     none = mean_outcome("capture_rate", SEEDS6, **base)
     review = mean_outcome("capture_rate", SEEDS6, deal_review=1.0, **base)
     senior = mean_outcome("capture_rate", SEEDS6, senior_support=1.0, **base)
