@@ -14,6 +14,9 @@ distance on each seed set); tests/test_odd.py checks that the defaults in
 kamabm/model/params.py are these values. Run after `kamabm calibrate`:
 
     .venv/bin/python scripts/point-estimate.py
+
+then set the defaults to the values it prints and run `kamabm calibrate` again: on a
+finished fit it simulates nothing and rewrites constants.csv against the new defaults.
 """
 
 from __future__ import annotations
