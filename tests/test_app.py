@@ -232,7 +232,7 @@ def test_captured_and_loyal_kams_differ_in_line_style_and_marker_not_only_in_col
     from matplotlib.colors import to_rgb
     from matplotlib.figure import Figure
 
-    model = _stepped(60, kam_pressure=0.8)
+    model = _stepped(60, kam_pressure=0.8, client_revenue_share=0.7)  # the tutorial market
     captured = sum(k.captured for k in model.kams)
     assert 0 < captured < len(model.kams), "the test needs both kinds of KAM"
     axes, _ = drawing.alignment_frame(Figure().add_subplot(), model)

@@ -311,8 +311,7 @@ class Parameters:
     # The KAM's floor and stance (kam.py)
     min_margin: float = _s(
         0.25, "share of unit cost", 0, 0.5, "margin over full unit cost below which a loyal, "
-        "unpressured KAM will not sell", "a typical minimum-margin pricing rule; "
-        "fitted by the joint ABC calibration (ODD, Calibration)",
+        "unpressured KAM will not sell", "minimum-margin pricing; ABC-fitted (ODD, Calibration)",
         label="KAMs' minimum margin")
     margin_kpi_floor: float = _s(
         0.10, "share of unit cost", 0, 0.5, "extra walk-away margin when the KPI is all margin",
@@ -373,8 +372,7 @@ class Parameters:
     w_skill: float = _s(0.8, "index", 0, 5, "felt pressure removed by full skill", "E7",
                         label="felt pressure removed by skill")
     w_keep: float = _s(2.2, "index", 0, 5, "felt pressure from management's 'keep the client' "
-                       "instruction at full dependence", "E8: the client's share is critical; "
-                       "fitted by the joint ABC calibration (ODD, Calibration)",
+                       "instruction at full dependence", "E8; ABC-fitted (ODD, Calibration)",
                        label="felt pressure to keep the client")
     senior_share: float = _s(0.5, "share", 0, 1, "share of a negotiation's outcome (its "
                              "stress and the blame for volume lost) a senior colleague at the "
@@ -384,10 +382,10 @@ class Parameters:
                          "(Oyer 1998)", label="length of the KPI year")
     # Capture dynamics (E8 to E11)
     theta: float = _s(4.4, "index", 0, 10, "threshold of the drive toward the client's side",
-                      "fitted by the joint ABC calibration (ODD, Calibration)",
+                      "ABC-fitted (ODD, Calibration)",
                       label="threshold of the drive to the client's side")
     g_width: float = _s(0.077, "index", 0.01, 2, "width of the logistic drive toward the "
-                        "client's side", "fitted by the joint ABC calibration (ODD, Calibration)",
+                        "client's side", "ABC-fitted (ODD, Calibration)",
                         label="width of the drive to the client's side")
     id_rate: float = _s(0.15, "per month", 0.01, 1, "rate at which identification follows "
                         "behaviour", "assumption: months, not weeks or years",
