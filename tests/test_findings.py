@@ -46,12 +46,16 @@ def test_committed_headline_boundary_lies_inside_the_swept_range():
 def test_committed_five_year_map_is_a_transient_of_the_long_run():
     five = pd.read_csv(charts("capture_phase") / "transient_map.csv")
     summary = pd.read_csv(charts("capture_phase") / "summary.csv")
-    # after five years nobody is mostly captured at low pressure, whatever the share ...
-    low = five[five.kam_pressure <= 0.2]
-    assert (low.capture_rate_5y_mean < 0.5).all()
-    # ... where the same runs, read at their end, are mostly captured at high shares
-    late = summary[(summary.kam_pressure <= 0.2) & (summary.client_revenue_share >= 0.9)]
-    assert (late.capture_rate >= 0.5).all()
+    both = five.merge(summary, on=["client_revenue_share", "kam_pressure"])
+    top = both[both.client_revenue_share >= 0.9]
+    # at moderate pressure capture is still building up at five years (measured at 0.4:
+    # 8 % at year 5, 52 % at year 20) ...
+    moderate = top[np.isclose(top.kam_pressure, 0.4)]
+    assert moderate.capture_rate.mean() >= moderate.capture_rate_5y_mean.mean() + 0.2
+    # ... and at the highest pressures the five-year peak is partly released by year 20
+    # (99 % against 72 %): the five-year map misreads the long run both ways
+    high = top[top.kam_pressure >= 0.9]
+    assert high.capture_rate_5y_mean.mean() >= high.capture_rate.mean() + 0.1
 
 
 @pytest.mark.parametrize("margin", ["key_account_margin", "supplier_margin"])
@@ -84,12 +88,13 @@ def test_committed_interventions_report_margins_after_the_levers_costs():
     # at share 0.8 and pressure 0.8, 20 years: rotation prevents most captures and pays
     assert capture.loc["rotation_months", "high"] < -0.5
     assert margin.loc["rotation_months", "low"] > 0
-    # deal review and a margin KPI cut capture and pay for themselves
-    for lever in ("deal_review", "kpi_margin_weight"):
-        assert capture.loc[lever, "high"] < 0
+    # deal review and senior support prevent most captures and pay for themselves
+    for lever in ("deal_review", "senior_support"):
+        assert capture.loc[lever, "high"] < -0.3
         assert margin.loc[lever, "low"] > 0
-    # senior support does not prevent most captures there (it does at lower shares)
-    assert capture.loc["senior_support", "low"] > -0.5
+    # a margin KPI raises the margin without cutting capture there (its interval holds 0)
+    assert capture.loc["kpi_margin_weight", "low"] < 0 < capture.loc["kpi_margin_weight", "high"]
+    assert margin.loc["kpi_margin_weight", "low"] > 0
 
 
 def test_committed_rotation_trades_capture_against_transition_costs():
@@ -125,17 +130,24 @@ def test_committed_economics_miss_the_published_concave_margin_drop():
         assert late < early < 0 and early / late < 0.5
 
 
-def test_committed_concentration_is_read_through_the_herfindahl_index():
+def test_committed_concentration_is_read_through_the_share_per_key_client():
     fit = pd.read_csv(charts("concentration") / "concentration_fit.csv").set_index("axis")
-    assert fit.loc["herfindahl", "r2"] > fit.loc["total_share", "r2"] + 0.2
-    assert fit.loc["fitted", "exponent_low"] <= 0.5 <= fit.loc["fitted", "exponent_high"]
+    # what each key client weighs, not the key clients' total, carries capture: the fitted
+    # exponent lies between the Herfindahl index (0.5) and the share per client (1)
+    for axis in ("account_share", "herfindahl"):
+        assert fit.loc[axis, "r2"] > fit.loc["total_share", "r2"] + 0.2
+    assert 0.5 < fit.loc["fitted", "exponent_low"] <= fit.loc["fitted", "exponent_high"] <= 1.0
 
 
-def test_committed_contagion_test_finds_no_spread_along_a_buyer():
+def test_committed_contagion_test_finds_spread_along_a_buyer_even_without_interactions():
+    # holding one KAM captured raises his buyer's rivals' capture more than other buyers'
+    # (measured +29 points), and as much without peer influence and benchmarking (+38):
+    # it travels through the buyer (docs/findings.md)
     table = pd.read_csv(charts("contagion") / "contagion_effects.csv")
     pooled = table[table.client_revenue_share.isna()].set_index(["setting", "effect"])
     for setting in ("interactions on", "interactions off"):
-        assert pooled.loc[(setting, "first_minus_other_buyers"), "low"] < 0.05
+        assert pooled.loc[(setting, "first_minus_other_buyers"), "low"] > 0.1
+
 
 def test_committed_knockouts_give_capture_intervals_inside_zero_and_one():
     table = pd.read_csv(charts("mechanisms") / "knockouts.csv")
