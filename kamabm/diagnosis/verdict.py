@@ -185,18 +185,19 @@ def calibration_lines(diag: Diagnosis) -> list[str]:
     facts = diag.calibration
     if facts is None:
         return lines
+    fitted = [t for t in facts.targets if t["fitted"]]
+    held = [t for t in facts.targets if not t["fitted"]]
     if facts.fitted:
+        met = sum(bool(t["matched"]) for t in fitted)
         lines.append("The calibration fitted " + ", ".join(
-            f"the {human(n)} (from {_num(lo)} to {_num(hi)})" for n, lo, hi in facts.fitted)
-            + f" to {sum(t['fitted'] for t in facts.targets)} published number"
-            f"{'s' if sum(t['fitted'] for t in facts.targets) != 1 else ''}:")
-    for t in facts.targets:
-        hit = ("" if t["matched"] is None else "; matched within its tolerance"
-               if t["matched"] else "; not matched within its tolerance")
-        aim = {"at_most": "at most ", "at_least": "at least "}.get(t["bound"], "")
-        held = "" if t["fitted"] else "held out, measured but not fitted: "
-        lines.append(f"{cap(held)}{t['source']} (target {aim}{_num(t['value'])}, the model "
-                     f"over the posterior {_num(t['model'])}{hit}).")
+            f"the {human(n)}" for n, _, _ in facts.fitted)
+            + f" to {len(fitted)} published number{'s' if len(fitted) != 1 else ''} and "
+            f"patterns, and the model over its posterior meets {met} of them: "
+            + "; ".join(_sources(fitted)) + ".")
+    if held:
+        missed = [t for t in held if not t["matched"]]
+        lines.append("Held out (measured, not fitted) and missed by the model: "
+                     + "; ".join(_sources(missed) or ["none"]) + ".")
     if not facts.targets:
         lines.append("The calibration's targets are not recorded beside its posterior.")
     if facts.pinned or facts.loose:
@@ -206,6 +207,11 @@ def calibration_lines(diag: Diagnosis) -> list[str]:
                      + (f"; they say little about {loose}" if loose else "") + ".")
     lines.append("Every other constant is at its default value, an assumption.")
     return lines
+
+
+def _sources(targets: list[dict]) -> list[str]:
+    """Each target's source in short (its text before the first colon), once each."""
+    return list(dict.fromkeys(t["source"].split(":", 1)[0].strip() for t in targets))
 
 
 def books_lines(diag: Diagnosis) -> list[str]:

@@ -153,9 +153,9 @@ def executive_summary(an: Analysis) -> Summary:
 
 #: The caveat of a result computed at the default structural constants only.
 AT_DEFAULT_CONSTANTS = (
-    "These numbers hold at the model's default structural constants. Over the constants "
-    "that the calibration to published margins accepts, capture is rarer and its boundary "
-    "lies at higher client shares (docs/findings.md, 'Over the calibrated ensemble').")
+    "These numbers hold at the model's default constants, the calibration's point estimate. "
+    "Over the constant sets the calibration accepts, where capture emerges is a band of "
+    "client shares rather than a line (docs/findings.md, 'Over the calibrated ensemble').")
 
 
 def _at_default_constants(an: Analysis) -> bool:
