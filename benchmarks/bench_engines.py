@@ -16,7 +16,7 @@ Measures, in this order:
    60 months for the ratio.
 4. With ``--sweeps``: wall time and peak memory of ``kamabm sweep`` of the headline
    (``experiments/capture_phase.toml``, 8,400 runs) and of the ensemble
-   (``experiments/capture_ensemble.toml``, 12,240 runs) on 2 workers, compiled engine,
+   (``experiments/capture_ensemble.toml``, 61,200 runs) on 2 workers, compiled engine,
    into temporary folders.
 """
 
