@@ -4,10 +4,17 @@ from __future__ import annotations
 
 import argparse
 import shutil
+import signal
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 import pytest
+
+# A test run started in the background by a non-interactive shell (`scripts/test.sh &`)
+# inherits SIGINT ignored (POSIX), and so would every command the tests start, which then
+# could not be stopped with Ctrl-C as the signal tests do: give SIGINT back its handler.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 #: Where Debian puts Chromium; also looked up on PATH.
 CHROMIUM_PATHS = (Path("/usr/bin/chromium"), Path("/usr/bin/chromium-browser"))
