@@ -368,7 +368,8 @@ class CalibrationFile(ParameterFile):
             targets.append(Target(name, table.source, table.value, table.tolerance,
                                   table.measure, found, table.settings(), table.required,
                                   table.bound, table.fitted))
-        priors = tuple(Prior(name, *prior.range, prior.scale) for name, prior in self.fit.items())
+        priors = tuple(Prior(name, prior.range[0], prior.range[1], prior.scale)
+                       for name, prior in self.fit.items())
         return Calibration(self.name, self.description, text, self.fixed, self.replications,
                            self.seed, tuple(targets), priors, self.abc, tuple(skipped))
 
