@@ -38,6 +38,13 @@ BAND = 0.90
 CONFIDENCE = 0.95
 
 
+def set_range(per_set: np.ndarray) -> tuple[float, float]:
+    """The :data:`BAND` percentile range of one value per constant set."""
+    tail = (1 - BAND) / 2
+    low, high = np.quantile(per_set, [tail, 1 - tail])
+    return float(low), float(high)
+
+
 def band(values: np.ndarray, spread: bool) -> tuple[float, float, float]:
     """Mean and band of ``values``, shaped (constant sets, runs).
 
@@ -47,10 +54,7 @@ def band(values: np.ndarray, spread: bool) -> tuple[float, float, float]:
     values = np.asarray(values, dtype=float)
     if not spread:
         return mean_ci(values.ravel(), CONFIDENCE)
-    per_set = values.mean(axis=1)
-    tail = (1 - BAND) / 2
-    low, high = np.quantile(per_set, [tail, 1 - tail])
-    return float(values.mean()), float(low), float(high)
+    return (float(values.mean()), *set_range(values.mean(axis=1)))
 
 
 def share_band(captured: np.ndarray, spread: bool) -> tuple[float, float, float]:
@@ -130,8 +134,7 @@ def summarise(client: Client, readings: Mapping[tuple[Any, ...], dict[str, Any]]
             # or so runs rarely hold enough loyal and captured runs to price the gap
             per_set = at_end[:, :, j].mean(axis=1) * (0.0 if np.isnan(gap) else gap)
             per_set_total += per_set
-            tail = (1 - BAND) / 2
-            low, high = (float(v) for v in np.quantile(per_set, [tail, 1 - tail]))
+            low, high = set_range(per_set)
         conditions.append(what_would_be_true(values, at_end[:, :, j])
                           if spread and values else None)
         mar_rows.append({
@@ -144,9 +147,7 @@ def summarise(client: Client, readings: Mapping[tuple[Any, ...], dict[str, Any]]
     margin_table = pd.DataFrame(mar_rows)
     total = float(np.nansum(margin_table.at_risk))
     if spread:
-        tail = (1 - BAND) / 2
-        total_low, total_high = (float(v) for v in np.quantile(per_set_total,
-                                                               [tail, 1 - tail]))
+        total_low, total_high = set_range(per_set_total)
     else:
         total_low = float(np.nansum(margin_table["low"]))
         total_high = float(np.nansum(margin_table["high"]))
@@ -169,8 +170,7 @@ def summarise(client: Client, readings: Mapping[tuple[Any, ...], dict[str, Any]]
                                     / revenue[sq][:, :, 0].sum()),
         "anchor": float(anchor.mean()),
         **dict(zip(("anchor_low", "anchor_high"),
-                   (float(v) for v in (np.quantile(anchor, [(1 - BAND) / 2, (1 + BAND) / 2])
-                                       if spread else (anchor.mean(), anchor.mean()))),
+                   set_range(anchor) if spread else (float(anchor.mean()),) * 2,
                    strict=True)),
         "capture": float(capture_share(sq).mean()),
         "people_cost": float(sq_cost.mean()), "at_risk": total, "at_risk_low": total_low,
