@@ -70,3 +70,13 @@ def chunk_pid(chunk: object) -> int:
     import os
 
     return os.getpid()
+
+
+def stoppable_chunk(chunk: Sequence[int]) -> int:
+    """A backend job that takes 50 ms a run and, asked to stop, drops its chunk between runs."""
+    from kamabm.experiments.backends import check_stop
+
+    for _ in chunk:
+        check_stop()
+        time.sleep(0.05)
+    return len(chunk)

@@ -75,10 +75,12 @@ def _run_chunk(chunk: Sequence[tuple[int, Task]], engine: str = DEFAULT_ENGINE
     over the run and year by year (``yearly_*``: months 1-12, 13-24, ...; a last,
     shorter year as it is), all in model units; or, for the map, the share captured.
     """
+    from kamabm.experiments.backends import check_stop
     from kamabm.model.batch import account_history
 
     out: list[tuple[int, dict[str, Any]]] = []
     for run, task in chunk:
+        check_stop()  # a stopped diagnosis's worker drops its chunk here
         h = account_history(task.params, task.seed, engine=engine)
         reading: dict[str, Any]
         if task.read_months:

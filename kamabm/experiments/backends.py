@@ -6,7 +6,11 @@ so that neither side ever holds the whole sweep. Leaving the ``with`` block stop
 worker the backend started, whatever the reason (an error, Ctrl-C, SIGTERM).
 
 Local workers also stop by themselves: each watches its parent and exits when the parent
-is gone (``kill -9`` included) or asks it to stop, so no worker outlives its sweep.
+is gone (``kill -9`` included), so no worker outlives its sweep. Asked to stop, a worker
+drops its chunk at the next run (:func:`check_stop`) and leaves the pool the ordinary way,
+and the parent holds its stop signals while it waits on the pool: a pool whose worker dies
+under it, or whose lock a signal interrupts, can hang its shutdown (CPython 3.12.1,
+python/cpython#125451).
 """
 
 from __future__ import annotations
@@ -15,10 +19,11 @@ import multiprocessing
 import os
 import signal
 import threading
+import time
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor
 from concurrent.futures import wait as wait_futures
-from contextlib import AbstractContextManager
+from contextlib import AbstractContextManager, contextmanager
 from typing import Any, TypeVar
 
 # `import mesa` (3.3) switches the global start method to spawn; choosing the context
@@ -28,6 +33,17 @@ START_METHOD = "spawn"
 RUNS_PER_PROCESS = 2000
 #: Seconds between a worker's checks of its parent.
 WATCH_INTERVAL = 0.2
+#: Seconds a worker asked to stop has to finish the run (or compiled batch) it is on and
+#: leave the pool; after that it exits at once, whatever it is doing.
+STOP_GRACE = 20.0
+#: Signals that stop a sweep; the parent holds them while it waits on its workers.
+HELD_SIGNALS = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP")
+                     if hasattr(signal, name))
+#: Seconds between the parent's checks for a held signal while it waits on its workers.
+SIGNAL_CHECK_INTERVAL = 0.1
+
+#: Set in a worker process when its parent asks it to stop.
+_stop_requested = threading.Event()
 
 T = TypeVar("T")
 Job = Callable[[T], Any]
@@ -35,6 +51,19 @@ Job = Callable[[T], Any]
 
 class BackendError(RuntimeError):
     """A backend that cannot be started or reached; the message is one line."""
+
+
+class ChunkDropped(Exception):  # noqa: N818 -- an outcome, not a fault
+    """Raised in a worker whose parent asked it to stop: the chunk is not wanted."""
+
+
+def check_stop() -> None:
+    """Raise :class:`ChunkDropped` if this process is a worker asked to stop.
+
+    Jobs call it between runs, so that a stopped sweep's workers leave within one run.
+    """
+    if _stop_requested.is_set():
+        raise ChunkDropped("the sweep stopped")
 
 
 def available_cores() -> int:
@@ -89,12 +118,14 @@ def _bounded(submit: Callable[[Any], Any], wait_first: Callable[[set[Any]], Any]
 
 
 def _watch_parent(parent: int, lifeline: Any) -> None:
-    """Run in each worker: leave at once when the parent dies or says stop.
+    """Run in each worker: leave at once when the parent dies, soon when it says stop.
 
     ``lifeline`` is the reading end of a pipe whose only writing end the parent holds:
     it becomes readable (end of file) when the parent closes it or dies, however it dies.
     A pipe rather than a shared Event, because a worker killed while holding an Event's
-    lock would block the parent forever.
+    lock would block the parent forever. Told to stop, the worker drops its chunk at the
+    next run (:func:`check_stop`) and leaves when the pool shuts down; it exits by itself
+    only if that takes longer than :data:`STOP_GRACE`.
     """
     # Signals from the terminal or a scheduler reach the whole process group; the parent
     # handles them and stops the workers itself, so workers print no tracebacks.
@@ -102,9 +133,14 @@ def _watch_parent(parent: int, lifeline: Any) -> None:
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
 
     def watch() -> None:
-        while not lifeline.poll(WATCH_INTERVAL) and os.getppid() == parent:
-            pass
-        os._exit(1)  # not sys.exit: the main thread may be deep in a run
+        while not lifeline.poll(WATCH_INTERVAL):
+            if os.getppid() != parent:
+                os._exit(1)  # not sys.exit: the main thread may be deep in a run
+        _stop_requested.set()
+        deadline = time.monotonic() + STOP_GRACE
+        while os.getppid() == parent and time.monotonic() < deadline:
+            time.sleep(WATCH_INTERVAL)
+        os._exit(1)
 
 
     threading.Thread(target=watch, name="kamabm-parent-watch", daemon=True).start()
@@ -150,16 +186,25 @@ class LocalPool(Backend):
 
     def map(self, job: Job, chunks: Iterable[T], chunk_size: int = 1, *,
             recycle: bool = True) -> Iterator[Any]:
-        """See :meth:`Backend.map`."""
+        """See :meth:`Backend.map`; stop signals are held while it waits on the workers."""
         pool = self.executor(chunk_size, recycle=recycle)
+        with signals_at_safe_points() as deliver:
+            def submit(chunk: Any) -> Any:
+                deliver()
+                return pool.submit(job, chunk)
 
-        def first(pending: set[Any]) -> Any:
-            return wait_futures(pending, return_when=FIRST_COMPLETED)
+            def first(pending: set[Any]) -> Any:
+                while True:
+                    done, rest = wait_futures(pending, timeout=SIGNAL_CHECK_INTERVAL,
+                                              return_when=FIRST_COMPLETED)
+                    deliver()
+                    if done:
+                        return done, rest
 
-        yield from _bounded(lambda c: pool.submit(job, c), first, chunks, 2 * self.workers)
+            yield from _bounded(submit, first, chunks, 2 * self.workers)
 
     def stop_now(self) -> None:
-        """Have every worker leave at once, dropping what it computes (results not wanted)."""
+        """Have every worker drop its chunk at the next run (results not wanted)."""
         self.alive.close()
 
     def __exit__(self, *exc: object) -> None:
@@ -170,6 +215,55 @@ class LocalPool(Backend):
             self.pool.shutdown(wait=True, cancel_futures=True)
         self.alive.close()
         self.lifeline.close()
+
+
+@contextmanager
+def signals_at_safe_points() -> Iterator[Callable[[], None]]:
+    """Hold the stop signals in the ``with`` block; the function it gives delivers them.
+
+    A handler that raises (Ctrl-C's ``KeyboardInterrupt``) at an arbitrary point can leave
+    a lock of :mod:`concurrent.futures` taken, such as the futures' conditions that
+    ``wait`` takes one by one, and the pool then hangs on shutdown. Held, a signal is
+    recorded, and the function, called where no such lock is taken, runs the handler
+    that was in place: the block ends as the signal would have ended it, within
+    :data:`SIGNAL_CHECK_INTERVAL` while waiting. A signal held when the block is left
+    is delivered then. Ignored signals stay ignored; outside the main thread (where
+    Python cannot install handlers) nothing is held.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield lambda: None
+        return
+    received: list[int] = []
+    previous = {signum: signal.getsignal(signum) for signum in HELD_SIGNALS}
+    previous = {signum: h for signum, h in previous.items() if h not in (signal.SIG_IGN, None)}
+
+    def record(signum: int, frame: object) -> None:
+        received.append(signum)
+
+    def hold() -> None:
+        for signum in previous:
+            signal.signal(signum, record)
+
+    def restore() -> None:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+    def deliver() -> None:
+        if received:
+            signum = received[0]
+            received.clear()
+            restore()
+            signal.raise_signal(signum)  # the handler in place raises, or the default acts
+            hold()  # it returned (a repeated signal, ignored): hold again
+
+    hold()
+
+    try:
+        yield deliver
+    finally:
+        restore()
+        if received:
+            signal.raise_signal(received[0])
 
 
 class DaskBackend(Backend):

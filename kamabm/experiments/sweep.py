@@ -46,7 +46,7 @@ from typing import Any
 import pyarrow as pa
 from tqdm import tqdm
 
-from kamabm.experiments.backends import BackendError, open_backend
+from kamabm.experiments.backends import BackendError, check_stop, open_backend
 from kamabm.experiments.design import DEFAULT_MAX_RUNS, Experiment, RunSpec
 from kamabm.experiments.lock import folder_lock
 from kamabm.experiments.provenance import MODEL_MODULES, code_version, environment, now
@@ -250,6 +250,7 @@ def _function_results(run_fn: RunFunction, base: Parameters, specs: Chunk,
     kwargs = {"keep_series": tuple(series)} if series else {}
     out: list[Computed] = []
     for spec in specs:
+        check_stop()  # a stopped sweep's worker drops its chunk here
         try:
             out.append(run_fn(base.replace(**spec.values), spec.seed, **kwargs))
         except Exception as exc:  # noqa: BLE001 -- recorded by run_chunk
@@ -275,6 +276,7 @@ def _model_results(base: Parameters, specs: Chunk, series: Sequence[str],
         except Exception as exc:  # noqa: BLE001 -- a design point the model refuses
             out.append(_Failed(exc))
     keep = tuple(series)
+    check_stop()
     try:
         found = batch.run_many([p for _, p, _ in todo], [s for _, _, s in todo],
                                keep_series=keep, engine=engine)
