@@ -193,15 +193,8 @@ class LocalPool(Backend):
                 deliver()
                 return pool.submit(job, chunk)
 
-            def first(pending: set[Any]) -> Any:
-                while True:
-                    done, rest = wait_futures(pending, timeout=SIGNAL_CHECK_INTERVAL,
-                                              return_when=FIRST_COMPLETED)
-                    deliver()
-                    if done:
-                        return done, rest
-
-            yield from _bounded(submit, first, chunks, 2 * self.workers)
+            yield from _bounded(submit, lambda pending: wait_first(pending, deliver), chunks,
+                                2 * self.workers)
 
     def stop_now(self) -> None:
         """Have every worker drop its chunk at the next run (results not wanted)."""
@@ -215,6 +208,20 @@ class LocalPool(Backend):
             self.pool.shutdown(wait=True, cancel_futures=True)
         self.alive.close()
         self.lifeline.close()
+
+
+def wait_first(pending: Iterable[Any], deliver: Callable[[], None]) -> tuple[set[Any], set[Any]]:
+    """Wait until one of the ``pending`` futures is done; ``(done, not done)``.
+
+    Every :data:`SIGNAL_CHECK_INTERVAL` seconds meanwhile, ``deliver`` (from
+    :func:`signals_at_safe_points`) delivers a held signal.
+    """
+    while True:
+        done, rest = wait_futures(pending, timeout=SIGNAL_CHECK_INTERVAL,
+                                  return_when=FIRST_COMPLETED)
+        deliver()
+        if done:
+            return done, rest
 
 
 @contextmanager

@@ -32,8 +32,7 @@ import random
 import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import FIRST_COMPLETED, Executor, Future
-from concurrent.futures import wait as wait_futures
+from concurrent.futures import Executor, Future
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,6 +41,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from kamabm.experiments.backends import check_stop, signals_at_safe_points, wait_first
 from kamabm.experiments.calibration import (
     MEASURES,
     AbcSettings,
@@ -182,6 +182,7 @@ def simulate_particle(simulate_one: bytes, state: Sequence[int]) -> Any:
     """
     import cloudpickle
 
+    check_stop()  # a worker of a stopped fit drops the particle
     np.random.seed(np.asarray(state, dtype=np.uint32))
     random.seed(int.from_bytes(np.asarray(state, dtype=np.uint32).tobytes(), "little"))
     return cloudpickle.loads(simulate_one)()
@@ -216,27 +217,30 @@ def seeded_sampler(seed: int, executor: Executor | None = None, slots: int = 1) 
             done: dict[int, Any] = {}
             pending: dict[Future[Any], int] = {}
             taken = accepted = submitted = 0
-            try:
-                while accepted < n and taken < max_eval:
-                    if executor is None:
-                        done[submitted] = simulate_particle(
-                            blob, particle_state(seed, t, submitted))
-                        submitted += 1
-                    else:
-                        while len(pending) < slots and submitted < max_eval:
-                            future = executor.submit(simulate_particle, blob,
-                                                     particle_state(seed, t, submitted))
-                            pending[future] = submitted
+            # stop signals wait for a point where no lock of the pool's futures is taken
+            with signals_at_safe_points() as deliver:
+                try:
+                    while accepted < n and taken < max_eval:
+                        if executor is None:
+                            done[submitted] = simulate_particle(
+                                blob, particle_state(seed, t, submitted))
                             submitted += 1
-                        finished, _ = wait_futures(pending, return_when=FIRST_COMPLETED)
-                        for future in finished:
-                            done[pending.pop(future)] = future.result()
-                    while taken in done and accepted < n and taken < max_eval:
-                        accepted += bool(done[taken].accepted)
-                        taken += 1
-            finally:
-                for future in pending:
-                    future.cancel()
+                        else:
+                            while len(pending) < slots and submitted < max_eval:
+                                deliver()
+                                future = executor.submit(simulate_particle, blob,
+                                                         particle_state(seed, t, submitted))
+                                pending[future] = submitted
+                                submitted += 1
+                            finished, _ = wait_first(pending, deliver)
+                            for future in finished:
+                                done[pending.pop(future)] = future.result()
+                        while taken in done and accepted < n and taken < max_eval:
+                            accepted += bool(done[taken].accepted)
+                            taken += 1
+                finally:
+                    for future in pending:
+                        future.cancel()
             sample = self._create_empty_sample()
             for job in range(taken):
                 sample.append(done[job])
