@@ -88,3 +88,26 @@ def test_workers_told_to_stop_drop_their_chunk_and_leave_the_pool_in_order():
     assert elapsed < min(5.0, backends.STOP_GRACE), f"the pool took {elapsed:.1f} s to stop"
     assert len(workers) == 2
     assert [w.exitcode for w in workers] == [0, 0]
+
+
+def test_a_stopped_sweeps_workers_leave_within_a_run_of_the_mesa_model():
+    """The sweep's own job drops a chunk of 20-year Mesa runs between runs (run_many)."""
+    from kamabm.experiments.files import parse_experiment
+    from kamabm.experiments.sweep import _Job, chunked
+
+    experiment = parse_experiment('name = "stop"\nreplications = 200\nseed = 3\n'
+                                  'horizon = 240\n')
+    runs = list(experiment.runs())
+    chunks = [runs[:1], *chunked(runs[1:], 100)]  # then 100 runs a chunk: about 9 s each
+    job = _Job(None, experiment.base, ("capture_rate",), (), "mesa")
+    start = time.monotonic()
+    with pytest.raises(RuntimeError, match="the sweep failed"):
+        with backends.LocalPool(2) as pool:
+            for table, _ in pool.map(job, chunks):
+                assert table.column("status").to_pylist() == ["ok"]
+                assert pool.pool is not None
+                workers = list(pool.pool._processes.values())  # noqa: SLF001 -- their ends
+                raise RuntimeError("the sweep failed")
+    elapsed = time.monotonic() - start
+    assert [w.exitcode for w in workers] == [0, 0]
+    assert elapsed < 8.0, f"the pool took {elapsed:.1f} s to stop"

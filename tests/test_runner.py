@@ -97,7 +97,7 @@ def test_the_sweep_command_refuses_a_bad_engine_with_status_2(tmp_path, capsys):
 
 def _fake_batch(calls):
     """A stand-in for run_many: fake outcomes, raising when a run has kam_pressure > 0.7."""
-    def run_many(params_list, seeds, *, keep_series=(), engine="compiled"):
+    def run_many(params_list, seeds, *, keep_series=(), engine="compiled", between_runs=None):
         calls.append((len(params_list), engine))
         if any(p.kam_pressure > 0.7 for p in params_list):
             raise ZeroDivisionError("the batch broke")

@@ -46,7 +46,7 @@ from typing import Any
 import pyarrow as pa
 from tqdm import tqdm
 
-from kamabm.experiments.backends import BackendError, check_stop, open_backend
+from kamabm.experiments.backends import BackendError, ChunkDropped, check_stop, open_backend
 from kamabm.experiments.design import DEFAULT_MAX_RUNS, Experiment, RunSpec
 from kamabm.experiments.lock import folder_lock
 from kamabm.experiments.provenance import MODEL_MODULES, code_version, environment, now
@@ -276,14 +276,16 @@ def _model_results(base: Parameters, specs: Chunk, series: Sequence[str],
         except Exception as exc:  # noqa: BLE001 -- a design point the model refuses
             out.append(_Failed(exc))
     keep = tuple(series)
-    check_stop()
-    try:
+    try:  # a stopped sweep's worker drops the chunk between runs (ChunkDropped)
         found = batch.run_many([p for _, p, _ in todo], [s for _, _, s in todo],
-                               keep_series=keep, engine=engine)
+                               keep_series=keep, engine=engine, between_runs=check_stop)
         for (i, _, _), result in zip(todo, found, strict=True):
             out[i] = result
+    except ChunkDropped:
+        raise
     except Exception:  # noqa: BLE001 -- find the run that raised, keep the others
         for i, params, seed in todo:
+            check_stop()
             try:
                 out[i] = batch.run_many([params], [seed], keep_series=keep, engine=engine)[0]
             except Exception as exc:  # noqa: BLE001 -- recorded by run_chunk

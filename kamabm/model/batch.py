@@ -9,7 +9,7 @@ equivalence suite (``tests/test_engine_equivalence.py``) proves the two equal.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -41,8 +41,8 @@ def check_seed(seed: Any, where: str = "seed") -> int:
 
 
 def run_many(params_list: Sequence[Parameters], seeds: Sequence[int], *,
-             keep_series: Sequence[str] = (), engine: str = DEFAULT_ENGINE
-             ) -> list[dict[str, Any]]:
+             keep_series: Sequence[str] = (), engine: str = DEFAULT_ENGINE,
+             between_runs: Callable[[], None] | None = None) -> list[dict[str, Any]]:
     """Run the model once for each (parameters, seed) pair; return their outcomes in order.
 
     Args:
@@ -52,6 +52,8 @@ def run_many(params_list: Sequence[Parameters], seeds: Sequence[int], *,
         keep_series: names from :data:`~kamabm.model.run.SERIES` to return per month
             under ``"series"``, as ``run_one`` does.
         engine: ``"compiled"`` (default) or ``"mesa"``; both give the same numbers.
+        between_runs: called before each run; it may raise to abandon the batch (a
+            stopped sweep's worker drops its chunk this way).
 
     Returns:
         One dict per run, exactly what ``run_one(params, seed, keep_series=...)`` returns.
@@ -71,15 +73,17 @@ def run_many(params_list: Sequence[Parameters], seeds: Sequence[int], *,
     from kamabm.model.measure import check_series  # here: readers of ENGINES stay light
 
     check_series(keep_series)
+    run: Callable[..., dict[str, Any]]
     if engine == "compiled":
-        from kamabm.model.engine import run_compiled
-
-        return [run_compiled(p, s, keep_series=keep_series)
-                for p, s in zip(params_list, seeds, strict=True)]
-    from kamabm.model.run import run_one
-
-    return [run_one(p, s, keep_series=keep_series)
-            for p, s in zip(params_list, seeds, strict=True)]
+        from kamabm.model.engine import run_compiled as run
+    else:
+        from kamabm.model.run import run_one as run
+    out = []
+    for params, seed in zip(params_list, seeds, strict=True):
+        if between_runs is not None:
+            between_runs()
+        out.append(run(params, seed, keep_series=keep_series))
+    return out
 
 
 def account_history(params: Parameters, seed: int, supplier: int = 0, *,
