@@ -409,3 +409,31 @@ def test_the_digest_ignores_the_fitted_constants_defaults_but_not_the_others() -
     moved_other = replace(calibration, base=calibration.base.replace(theta=5.0))
     assert moved_fitted.digest == calibration.digest
     assert moved_other.digest != calibration.digest
+
+
+#: Particles the in-process sampler has computed (by :func:`_interrupting_particle`).
+PARTICLES_RUN: list[int] = []
+
+
+class _Rejected:
+    accepted = False
+
+
+def _interrupting_particle() -> _Rejected:
+    """A particle that is never accepted; the third one receives Ctrl-C."""
+    import signal
+
+    PARTICLES_RUN.append(1)
+    if len(PARTICLES_RUN) == 3:
+        signal.raise_signal(signal.SIGINT)
+    return _Rejected()
+
+
+def test_ctrl_c_stops_an_in_process_fit_at_once() -> None:
+    """Signals are held only while a pool is waited on; computed here, Ctrl-C acts at once."""
+    from kamabm.experiments.calibration_fit import seeded_sampler
+
+    PARTICLES_RUN.clear()
+    with pytest.raises(KeyboardInterrupt):
+        seeded_sampler(1).sample_until_n_accepted(5, _interrupting_particle, 0, max_eval=50)
+    assert len(PARTICLES_RUN) == 3

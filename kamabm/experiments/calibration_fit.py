@@ -33,7 +33,7 @@ import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Executor, Future
-from contextlib import ExitStack
+from contextlib import ExitStack, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -218,7 +218,10 @@ def seeded_sampler(seed: int, executor: Executor | None = None, slots: int = 1) 
             pending: dict[Future[Any], int] = {}
             taken = accepted = submitted = 0
             # stop signals wait for a point where no lock of the pool's futures is taken
-            with signals_at_safe_points() as deliver:
+            # (computed here, a particle holds no such lock: signals act at once)
+            holding = (signals_at_safe_points() if executor is not None
+                       else nullcontext(lambda: None))
+            with holding as deliver:
                 try:
                     while accepted < n and taken < max_eval:
                         if executor is None:
