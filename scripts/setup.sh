@@ -65,3 +65,9 @@ fi
 spec="."
 [ -n "$extras" ] && spec=".[$extras]"
 "$venv/bin/python" -m pip install --quiet -e "$spec"
+# Compile the model's engine now: numba keeps the machine code beside the source
+# (kamabm/model/compiled/__pycache__/), so the first sweep, app or test run does not wait
+# for it (about 20 s on first install; under a second once compiled).
+"$venv/bin/python" -c "from kamabm.model.batch import run_many
+from kamabm.model.params import Parameters
+run_many([Parameters(horizon_months=12)], [1])"
