@@ -33,8 +33,8 @@ START_METHOD = "spawn"
 RUNS_PER_PROCESS = 2000
 #: Seconds between a worker's checks of its parent.
 WATCH_INTERVAL = 0.2
-#: Seconds a worker asked to stop has to finish the run (or compiled batch) it is on and
-#: leave the pool; after that it exits at once, whatever it is doing.
+#: Seconds a worker asked to stop has to finish the run it is on (or a job that never
+#: calls check_stop) and leave the pool; after that it exits at once, whatever it is doing.
 STOP_GRACE = 20.0
 #: Signals that stop a sweep; the parent holds them while it waits on its workers.
 HELD_SIGNALS = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP")
