@@ -513,6 +513,9 @@ def _step(page, months: int, until: int | None = None) -> None:
 def _reset(page) -> None:
     page.get_by_role("button", name="Reset").click()
     _month_is(page, 0)
+    # The month's text and the finished cue reach the browser as separate updates: a Play
+    # pressed while the last run's cue is still shown would be measured as already over.
+    page.wait_for_selector(".kamabm-finished", state="detached", timeout=30_000)
 
 
 def _chart(page, name: str) -> bytes:
