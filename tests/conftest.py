@@ -5,8 +5,9 @@ from __future__ import annotations
 import argparse
 import shutil
 import signal
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -65,46 +66,47 @@ def plot_command(argv: list[str]) -> int:
     return (plot if args.command == "plot" else report).run(args)
 
 
-class Sweeps(Mapping[str, Path]):
-    """The small sweeps of :mod:`plot_fixtures` by name, each swept on first use only.
+class OnFirstUse(Mapping[str, Any]):
+    """Named test artefacts, each built by ``build(name)`` the first time a test asks for it.
 
-    Tests read these folders and may add a report or charts to them, but never change
-    their runs: every test file of the session shares them.
+    A test that needs one sweep's charts waits for those only, and xdist can spread the
+    tests of different sweeps over its workers.
     """
 
-    def __init__(self, root: Path) -> None:
-        self.root = root
-        self._done: dict[str, Path] = {}
+    def __init__(self, names: Iterable[str], build: Callable[[str], Any]) -> None:
+        self._names = list(names)
+        self._build = build
+        self._done: dict[str, Any] = {}
 
-    def __getitem__(self, name: str) -> Path:
+    def __getitem__(self, name: str) -> Any:
         if name not in self._done:
-            if name not in self.names():
+            if name not in self._names:
                 raise KeyError(name)
-            from plot_fixtures import sweep
-
-            self._done[name] = sweep(self.root, name)
+            self._done[name] = self._build(name)
         return self._done[name]
 
-    @staticmethod
-    def names() -> list[str]:
-        from plot_fixtures import MINIATURES
-
-        return ["smoke", *MINIATURES]
+    def __contains__(self, name: object) -> bool:
+        return name in self._names  # without building it (Mapping's would)
 
     def __iter__(self) -> Iterator[str]:
-        return iter(self.names())
+        return iter(self._names)
 
     def __len__(self) -> int:
-        return len(self.names())
+        return len(self._names)
 
 
 @pytest.fixture(scope="session")
-def swept(tmp_path_factory) -> Sweeps:
-    """The smoke experiment and the miniatures of :mod:`plot_fixtures`, swept once a session.
+def swept(tmp_path_factory) -> OnFirstUse:
+    """The smoke experiment and the miniatures of :mod:`plot_fixtures`, each swept once a
+    session, when first used.
 
-    Shared by tests/test_plots.py, test_report.py and test_results.py.
+    Shared by tests/test_plots.py, test_report.py and test_results.py. Tests read these
+    folders and may add a report or charts to them, but never change their runs.
     """
-    return Sweeps(tmp_path_factory.mktemp("sweeps"))
+    from plot_fixtures import MINIATURES, sweep
+
+    root = tmp_path_factory.mktemp("sweeps")
+    return OnFirstUse(["smoke", *MINIATURES], lambda name: sweep(root, name))
 
 
 #: The sweeps whose HTML report (with its charts) the tests read.
@@ -112,8 +114,9 @@ REPORTED = ("smoke", "interventions", "sensitivity")
 
 
 @pytest.fixture(scope="session")
-def reported(swept) -> dict[str, tuple]:
-    """``{name: (report path, its charts, the analysis)}`` for :data:`REPORTED`, once a session.
+def reported(swept) -> OnFirstUse:
+    """``{name: (report path, its charts, the analysis)}`` for :data:`REPORTED`, each written
+    once a session, when first used.
 
     Each report is written into its sweep's folder, its charts into ``charts/`` beside it;
     tests/test_report.py reads the reports, tests/test_plots.py the charts, so that these
@@ -123,12 +126,12 @@ def reported(swept) -> dict[str, tuple]:
     from kamabm.analysis.tables import analyse
     from kamabm.report.html import write_report
 
-    written = {}
-    for name in REPORTED:
+    def write(name: str) -> tuple:
         an = analyse(load(swept[name]), n_boot=60)
         path, charts = write_report(an, swept[name] / "report.html")
-        written[name] = (path, charts, an)
-    return written
+        return path, charts, an
+
+    return OnFirstUse(REPORTED, write)
 
 
 @pytest.fixture(scope="module")

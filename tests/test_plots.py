@@ -9,7 +9,7 @@ import xml.etree.ElementTree as ET
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import plot_command
+from conftest import OnFirstUse, plot_command
 from matplotlib.image import imread
 from plot_fixtures import interrupt
 
@@ -27,12 +27,13 @@ def draw(results, out, *, n_boot=60, typical=True):
 
 @pytest.fixture(scope="module")
 def drawn(swept, reported, tmp_path_factory):
-    # The reported sweeps' charts are their reports' (conftest.py), drawn as draw() would.
+    """Each sweep's charts, drawn when a test first asks for them.
+
+    The reported sweeps' charts are their reports' (conftest.py), drawn as draw() would.
+    """
     out = tmp_path_factory.mktemp("charts")
-    return {name: reported[name][1] if name in reported else draw(swept[name], out / name)
-            for name in ("smoke", "interventions", "hysteresis", "sensitivity",
-                         "one_factor", "long_map", "knockouts", "dose", "concentration",
-                         "contagion")}
+    return OnFirstUse(EXPECTED, lambda name: reported[name][1] if name in reported
+                      else draw(swept[name], out / name))
 
 
 def assert_not_blank(png):

@@ -70,6 +70,9 @@ def save(fig: Any, table: pd.DataFrame, out: Path, name: str) -> tuple[Path, ...
     table.to_csv(stem.with_suffix(".csv"), index=False, float_format="%.6g")
     with matplotlib.rc_context({"svg.hashsalt": "kamabm", "svg.fonttype": "path"}):
         fig.savefig(stem.with_suffix(".png"), dpi=DPI)
+        # The layout found for the PNG holds for the SVG (it is in fractions of the
+        # figure): keep it rather than solve it again, a sixth of the time a chart takes.
+        fig.set_layout_engine("none")
         fig.savefig(stem.with_suffix(".svg"), metadata={"Date": None})
     return stem.with_suffix(".png"), stem.with_suffix(".svg"), stem.with_suffix(".csv")
 
