@@ -2,7 +2,7 @@
 # Regenerate the committed results under results/: sweep every experiment afresh with the
 # current code, then draw its charts and write its report.
 #
-#   scripts/make-results.sh              # everything, about 10 minutes on 2 cores (with the calibration, 30 more)
+#   scripts/make-results.sh              # everything: about 11 minutes on 2 cores, the calibration some 30 more
 #   scripts/make-results.sh interventions hysteresis    # only these
 #
 # Besides the experiments of experiments/, the names `patterns` (P6 and P9 charts from
