@@ -69,6 +69,20 @@ def test_an_ignored_signal_stays_ignored():
         signal.signal(signal.SIGTERM, previous)
 
 
+def _stop_at_the_first_result(job, chunks, check=lambda result: None) -> tuple[list, float]:
+    """Fail a pool's sweep at its first result (``check``-ed); the pool's workers and the
+    seconds it took to stop."""
+    start = time.monotonic()
+    with pytest.raises(RuntimeError, match="the sweep failed"):
+        with backends.LocalPool(2) as pool:
+            for result in pool.map(job, chunks):
+                check(result)
+                assert pool.pool is not None
+                workers = list(pool.pool._processes.values())  # noqa: SLF001 -- their ends
+                raise RuntimeError("the sweep failed")
+    return workers, time.monotonic() - start
+
+
 def test_workers_told_to_stop_drop_their_chunk_and_leave_the_pool_in_order():
     """A stopped pool's workers leave within a run, through the pool (exit code 0).
 
@@ -77,14 +91,7 @@ def test_workers_told_to_stop_drop_their_chunk_and_leave_the_pool_in_order():
     """
     # one short chunk, then chunks of 10 s each: the sweep fails at the first result
     chunks = [range(1)] + [range(200)] * 4
-    start = time.monotonic()
-    with pytest.raises(RuntimeError, match="the sweep failed"):
-        with backends.LocalPool(2) as pool:
-            for _ in pool.map(stoppable_chunk, chunks):
-                assert pool.pool is not None
-                workers = list(pool.pool._processes.values())  # noqa: SLF001 -- their ends
-                raise RuntimeError("the sweep failed")
-    elapsed = time.monotonic() - start
+    workers, elapsed = _stop_at_the_first_result(stoppable_chunk, chunks)
     assert elapsed < min(5.0, backends.STOP_GRACE), f"the pool took {elapsed:.1f} s to stop"
     assert len(workers) == 2
     assert [w.exitcode for w in workers] == [0, 0]
@@ -100,14 +107,11 @@ def test_a_stopped_sweeps_workers_leave_within_a_run_of_the_mesa_model():
     runs = list(experiment.runs())
     chunks = [runs[:1], *chunked(runs[1:], 100)]  # then 100 runs a chunk: about 9 s each
     job = _Job(None, experiment.base, ("capture_rate",), (), "mesa")
-    start = time.monotonic()
-    with pytest.raises(RuntimeError, match="the sweep failed"):
-        with backends.LocalPool(2) as pool:
-            for table, _ in pool.map(job, chunks):
-                assert table.column("status").to_pylist() == ["ok"]
-                assert pool.pool is not None
-                workers = list(pool.pool._processes.values())  # noqa: SLF001 -- their ends
-                raise RuntimeError("the sweep failed")
-    elapsed = time.monotonic() - start
+
+    def computed(result) -> None:
+        table, _ = result
+        assert table.column("status").to_pylist() == ["ok"]
+
+    workers, elapsed = _stop_at_the_first_result(job, chunks, computed)
     assert [w.exitcode for w in workers] == [0, 0]
     assert elapsed < 8.0, f"the pool took {elapsed:.1f} s to stop"

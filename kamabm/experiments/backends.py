@@ -241,8 +241,8 @@ def signals_at_safe_points() -> Iterator[Callable[[], None]]:
         yield lambda: None
         return
     received: list[int] = []
-    previous = {signum: signal.getsignal(signum) for signum in HELD_SIGNALS}
-    previous = {signum: h for signum, h in previous.items() if h not in (signal.SIG_IGN, None)}
+    previous = {signum: handler for signum in HELD_SIGNALS
+                if (handler := signal.getsignal(signum)) not in (signal.SIG_IGN, None)}
 
     def record(signum: int, frame: object) -> None:
         received.append(signum)
